@@ -1,0 +1,7 @@
+import type { ServiceKind } from '../src/runtime/contract.js';
+import { httpKind } from './http/kind.js';
+
+/** The built-in kinds, by name. Their implementations load only when a manifest uses them. */
+export const builtinKinds: ReadonlyMap<string, ServiceKind> = new Map<string, ServiceKind>([
+  ['http', httpKind as unknown as ServiceKind],
+]);

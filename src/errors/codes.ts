@@ -1,0 +1,76 @@
+/**
+ * The table of every HX_ERR_* code: a short title, a default hint and the process exit code.
+ *
+ * Codes are never reused or renamed; docs/errors.md is generated from this table
+ * (`npm run docs:errors`) and a test keeps the two in step.
+ */
+export interface ErrorCodeInfo {
+  /** What went wrong, in a few words. */
+  readonly title: string;
+  /** What the user can do about it, when the error itself does not say more. */
+  readonly hint: string;
+  /** The exit code of `hendrix` when this error ends the run. */
+  readonly exit: 1 | 2 | 3 | 64 | 78;
+}
+
+/** Exit codes of the CLI, as in DESIGN.md section 5. */
+export const EXIT = {
+  ok: 0,
+  startFailed: 1,
+  forced: 2,
+  stopFailed: 3,
+  usage: 64,
+  config: 78,
+} as const;
+
+/** Every error code Hendrix can raise. */
+export const ERROR_CODES = {
+  // --- manifest: files and YAML (78) ---
+  HX_ERR_MANIFEST: { title: 'the manifest has problems', hint: 'fix each problem listed', exit: 78 },
+  HX_ERR_MANIFEST_NOT_FOUND: { title: 'manifest file not found', hint: 'run in the folder of your hendrix.yaml or pass -f FILE', exit: 78 },
+  HX_ERR_MANIFEST_READ: { title: 'manifest file cannot be read', hint: 'check the file permissions', exit: 78 },
+  HX_ERR_OVERLAY_NOT_FOUND: { title: 'environment overlay not found', hint: 'create hendrix.<env>.yaml beside the manifest, or pick another --env', exit: 78 },
+  HX_ERR_YAML_SYNTAX: { title: 'YAML syntax error', hint: 'check indentation, quotes and colons near the marked spot', exit: 78 },
+  HX_ERR_YAML_DUPLICATE_KEY: { title: 'duplicate key', hint: 'a key may appear once per mapping; remove or rename one of them', exit: 78 },
+  HX_ERR_NOT_A_MAP: { title: 'expected a mapping', hint: 'the manifest and each service must be YAML mappings (key: value)', exit: 78 },
+  HX_ERR_VERSION: { title: 'unsupported manifest version', hint: 'set `version: 1`', exit: 78 },
+  // --- manifest: variables (78) ---
+  HX_ERR_VAR_UNSET: { title: 'variable is not set', hint: 'set it in the environment or .env, or give a default: ${VAR:-default}', exit: 78 },
+  HX_ERR_VAR_REQUIRED: { title: 'required variable is not set', hint: 'set the variable in the environment or in .env beside the manifest', exit: 78 },
+  HX_ERR_VAR_SYNTAX: { title: 'malformed variable reference', hint: 'use ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}, or $$ for a literal $', exit: 78 },
+  HX_ERR_ENV_FILE: { title: '.env file cannot be read', hint: 'check the .env file beside the manifest', exit: 78 },
+  // --- manifest: schema (78) ---
+  HX_ERR_UNKNOWN_KEY: { title: 'unknown key', hint: 'remove it or fix its spelling', exit: 78 },
+  HX_ERR_INVALID_TYPE: { title: 'wrong type', hint: 'see the manifest reference in README.md for this field', exit: 78 },
+  HX_ERR_INVALID_VALUE: { title: 'invalid value', hint: 'see the manifest reference in README.md for this field', exit: 78 },
+  HX_ERR_MISSING_KEY: { title: 'required key is missing', hint: 'add the key', exit: 78 },
+  HX_ERR_UNKNOWN_KIND: { title: 'unknown service kind', hint: 'use a built-in kind, a relative path to a kind module (./kind.mjs) or a package name', exit: 78 },
+  HX_ERR_KIND_LOAD: { title: 'custom kind cannot be loaded', hint: 'the module must export defineServiceKind(...) as default or as `kind`', exit: 78 },
+  HX_ERR_UNKNOWN_REFERENCE: { title: 'reference to an unknown service', hint: 'name a service declared under `services:`', exit: 78 },
+  HX_ERR_CYCLE: { title: 'dependency cycle', hint: 'break the cycle by removing one of the listed edges', exit: 78 },
+  // --- usage (64) ---
+  HX_ERR_USAGE: { title: 'usage error', hint: 'run `hendrix --help`', exit: 64 },
+  HX_ERR_SET_SYNTAX: { title: 'malformed --set', hint: 'write --set services.web.listen=8080', exit: 64 },
+  HX_ERR_UNKNOWN_SERVICE: { title: 'no such service', hint: 'name a service declared in the manifest', exit: 64 },
+  HX_ERR_EXPLAIN_PATH: { title: 'no value at that path', hint: 'give a dotted manifest path such as services.web.listen', exit: 64 },
+  // --- runtime: start (1) ---
+  HX_ERR_START_FAILED: { title: 'the graph failed to start', hint: 'see the errors listed; services that had started were stopped', exit: 1 },
+  HX_ERR_START_TIMEOUT: { title: 'service did not become ready in time', hint: 'raise `startTimeout` for the service, or find what it waits for', exit: 1 },
+  HX_ERR_SERVICE_START: { title: 'service failed to start', hint: 'see the cause below', exit: 1 },
+  HX_ERR_DEPENDENCY_FAILED: { title: 'not started: a dependency failed', hint: 'fix the dependency first', exit: 1 },
+  HX_ERR_SERVICE_CRASHED: { title: 'service crashed', hint: 'see the cause; the restart policy decides what happens next', exit: 1 },
+  HX_ERR_RESTART_LIMIT: { title: 'service failed: restart limit reached', hint: 'fix the cause, or widen `restart.limit`', exit: 1 },
+  HX_ERR_PEER: { title: 'peer not available', hint: 'a service may reach only the services it depends on (dependsOn or a reference)', exit: 1 },
+  HX_ERR_LISTEN: { title: 'cannot listen on the address', hint: 'the port may be in use (EADDRINUSE) or need privileges (EACCES); pick another', exit: 1 },
+  HX_ERR_APP_LOAD: { title: 'app module cannot be loaded', hint: 'check the `app` path (relative to the manifest) and the module itself', exit: 1 },
+  HX_ERR_APP_SHAPE: { title: 'app export has an unknown shape', hint: 'export a (req, res) listener, an object with fetch(request), or a factory (ctx) => one of them', exit: 1 },
+  HX_ERR_INTERNAL: { title: 'internal error', hint: 'this is a bug in hendrix; please report it with the log', exit: 1 },
+  // --- runtime: stop (3, 2) ---
+  HX_ERR_STOP_FAILED: { title: 'the graph did not stop cleanly', hint: 'see the errors listed', exit: 3 },
+  HX_ERR_STOP_TIMEOUT: { title: 'service did not stop in time and was forced', hint: 'raise `stopTimeout`, or find what keeps it busy', exit: 3 },
+  HX_ERR_SERVICE_STOP: { title: 'service failed to stop', hint: 'see the cause below', exit: 3 },
+  HX_ERR_FORCED: { title: 'forced quit', hint: 'a second signal forces the stop at once', exit: 2 },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+/** A code from the table. */
+export type ErrorCode = keyof typeof ERROR_CODES;

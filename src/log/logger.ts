@@ -1,0 +1,56 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** The log levels the manifest accepts. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Options of the one root logger. */
+export interface RootLoggerOptions {
+  level?: (typeof LOG_LEVELS)[number];
+  /** `pretty` for humans, `json` for machines; default: pretty when stdout is a TTY. */
+  format?: 'json' | 'pretty';
+  /** Where to write; default: stdout (fd 1), asynchronously, flushed by flushLogger(). */
+  destination?: DestinationStream;
+  /** Whether stdout is a terminal (decides the default format). */
+  isTTY?: boolean;
+}
+
+/**
+ * Builds the one root pino logger. Pretty output loads pino-pretty only when asked for, so
+ * JSON deployments never pay for it.
+ */
+export async function createRootLogger(options: RootLoggerOptions = {}): Promise<Logger> {
+  const level = options.level ?? 'info';
+  const format = options.format ?? (options.isTTY ? 'pretty' : 'json');
+  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime } as const;
+  if (format === 'pretty') {
+    const { default: pretty } = await import('pino-pretty');
+    const stream = pretty({
+      colorize: options.isTTY ?? false,
+      ignore: 'pid,hostname,kind',
+      translateTime: 'HH:MM:ss.l',
+      messageFormat: '{if service}[{service}] {end}{msg}',
+      sync: true,
+      destination: 1,
+    });
+    return pino(base, options.destination ?? stream);
+  }
+  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+}
+
+/** A logger that writes nothing, for tests and embedding. */
+export function createSilentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
+
+/** Flushes buffered log lines; call before the process exits. */
+export function flushLogger(logger: Logger): void {
+  try {
+    logger.flush();
+    const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
+    stream?.flushSync?.();
+  } catch {
+    // a destination that is not ready yet has nothing to flush
+  }
+}

@@ -1,0 +1,98 @@
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { builtinKinds } from '../../services/index.js';
+import { HendrixError } from '../errors/hendrix-error.js';
+import { didYouMean } from '../manifest/suggest.js';
+import type { ServiceKind } from './contract.js';
+import { isServiceKind } from './define-service-kind.js';
+
+/** True when a `kind:` value names a module file rather than a built-in or a package. */
+export function isPathSpec(spec: string): boolean {
+  return spec.startsWith('./') || spec.startsWith('../') || isAbsolute(spec);
+}
+
+const cache = new Map<string, Promise<ServiceKind>>();
+
+/** Finds the entry file of a package from `baseDir`, also for ESM-only packages. */
+function resolvePackage(spec: string, baseDir: string): string | undefined {
+  const require = createRequire(join(baseDir, '__hendrix__.js'));
+  try {
+    return require.resolve(spec);
+  } catch {
+    // ESM-only packages do not resolve through require; read their package.json instead
+  }
+  const [scopeOrName, maybeName] = spec.split('/');
+  const pkgName = spec.startsWith('@') ? `${scopeOrName}/${maybeName}` : scopeOrName!;
+  for (let dir = baseDir; ; dir = dirname(dir)) {
+    const pkgDir = join(dir, 'node_modules', pkgName);
+    if (existsSync(join(pkgDir, 'package.json'))) {
+      const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as Record<string, unknown>;
+      const exp = pkg.exports as Record<string, unknown> | string | undefined;
+      const dot = typeof exp === 'string' ? exp : (exp?.['.'] ?? exp);
+      const entry =
+        typeof dot === 'string' ? dot : ((dot as Record<string, unknown> | undefined)?.import ?? (dot as Record<string, unknown> | undefined)?.default ?? pkg.module ?? pkg.main ?? 'index.js');
+      return typeof entry === 'string' ? join(pkgDir, entry) : undefined;
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+async function importKind(file: string, spec: string): Promise<ServiceKind> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+  } catch (cause) {
+    throw new HendrixError('HX_ERR_KIND_LOAD', {
+      message: `kind module ${spec} failed to load: ${cause instanceof Error ? cause.message : String(cause)}`,
+      cause,
+    });
+  }
+  const candidate = [mod.default, mod.kind, ...Object.values(mod)].find(isServiceKind);
+  if (!candidate) {
+    throw new HendrixError('HX_ERR_KIND_LOAD', {
+      message: `kind module ${spec} exports no defineServiceKind(...) descriptor`,
+    });
+  }
+  return candidate;
+}
+
+/**
+ * Resolves a `kind:` value to its descriptor: a built-in name, a module path relative to the
+ * manifest folder, or a package name. Throws HX_ERR_UNKNOWN_KIND or HX_ERR_KIND_LOAD.
+ */
+export function loadKind(spec: string, baseDir: string): Promise<ServiceKind> {
+  const builtin = builtinKinds.get(spec);
+  if (builtin) return Promise.resolve(builtin);
+  let file: string | undefined;
+  if (isPathSpec(spec)) {
+    file = resolve(baseDir, spec);
+    if (!existsSync(file)) {
+      return Promise.reject(new HendrixError('HX_ERR_KIND_LOAD', { message: `kind module not found: ${spec} (looked at ${file})` }));
+    }
+  } else {
+    file = resolvePackage(spec, baseDir);
+    if (!file) {
+      const hint = didYouMean(spec, builtinKinds.keys());
+      return Promise.reject(
+        new HendrixError('HX_ERR_UNKNOWN_KIND', {
+          message: `unknown kind \`${spec}\``,
+          hint: hint || `built-in kinds: ${[...builtinKinds.keys()].join(', ')}; a custom kind is a path (./kind.mjs) or an installed package`,
+        }),
+      );
+    }
+  }
+  let pending = cache.get(file);
+  if (!pending) {
+    pending = importKind(file, spec);
+    cache.set(file, pending);
+    pending.catch(() => cache.delete(file));
+  }
+  return pending;
+}
+
+/** The names of the built-in kinds. */
+export function builtinKindNames(): string[] {
+  return [...builtinKinds.keys()];
+}
