@@ -12,8 +12,10 @@ export interface RootLoggerOptions {
   format?: 'json' | 'pretty';
   /** Where to write; default: stdout (fd 1), asynchronously, flushed by flushLogger(). */
   destination?: DestinationStream;
-  /** Whether stdout is a terminal (decides the default format). */
+  /** Whether stdout is a terminal (decides the default format and colors). */
   isTTY?: boolean;
+  /** A writable that receives the formatted lines instead of fd 1 (e.g. the CLI's live view gate). */
+  output?: NodeJS.WritableStream;
 }
 
 /**
@@ -32,7 +34,7 @@ export async function createRootLogger(options: RootLoggerOptions = {}): Promise
       translateTime: 'HH:MM:ss.l',
       messageFormat: '{if service}[{service}] {end}{msg}',
       sync: true,
-      destination: 1,
+      destination: options.output ?? 1,
     });
     return pino(base, options.destination ?? stream);
   }

@@ -1,0 +1,43 @@
+import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
+import { renderError } from '../errors/render.js';
+
+/** What a command may touch of the outside world; main.ts builds it from the process. */
+export interface CliIO {
+  readonly cwd: string;
+  readonly env: Record<string, string | undefined>;
+  readonly stdout: { write(text: string): unknown; isTTY?: boolean };
+  readonly stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** Subscribes to SIGINT/SIGTERM; returns an unsubscribe function. */
+  onSignal(listener: (signal: NodeJS.Signals) => void): () => void;
+}
+
+/** Prints an error for humans (never a stack trace for a user mistake) and returns its exit code. */
+export function reportError(io: CliIO, error: unknown): number {
+  const color = Boolean(io.stderr.isTTY) && !io.env.NO_COLOR;
+  if (isHendrixError(error)) {
+    io.stderr.write(`${renderError(error, { color })}\n`);
+    return error.exitCode;
+  }
+  const internal = new HendrixError('HX_ERR_INTERNAL', {
+    message: `internal error: ${error instanceof Error ? error.message : String(error)}`,
+    cause: error,
+  });
+  io.stderr.write(`${renderError(internal, { color })}\n`);
+  if (error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
+  return internal.exitCode;
+}
+
+/** The manifest options of a parsed command line, as up()/plan() take them. */
+export function manifestArgs(
+  io: CliIO,
+  values: { file?: string[] | undefined; env?: string | undefined; set?: string[] | undefined },
+): { manifest: string; overlays: string[]; env: string | undefined; set: string[]; environment: Record<string, string | undefined> } {
+  const [first, ...rest] = values.file ?? [];
+  return {
+    manifest: first ?? 'hendrix.yaml',
+    overlays: rest,
+    env: values.env ?? (io.env.HENDRIX_ENV || undefined),
+    set: values.set ?? [],
+    environment: io.env,
+  };
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { HendrixError } from '../errors/hendrix-error.js';
+import { EXIT } from '../errors/codes.js';
+import { HELP } from './help.js';
+import { reportError, type CliIO } from './io.js';
+
+type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+/** The commands, loaded on demand so `hendrix up` pays only for what it runs. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  up: async () => (await import('./up.js')).upCommand,
+  check: async () => (await import('./check.js')).checkCommand,
+  config: async () => (await import('./config.js')).configCommand,
+  graph: async () => (await import('./graph.js')).graphCommand,
+  schema: async () => (await import('./schema.js')).schemaCommand,
+};
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Runs the CLI with the given argv (without node and script) and resolves to the exit code. */
+async function run(argv: string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  try {
+    if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+      io.stdout.write(`${HELP.main}\n`);
+      return name === undefined ? EXIT.usage : EXIT.ok;
+    }
+    if (name === '--version' || name === '-v') return io.stdout.write(`${version()}\n`), EXIT.ok;
+    const load = COMMANDS[name];
+    if (!load) {
+      const { didYouMean } = await import('../manifest/suggest.js');
+      throw new HendrixError('HX_ERR_USAGE', {
+        message: `unknown command \`${name}\``,
+        hint: didYouMean(name, Object.keys(COMMANDS)) || 'run `hendrix --help` for the commands',
+      });
+    }
+    return await (await load())(rest, io);
+  } catch (error) {
+    return reportError(io, error);
+  }
+}
+
+const io: CliIO = {
+  cwd: process.cwd(),
+  env: process.env,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  onSignal(listener) {
+    process.on('SIGINT', listener);
+    process.on('SIGTERM', listener);
+    return () => {
+      process.off('SIGINT', listener);
+      process.off('SIGTERM', listener);
+    };
+  },
+};
+
+const code = await run(process.argv.slice(2), io);
+// let stdout drain before leaving; exit explicitly so lingering handles cannot keep us alive
+process.stdout.write('', () => process.exit(code));

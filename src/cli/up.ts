@@ -1,0 +1,110 @@
+import { HendrixError } from '../errors/hendrix-error.js';
+import { createRootLogger, flushLogger } from '../log/logger.js';
+import { formatDuration } from '../manifest/units.js';
+import { orchestrate, plan } from '../runtime/up.js';
+import { EXIT } from '../errors/codes.js';
+import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
+import { HELP } from './help.js';
+import { manifestArgs, reportError, type CliIO } from './io.js';
+import { LiveView, type TransitionEvent } from './live-view.js';
+
+/**
+ * `hendrix up [SERVICE...]`: plan, start in dependency order, run until SIGINT/SIGTERM, stop in
+ * reverse order. A second signal forces the stop (exit 2).
+ */
+export async function upCommand(argv: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandArgs('up', argv, MANIFEST_OPTIONS, true);
+  if (values.help) return io.stdout.write(`${HELP.up}\n`), 0;
+  const args = manifestArgs(io, values);
+  const { resolved, graph } = await plan(args.manifest, args);
+
+  for (const name of positionals) {
+    if (!graph.nodes.includes(name)) {
+      throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', {
+        message: `no service named \`${name}\` in the manifest`,
+        hint: `services: ${graph.nodes.join(', ')}`,
+      });
+    }
+  }
+
+  const isTTY = Boolean(io.stdout.isTTY);
+  const logging = resolved.manifest.logging;
+  const format = logging.format ?? (isTTY ? 'pretty' : 'json');
+  const view = isTTY && format === 'pretty' ? new LiveView(io.stdout) : undefined;
+  const logger = await createRootLogger({
+    level: logging.level,
+    format,
+    isTTY,
+    ...(view ? { output: view.logSink } : {}),
+  });
+  const log = logger.child({ service: 'hendrix' });
+  const orchestrator = orchestrate(resolved, graph, logger, positionals);
+  const selected = positionals.length ? graph.closure(positionals) : [...graph.order];
+  const kindOf = (name: string) => resolved.manifest.services[name]?.kind ?? '?';
+  const startTimes: { service: string; ms: number }[] = [];
+  orchestrator.on('transition', (event: TransitionEvent) => {
+    view?.update(event);
+    if (event.to === 'ready' && event.ms !== undefined) startTimes.push({ service: event.service, ms: Math.round(event.ms) });
+  });
+
+  let signals = 0;
+  let forced = false;
+  let stopping: Promise<number> | undefined;
+  const stop = (): Promise<number> => {
+    stopping ??= (async () => {
+      view?.begin(selected.map((name) => ({ name, kind: kindOf(name) })).reverse(), 'stopping');
+      try {
+        await orchestrator.stop();
+        view?.end();
+        log.info('stopped');
+        return forced ? EXIT.forced : EXIT.ok;
+      } catch (error) {
+        view?.end();
+        if (forced) return EXIT.forced;
+        log.error({ err: error }, 'stop failed');
+        return reportError(io, error);
+      }
+    })();
+    return stopping;
+  };
+  let wake: () => void = () => {};
+  const stopRequested = new Promise<void>((resolve) => (wake = resolve));
+  const unsubscribe = io.onSignal((signal) => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal }, 'stopping');
+      wake();
+    } else {
+      forced = true;
+      log.warn({ signal }, 'forced quit');
+      orchestrator.force();
+    }
+  });
+
+  try {
+    view?.begin(selected.map((name) => ({ name, kind: kindOf(name) })), 'starting');
+    const started = Date.now();
+    const starting = orchestrator.start();
+    starting.catch(() => {}); // a signal during start wins the race below; stop() settles start
+    try {
+      await Promise.race([starting, stopRequested]);
+    } catch (error) {
+      view?.end();
+      if (signals > 0) return await stop();
+      log.error({ err: error }, 'start failed');
+      return reportError(io, error);
+    }
+    view?.end();
+    if (signals > 0) return await stop();
+    const order = startTimes.map((s) => `${s.service} ${formatDuration(s.ms)}`).join(', ');
+    log.info({ order: startTimes, ms: Date.now() - started }, `started: ${order}`);
+    const addresses: Record<string, string> = {};
+    for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
+    log.info({ services: addresses }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
+    await stopRequested;
+    return await stop();
+  } finally {
+    unsubscribe();
+    flushLogger(logger);
+  }
+}
