@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { LiveView } from '../../src/cli/live-view.js';
+
+const strip = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
+
+describe('LiveView', () => {
+  it('shows each service state live and holds log lines until it hands over', () => {
+    let out = '';
+    const view = new LiveView({ write: (t: string) => (out += t) });
+    view.begin([{ name: 'db', kind: 'http' }, { name: 'web', kind: 'http' }], 'starting');
+    view.logSink.write('log line one\n');
+    view.update({ service: 'db', kind: 'http', to: 'starting' });
+    view.update({ service: 'db', kind: 'http', to: 'ready', ms: 12 });
+    view.update({ service: 'web', kind: 'http', to: 'failed', error: new Error('port in use') });
+    expect(strip(out)).toContain('waiting');
+    expect(strip(out)).toContain('db   http  ready in 12 ms');
+    expect(strip(out)).toContain('web  http  failed: port in use');
+    expect(out).not.toContain('log line one');
+    view.end();
+    expect(out.endsWith('log line one\n')).toBe(true);
+    view.logSink.write('log line two\n');
+    expect(out.endsWith('log line two\n')).toBe(true);
+  });
+
+  it('redraws in place: moves the cursor up over its own block', () => {
+    let out = '';
+    const view = new LiveView({ write: (t: string) => (out += t) });
+    view.begin([{ name: 'a', kind: 'x' }], 'starting');
+    view.update({ service: 'a', kind: 'x', to: 'restarting', delay: 200 });
+    expect(out).toContain('\x1b[1A');
+    expect(strip(out)).toContain('restarting in 200 ms');
+  });
+});
