@@ -1,0 +1,195 @@
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import { HendrixError } from '../../src/errors/hendrix-error.js';
+import type { ServiceContext } from '../../src/runtime/contract.js';
+
+/** A Node request listener as the app exports it: `(req, res)`, maybe async, maybe with `next`. */
+export type NodeListener = (req: IncomingMessage, res: ServerResponse, ...rest: never[]) => unknown;
+
+/** A web-standard handler: an object whose `fetch(request)` answers with a Response. */
+export interface FetchHandler {
+  fetch(request: Request, ...rest: never[]): Response | Promise<Response>;
+}
+
+/** What an app module resolved to: one of the two shapes the server can run. */
+export type LoadedApp = { type: 'node'; listener: NodeListener } | { type: 'fetch'; handler: FetchHandler };
+
+/** What a factory export `(ctx) => app` receives, once, at start. */
+export interface AppContext {
+  /** The service's logger. */
+  readonly log: Logger;
+  /** The service instance name. */
+  readonly name: string;
+  /** The folder relative paths resolve against. */
+  readonly baseDir: string;
+  /** The handle of a declared dependency (see ServiceContext.peer). */
+  peer<T = unknown>(name: string): T;
+  /** The validated config of the service. */
+  readonly config: unknown;
+}
+
+/** An `app` value split into the module specifier and the export name. */
+export interface AppSpec {
+  readonly specifier: string;
+  readonly exportName: string | undefined;
+}
+
+/** Splits `./mod.mjs#name` into specifier and export name (a leading `#` is a subpath import). */
+export function parseAppSpec(value: string): AppSpec {
+  const hash = value.lastIndexOf('#');
+  if (hash <= 0 || hash === value.length - 1) return { specifier: value, exportName: undefined };
+  return { specifier: value.slice(0, hash), exportName: value.slice(hash + 1) };
+}
+
+function isPathSpecifier(specifier: string): boolean {
+  return specifier.startsWith('./') || specifier.startsWith('../') || specifier === '.' || isAbsolute(specifier);
+}
+
+/** Resolves a module specifier against `baseDir` to a URL `import()` accepts. */
+async function resolveModule(specifier: string, baseDir: string): Promise<{ url: string; file: string | undefined }> {
+  if (specifier.startsWith('file:')) return { url: specifier, file: undefined };
+  if (isPathSpecifier(specifier)) {
+    const file = resolve(baseDir, specifier);
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) throw Object.assign(new Error(`no such file: ${file}`), { code: 'ENOENT', file });
+    return { url: pathToFileURL(file).href, file };
+  }
+  // a package: resolve from the manifest's folder, as the user's own code would
+  try {
+    const file = createRequire(join(baseDir, 'noop.js')).resolve(specifier);
+    return { url: pathToFileURL(file).href, file };
+  } catch {
+    // ESM-only exports without a "default" condition: let import() try from here
+    return { url: specifier, file: undefined };
+  }
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') {
+    const name = value.name ? ` ${value.name}` : '';
+    return `a function${name} with ${value.length} parameter${value.length === 1 ? '' : 's'}`;
+  }
+  if (typeof value === 'object') {
+    const keys = Object.keys(value);
+    const proto = Object.getPrototypeOf(value) as { constructor?: { name?: string } } | null;
+    const ctor = proto && proto !== Object.prototype ? proto.constructor?.name : undefined;
+    const what = ctor ? `an instance of ${ctor}` : 'an object';
+    return keys.length ? `${what} with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}` : `${what} without a fetch method`;
+  }
+  return `a ${typeof value} (${String(value).slice(0, 40)})`;
+}
+
+function isClass(fn: Function): boolean {
+  return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+}
+
+type Shape = LoadedApp | { type: 'factory'; factory: (ctx: AppContext) => unknown } | { type: 'unknown'; found: string };
+
+/**
+ * Detects the shape of an app export: an object with `fetch`, a Node listener (two or more
+ * parameters: `(req, res)`, Express's `(req, res, next)`), a factory (at most one parameter),
+ * or a Koa application instance (`callback()` gives its listener).
+ */
+export function detectShape(value: unknown): Shape {
+  if (typeof value === 'function') {
+    if (isClass(value)) return { type: 'unknown', found: `a class ${value.name || '(anonymous)'}; export an instance of it instead` };
+    if (value.length >= 2) return { type: 'node', listener: value as NodeListener };
+    return { type: 'factory', factory: value as (ctx: AppContext) => unknown };
+  }
+  if (typeof value === 'object' && value !== null) {
+    const obj = value as Record<string, unknown>;
+    if (typeof obj['fetch'] === 'function') return { type: 'fetch', handler: obj as unknown as FetchHandler };
+    if (typeof obj['callback'] === 'function' && typeof obj['use'] === 'function') {
+      const listener = (obj['callback'] as () => unknown).call(obj);
+      if (typeof listener === 'function' && listener.length >= 2) return { type: 'node', listener: listener as NodeListener };
+    }
+  }
+  return { type: 'unknown', found: describe(value) };
+}
+
+/** Raced against an abort signal: rejects with the signal's reason when it aborts first. */
+export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolvePromise, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolvePromise(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * Loads the app of an http service: resolves `config.app` against the base folder, imports
+ * it, picks the export, and turns it into a runnable shape (calling a factory once).
+ */
+export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>, signal: AbortSignal): Promise<LoadedApp> {
+  const app = ctx.config.app;
+  if (app === undefined) throw new TypeError('loadApp: the service has no app');
+  const location = ctx.locate(['app']);
+  const fail = (code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE', message: string, cause?: unknown): HendrixError =>
+    new HendrixError(code, { service: ctx.name, path: ['services', ctx.name, 'app'], location, message, cause });
+
+  const { specifier, exportName } = parseAppSpec(app);
+  let namespace: Record<string, unknown>;
+  try {
+    const { url } = await resolveModule(specifier, ctx.baseDir);
+    namespace = (await raceAbort(import(url) as Promise<Record<string, unknown>>, signal)) as Record<string, unknown>;
+  } catch (error) {
+    if (signal.aborted && error === signal.reason) throw error;
+    const code = (error as { code?: unknown }).code;
+    const notFound = code === 'ENOENT' || (code === 'ERR_MODULE_NOT_FOUND' && !isPathSpecifier(specifier));
+    const reason = error instanceof Error ? error.message : String(error);
+    throw fail('HX_ERR_APP_LOAD', notFound ? `app module not found: ${specifier} (${reason})` : `app module ${specifier} failed to load: ${reason}`, error);
+  }
+
+  let value: unknown;
+  if (exportName !== undefined) {
+    if (!(exportName in namespace)) {
+      throw fail('HX_ERR_APP_LOAD', `app module ${specifier} has no export named "${exportName}" (it exports: ${Object.keys(namespace).join(', ') || 'nothing'})`);
+    }
+    value = namespace[exportName];
+  } else if ('default' in namespace) {
+    value = namespace['default'];
+  } else if (typeof namespace['fetch'] === 'function') {
+    value = namespace; // `export function fetch(request)` as the whole module
+  } else {
+    throw fail('HX_ERR_APP_SHAPE', `app module ${specifier} has no default export (it exports: ${Object.keys(namespace).join(', ') || 'nothing'}); add one or name an export with ${specifier}#name`);
+  }
+
+  const where = exportName ? `${specifier}#${exportName}` : specifier;
+  const shape = detectShape(value);
+  if (shape.type === 'node' || shape.type === 'fetch') return shape;
+  if (shape.type === 'unknown') throw fail('HX_ERR_APP_SHAPE', `app ${where} is ${shape.found}, not a (req, res) listener, an object with fetch(request), or a factory (ctx) => app`);
+
+  const appContext: AppContext = {
+    log: ctx.log,
+    name: ctx.name,
+    baseDir: ctx.baseDir,
+    peer: <T>(name: string) => ctx.peer<T>(name),
+    config: ctx.config,
+  };
+  let made: unknown;
+  try {
+    made = await raceAbort(Promise.resolve().then(() => shape.factory(appContext)), signal);
+  } catch (error) {
+    if (signal.aborted && error === signal.reason) throw error;
+    throw fail('HX_ERR_APP_LOAD', `app factory ${where} failed: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+  const result = detectShape(made);
+  if (result.type === 'node' || result.type === 'fetch') return result;
+  const found = result.type === 'factory' ? describe(made) + ' (a factory may not return another factory)' : result.found;
+  throw fail('HX_ERR_APP_SHAPE', `app factory ${where} returned ${found}; return a (req, res) listener or an object with fetch(request)`);
+}

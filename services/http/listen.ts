@@ -1,0 +1,94 @@
+import { lstat, unlink } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { connect } from 'node:net';
+import { resolve } from 'node:path';
+import { HendrixError } from '../../src/errors/hendrix-error.js';
+import type { SourceLocation } from '../../src/errors/hendrix-error.js';
+import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
+
+/** Where a listen failure is reported. */
+export interface ListenContext {
+  readonly service: string;
+  readonly baseDir: string;
+  readonly location: SourceLocation | undefined;
+}
+
+/** A unix socket path resolved against the base folder; TCP addresses as they are. */
+export function resolveListen(address: ListenAddress, baseDir: string): ListenAddress {
+  return 'path' in address ? { path: resolve(baseDir, address.path) } : address;
+}
+
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'address not available on this machine',
+  ENOTFOUND: 'host name not found',
+  ENOENT: 'folder of the socket does not exist',
+};
+
+/** True when something accepts connections on the unix socket at `path`. */
+function socketIsLive(path: string): Promise<boolean> {
+  return new Promise((done) => {
+    const probe = connect({ path });
+    probe.once('connect', () => {
+      probe.destroy();
+      done(true);
+    });
+    probe.once('error', () => done(false));
+  });
+}
+
+/**
+ * Removes a unix socket file nobody listens on any more (left by a crash). A live socket or
+ * a file that is not a socket is left alone: listen() then fails with EADDRINUSE.
+ */
+async function removeStaleSocket(path: string): Promise<void> {
+  const info = await lstat(path).catch(() => undefined);
+  if (!info?.isSocket()) return;
+  if (await socketIsLive(path)) return;
+  await unlink(path).catch(() => undefined);
+}
+
+/** The address a listening server is bound to. */
+export function boundAddress(server: Server): ListenAddress | undefined {
+  const address = server.address();
+  if (address === null) return undefined;
+  if (typeof address === 'string') return { path: address };
+  return { host: address.address, port: address.port };
+}
+
+/**
+ * Makes `server` listen on `address` and resolves with the bound address; failures become
+ * HX_ERR_LISTEN naming the address and the errno.
+ */
+export async function listenOn(server: Server, address: ListenAddress, context: ListenContext): Promise<ListenAddress> {
+  const target = resolveListen(address, context.baseDir);
+  try {
+    if ('path' in target) await removeStaleSocket(target.path);
+    await new Promise<void>((done, fail) => {
+      const onError = (error: Error): void => {
+        server.off('listening', onListening);
+        fail(error);
+      };
+      const onListening = (): void => {
+        server.off('error', onError);
+        done();
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      if ('path' in target) server.listen({ path: target.path });
+      else server.listen({ host: target.host, port: target.port });
+    });
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code ?? 'error';
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HendrixError('HX_ERR_LISTEN', {
+      service: context.service,
+      path: ['services', context.service, 'listen'],
+      location: context.location,
+      message: `cannot listen on ${formatListen(target)}: ${errno} (${ERRNO_TEXT[errno] ?? reason})`,
+      cause: error,
+    });
+  }
+  return boundAddress(server) ?? target;
+}

@@ -1,0 +1,201 @@
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
+import type { Service, ServiceContext } from '../../src/runtime/contract.js';
+import { accessLogLevel } from './access-log.js';
+import { loadApp } from './app-loader.js';
+import { listenOn } from './listen.js';
+import { RequestPipeline } from './request-pipeline.js';
+import type { HttpConfig } from './schema.js';
+import { StaticFiles } from './static-files.js';
+import { Upgrades, type UpgradeListener } from './upgrades.js';
+
+export type { UpgradeListener } from './upgrades.js';
+export type { AppContext } from './app-loader.js';
+
+/**
+ * What an http service gives its dependents through `ctx.peer(name)`: its address, its
+ * server, the composed request handler (static folders + app) for other servers to run (a
+ * TLS listener serving this app), and a way to take over upgrade requests (a WebSocket hub).
+ */
+export interface HttpHandle {
+  /** The bound address (`{ host, port }` or `{ path }` for a unix socket); undefined until listening. */
+  address(): ListenAddress | undefined;
+  /** The bound address as text, e.g. `http://127.0.0.1:8000` or `unix:/run/app.sock`. */
+  readonly url: string | undefined;
+  /** The Node HTTP server while the service runs. */
+  readonly server: Server | undefined;
+  /** The composed static + app handler; draining, the access log and error handling included. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** Hands an upgrade request to the registered upgrade listeners (for a TLS server of this app). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * Registers an upgrade (WebSocket) handler; returns the function that unregisters it. A
+   * handler that returns `false` declines; upgrades every handler declines get 404 and close.
+   */
+  onUpgrade(listener: UpgradeListener): () => void;
+}
+
+function onClientError(this: Logger, error: NodeJS.ErrnoException, socket: Duplex): void {
+  const code = error.code;
+  const pending = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (code === 'ECONNRESET' || code === 'EPIPE' || !socket.writable || pending?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  this.debug({ code }, 'client error');
+  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+}
+
+/** How often Node checks header/request timeouts: often enough for short configured limits. */
+function checkingInterval(config: HttpConfig): number {
+  const limits = [config.headersTimeout, config.requestTimeout].filter((ms) => ms > 0);
+  return limits.length ? Math.min(30_000, Math.max(100, Math.min(...limits) / 4)) : 30_000;
+}
+
+/**
+ * The `http` kind's service: a Node HTTP server running an app module (a Node listener, a
+ * `{ fetch }` handler or a factory of either) behind optional static folders, with limits, an
+ * access log, graceful drain and upgrade hand-off. The constructor opens nothing.
+ */
+export class HttpService implements Service {
+  readonly #ctx: ServiceContext<HttpConfig>;
+  readonly #pipeline: RequestPipeline;
+  readonly #upgrades: Upgrades;
+  readonly #handle: HttpHandle;
+  #server: Server | undefined;
+  #bound: ListenAddress | undefined;
+  #stopping: Promise<void> | undefined;
+  #stopRequested = false;
+
+  constructor(ctx: ServiceContext<HttpConfig>) {
+    this.#ctx = ctx;
+    this.#pipeline = new RequestPipeline({ log: ctx.log, accessLog: accessLogLevel(ctx.config.accessLog), exposeErrors: ctx.config.exposeErrors });
+    this.#upgrades = new Upgrades(ctx.log, (count) => this.#syncUpgradeListener(count));
+    this.#handle = this.#makeHandle();
+  }
+
+  /** Loads the app, then listens; resolves once connections are accepted. */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#server !== undefined) throw new Error(`http service ${this.#ctx.name} is already started`);
+    const { config, log } = this.#ctx;
+    this.#stopRequested = false;
+    this.#stopping = undefined;
+    this.#pipeline.resume();
+    this.#upgrades.open();
+    if (config.static !== undefined) {
+      const statics = new StaticFiles(config.static, this.#ctx.baseDir, log);
+      await statics.init();
+      this.#pipeline.setStatic(statics);
+    }
+    if (config.app !== undefined) this.#pipeline.setApp(await loadApp(this.#ctx, signal));
+    signal.throwIfAborted();
+
+    const requestTimeout = config.requestTimeout;
+    const server = createServer(
+      {
+        // Node refuses headersTimeout > requestTimeout
+        headersTimeout: requestTimeout > 0 ? Math.min(config.headersTimeout, requestTimeout) : config.headersTimeout,
+        requestTimeout,
+        keepAliveTimeout: config.keepAliveTimeout,
+        maxHeaderSize: config.maxHeaderSize,
+        connectionsCheckingInterval: checkingInterval(config),
+      },
+      this.#pipeline.handleRequest,
+    );
+    server.keepAliveTimeout = config.keepAliveTimeout;
+    server.on('clientError', onClientError.bind(log));
+    this.#server = server;
+    this.#syncUpgradeListener(this.#upgrades.size);
+
+    try {
+      this.#bound = await listenOn(server, config.listen, { service: this.#ctx.name, baseDir: this.#ctx.baseDir, location: this.#ctx.locate(['listen']) });
+      if (this.#stopRequested) throw new Error('stopped while starting');
+      signal.throwIfAborted();
+    } catch (error) {
+      if (server.listening) server.close();
+      server.closeAllConnections();
+      this.#server = undefined;
+      this.#bound = undefined;
+      throw error;
+    }
+    // from here an error of the server is a crash of the service
+    server.on('error', (error) => this.#ctx.crashed(error));
+    log.info({ address: formatListen(this.#bound) }, 'listening');
+  }
+
+  /**
+   * Drains: stops accepting, closes idle keep-alive connections at once, lets requests in
+   * flight finish (answering with `Connection: close`), and when `signal` aborts destroys
+   * whatever is left. Safe before start, after a failed start, and twice.
+   */
+  stop(signal: AbortSignal): Promise<void> {
+    this.#stopRequested = true;
+    this.#stopping ??= this.#drain(signal);
+    return this.#stopping;
+  }
+
+  async #drain(signal: AbortSignal): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    const pipeline = this.#pipeline;
+    const upgrades = this.#upgrades;
+    const force = (): void => {
+      this.#ctx.log.warn({ inflight: pipeline.inflight.size }, 'forcing connections closed');
+      server.closeAllConnections();
+      pipeline.destroyInflight();
+      upgrades.destroyAll();
+    };
+    try {
+      if (!server.listening) return;
+      const closed = new Promise<void>((done) => server.close(() => done()));
+      upgrades.close();
+      pipeline.drain(() => server.closeIdleConnections());
+      server.closeIdleConnections();
+      if (pipeline.inflight.size) this.#ctx.log.info({ inflight: pipeline.inflight.size }, 'draining');
+      if (signal.aborted) force();
+      else signal.addEventListener('abort', force, { once: true });
+      await closed;
+    } finally {
+      signal.removeEventListener('abort', force);
+      this.#server = undefined;
+    }
+  }
+
+  /** The bound address as text, for the "all ready" line. */
+  address(): string | undefined {
+    return this.#bound === undefined ? undefined : formatListen(this.#bound);
+  }
+
+  /** What dependents get from `ctx.peer(name)`: see HttpHandle. */
+  handle(): HttpHandle {
+    return this.#handle;
+  }
+
+  #makeHandle(): HttpHandle {
+    const service = this;
+    return {
+      address: () => service.#bound,
+      get url() {
+        return service.address();
+      },
+      get server() {
+        return service.#server;
+      },
+      handleRequest: this.#pipeline.handleRequest,
+      handleUpgrade: this.#upgrades.dispatch,
+      onUpgrade: (listener) => service.#upgrades.add(listener),
+    };
+  }
+
+  // Node treats Upgrade requests as plain requests unless an 'upgrade' listener exists
+  #syncUpgradeListener(count: number): void {
+    const server = this.#server;
+    if (server === undefined) return;
+    const has = server.listeners('upgrade').includes(this.#upgrades.dispatch);
+    if (count > 0 && !has) server.on('upgrade', this.#upgrades.dispatch);
+    else if (count === 0 && has) server.off('upgrade', this.#upgrades.dispatch);
+  }
+}

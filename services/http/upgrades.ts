@@ -1,0 +1,97 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+
+/**
+ * A handler of HTTP upgrade requests (WebSocket), registered by a peer through
+ * `HttpHandle.onUpgrade()`. Handlers are asked in registration order; the first that does not
+ * return `false` owns the socket. When every handler declines, the client gets 404.
+ */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | void;
+
+const REFUSE_404 = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+const REFUSE_500 = 'HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+const REFUSE_503 = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
+
+function noop(): void {}
+
+/** Answers and closes a socket nobody took (HTTP servers allow half-open sockets: destroy it). */
+function refuse(socket: Duplex, response: string): void {
+  if (socket.destroyed) return;
+  socket.end(response, () => socket.destroy());
+}
+
+/**
+ * The upgrade handlers of an http service and the sockets they took over (which a forced
+ * stop destroys: the HTTP server no longer tracks them).
+ */
+export class Upgrades {
+  readonly #listeners: UpgradeListener[] = [];
+  readonly #sockets = new Set<Duplex>();
+  readonly #log: Logger;
+  readonly #onChange: (count: number) => void;
+  #closing = false;
+
+  /** `onChange` hears the handler count, to attach the server's 'upgrade' listener only when needed. */
+  constructor(log: Logger, onChange: (count: number) => void) {
+    this.#log = log;
+    this.#onChange = onChange;
+  }
+
+  /** How many handlers are registered. */
+  get size(): number {
+    return this.#listeners.length;
+  }
+
+  /** Registers a handler; returns the function that unregisters it. */
+  add(listener: UpgradeListener): () => void {
+    this.#listeners.push(listener);
+    this.#onChange(this.#listeners.length);
+    return () => {
+      const at = this.#listeners.indexOf(listener);
+      if (at < 0) return;
+      this.#listeners.splice(at, 1);
+      this.#onChange(this.#listeners.length);
+    };
+  }
+
+  /** Hands an upgrade request to the first handler that takes it (bound: usable as a listener). */
+  readonly dispatch = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    // after the upgrade nobody else listens for socket errors; a reset must not crash us
+    socket.on('error', noop);
+    if (this.#closing) {
+      refuse(socket, REFUSE_503);
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    for (const listener of [...this.#listeners]) {
+      let taken: boolean | void;
+      try {
+        taken = listener(req, socket, head);
+      } catch (error) {
+        this.#log.error({ err: error, path: req.url }, 'upgrade handler failed');
+        refuse(socket, REFUSE_500);
+        return;
+      }
+      if (taken !== false) return;
+    }
+    refuse(socket, REFUSE_404);
+  };
+
+  /** Refuses new upgrades from now on (draining). */
+  close(): void {
+    this.#closing = true;
+  }
+
+  /** Accepts upgrades again (a start after a stop). */
+  open(): void {
+    this.#closing = false;
+  }
+
+  /** Destroys every upgraded socket still open (forced stop). */
+  destroyAll(): void {
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+  }
+}
