@@ -256,7 +256,7 @@ describe('listen', () => {
     expect(server.keepAliveTimeout).toBe(2_000);
     expect(server.headersTimeout).toBe(3_000);
     expect(server.requestTimeout).toBe(20_000);
-    expect(server.maxHeaderSize).toBe(8 * 1024);
+    expect((server as unknown as { maxHeaderSize: number }).maxHeaderSize).toBe(8 * 1024);
   });
 
   it('logs the bound address', async () => {

@@ -83,6 +83,7 @@ export function nodeRequest(
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
       const chunks: Buffer[] = [];
+      const socket = res.socket; // an agent takes it back at 'end'
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
         resolve({
@@ -90,7 +91,7 @@ export function nodeRequest(
           headers: res.headers,
           rawHeaders: res.rawHeaders,
           body: Buffer.concat(chunks).toString('utf8'),
-          socket: res.socket,
+          socket,
         }),
       );
       res.on('error', reject);
