@@ -69,7 +69,7 @@ async function resolveModule(specifier: string, baseDir: string): Promise<{ url:
 }
 
 function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'function') {
     const name = value.name ? ` ${value.name}` : '';
     return `a function${name} with ${value.length} parameter${value.length === 1 ? '' : 's'}`;
@@ -82,6 +82,10 @@ function describe(value: unknown): string {
     return keys.length ? `${what} with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}` : `${what} without a fetch method`;
   }
   return `a ${typeof value} (${String(value).slice(0, 40)})`;
+}
+
+function exportList(namespace: Record<string, unknown>): string {
+  return Object.keys(namespace).sort().join(', ') || 'nothing';
 }
 
 function isClass(fn: Function): boolean {
@@ -158,7 +162,7 @@ export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>,
   let value: unknown;
   if (exportName !== undefined) {
     if (!(exportName in namespace)) {
-      throw fail('HX_ERR_APP_LOAD', `app module ${specifier} has no export named "${exportName}" (it exports: ${Object.keys(namespace).join(', ') || 'nothing'})`);
+      throw fail('HX_ERR_APP_LOAD', `app module ${specifier} has no export named "${exportName}" (it exports: ${exportList(namespace)})`);
     }
     value = namespace[exportName];
   } else if ('default' in namespace) {
@@ -166,7 +170,7 @@ export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>,
   } else if (typeof namespace['fetch'] === 'function') {
     value = namespace; // `export function fetch(request)` as the whole module
   } else {
-    throw fail('HX_ERR_APP_SHAPE', `app module ${specifier} has no default export (it exports: ${Object.keys(namespace).join(', ') || 'nothing'}); add one or name an export with ${specifier}#name`);
+    throw fail('HX_ERR_APP_SHAPE', `app module ${specifier} has no default export (it exports: ${exportList(namespace)}); add one or name an export with ${specifier}#name`);
   }
 
   const where = exportName ? `${specifier}#${exportName}` : specifier;
