@@ -1,0 +1,188 @@
+import { readFile } from 'node:fs/promises';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
+import { HendrixError, formatPath, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
+import { locateExact, offsetToLocation, scalarSource, type LocateTarget, type YamlSource } from './locate.js';
+import type { ManifestLayer } from './types.js';
+
+/** The raw text of a scalar and a way to locate offsets inside it (for `${VAR}` errors). */
+export interface ScalarText {
+  /** The scalar as written in the source, quotes and escapes included. */
+  readonly raw: string;
+  /** The location of an offset into `raw` (and of `length` characters from it). */
+  toLocation(offset: number, length?: number): SourceLocation;
+}
+
+/** One parsed manifest layer: its value tree and how to locate paths in its source. */
+export interface LoadedLayer {
+  /** What the layer is and its text. */
+  readonly layer: ManifestLayer;
+  /** The value the layer sets at `at` (a whole manifest tree for files). */
+  readonly value: unknown;
+  /** The manifest path the value applies to: [] for files, the flag's path for --set. */
+  readonly at: readonly PathSegment[];
+  /** The location of `path` (a full manifest path) in this layer, or undefined when it is not there. */
+  locate(path: readonly PathSegment[], target?: LocateTarget): SourceLocation | undefined;
+  /** The raw text of the scalar at `path` in this layer, when it is a scalar of this layer. */
+  scalar(path: readonly PathSegment[]): ScalarText | undefined;
+}
+
+/** The outcome of loading one layer: the layer when it parsed, and every problem found. */
+export interface LoadResult {
+  readonly layer: LoadedLayer | undefined;
+  /** The text that was read (also when it did not parse), for code frames. */
+  readonly text?: string | undefined;
+  readonly errors: HendrixError[];
+}
+
+/** Options of parseManifestText. */
+export interface ParseOptions {
+  /** The kind of layer; default `base`. */
+  type?: ManifestLayer['type'];
+  /** Whether an empty document counts as an empty mapping (overlays); default false. */
+  allowEmpty?: boolean;
+}
+
+const YAML_HINTS: Record<string, string> = {
+  BAD_INDENT: 'indent every key of a mapping by the same number of spaces',
+  TAB_AS_INDENT: 'indent with spaces; YAML does not allow tabs for indentation',
+  MISSING_CHAR: 'a quote, bracket or brace opened here is never closed',
+  MULTIPLE_DOCS: 'a manifest is one YAML document; remove the `---` separator',
+  BLOCK_AS_IMPLICIT_KEY: 'a key must fit on one line and be followed by `: `',
+};
+
+/** Wraps a parsed YAML source as a file layer. */
+export function fileLayer(layer: ManifestLayer, src: YamlSource, value: unknown): LoadedLayer {
+  return {
+    layer,
+    value,
+    at: [],
+    locate: (path, target) => locateExact(src, path, target),
+    scalar(path) {
+      const found = scalarSource(src, path);
+      if (!found) return undefined;
+      return { raw: found.raw, toLocation: (offset, length) => offsetToLocation(src, found.start + offset, length ? found.start + offset + length : undefined) };
+    },
+  };
+}
+
+function describeNode(node: unknown): string {
+  if (isSeq(node)) return 'a list';
+  if (isScalar(node)) return node.value === null ? 'null' : `${typeof node.value === 'string' ? 'the string' : 'the value'} ${JSON.stringify(node.value)}`;
+  return 'something else';
+}
+
+/** Finds keys that appear twice in one mapping, anywhere in the document; reports the second one. */
+function duplicateKeys(src: YamlSource): HendrixError[] {
+  const errors: HendrixError[] = [];
+  const walk = (node: unknown, path: PathSegment[]) => {
+    if (isMap(node)) {
+      const seen = new Map<string, Node>();
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
+        const first = seen.get(key);
+        const keyNode = pair.key as Node | null;
+        if (first && keyNode?.range) {
+          const firstLine = first.range ? offsetToLocation(src, first.range[0]).line : undefined;
+          const where = path.length ? `in ${formatPath(path)}` : 'at the top level';
+          errors.push(
+            new HendrixError('HX_ERR_YAML_DUPLICATE_KEY', {
+              message: `duplicate key \`${key}\` ${where}${firstLine ? ` (first defined on line ${firstLine})` : ''}`,
+              path: [...path, key],
+              location: offsetToLocation(src, keyNode.range[0], keyNode.range[1]),
+            }),
+          );
+        } else if (keyNode) seen.set(key, keyNode);
+        walk(pair.value, [...path, key]);
+      }
+    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
+  };
+  walk(src.doc.contents, []);
+  return errors;
+}
+
+/**
+ * Parses one manifest text into a layer, collecting every YAML problem at once: syntax errors
+ * (each with file:line:column), duplicate keys (at the second occurrence) and a root that is
+ * not a mapping.
+ */
+export function parseManifestText(text: string, file: string, options: ParseOptions = {}): LoadResult {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
+  const src: YamlSource = { file, text, doc, lineCounter };
+  const errors: HendrixError[] = [];
+  for (const e of doc.errors) {
+    if (e.code === 'DUPLICATE_KEY') continue; // reported below, with the key and path
+    const message = e.message.split('\n')[0]!.replace(/\.$/, '');
+    errors.push(
+      new HendrixError('HX_ERR_YAML_SYNTAX', {
+        message: `invalid YAML: ${message.charAt(0).toLowerCase()}${message.slice(1)}`,
+        location: offsetToLocation(src, e.pos[0], e.pos[1]),
+        ...(YAML_HINTS[e.code] ? { hint: YAML_HINTS[e.code] } : {}),
+      }),
+    );
+  }
+  errors.push(...duplicateKeys(src));
+  const contents = doc.contents;
+  if (contents === null || (isScalar(contents) && contents.value === null)) {
+    if (!options.allowEmpty && errors.length === 0) {
+      errors.push(
+        new HendrixError('HX_ERR_NOT_A_MAP', {
+          message: `${file} is empty; a manifest is a mapping with \`version\` and \`services\``,
+          location: { file, line: 1, column: 1 },
+        }),
+      );
+    }
+  } else if (!isMap(contents)) {
+    errors.push(
+      new HendrixError('HX_ERR_NOT_A_MAP', {
+        message: `the manifest must be a mapping (key: value), but ${file} holds ${describeNode(contents)}`,
+        location: offsetToLocation(src, contents.range?.[0] ?? 0, contents.range?.[1]),
+      }),
+    );
+  }
+  let value: unknown = {};
+  try {
+    value = isMap(contents) ? doc.toJS({ maxAliasCount: 100 }) : {};
+  } catch (cause) {
+    errors.push(
+      new HendrixError('HX_ERR_YAML_SYNTAX', {
+        message: `invalid YAML: ${cause instanceof Error ? cause.message : String(cause)}`,
+        location: { file, line: 1, column: 1 },
+        cause,
+      }),
+    );
+  }
+  const layer: ManifestLayer = { type: options.type ?? 'base', file, source: text };
+  return { layer: errors.length ? undefined : fileLayer(layer, src, value), text, errors };
+}
+
+/**
+ * Reads and parses a manifest file. `file` is the name shown in messages (relative to the
+ * working directory); a missing file is HX_ERR_MANIFEST_NOT_FOUND, or HX_ERR_OVERLAY_NOT_FOUND
+ * for an environment overlay.
+ */
+export async function loadManifestFile(absPath: string, file: string, options: ParseOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(absPath, 'utf8');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const isOverlay = options.type === 'env';
+      return {
+        layer: undefined,
+        errors: [
+          new HendrixError(isOverlay ? 'HX_ERR_OVERLAY_NOT_FOUND' : 'HX_ERR_MANIFEST_NOT_FOUND', {
+            message: isOverlay ? `environment overlay not found: ${file}` : `manifest file not found: ${file}`,
+          }),
+        ],
+      };
+    }
+    return {
+      layer: undefined,
+      errors: [new HendrixError('HX_ERR_MANIFEST_READ', { message: `cannot read ${file}: ${(cause as Error).message}`, cause })],
+    };
+  }
+  return parseManifestText(text.replace(/^\uFEFF/, ''), file, options);
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { commonServiceFields } from '../runtime/common-schema.js';
+import type { ServiceKind } from '../runtime/contract.js';
+
+/** What a service name (a key under `services:`) must look like. */
+export const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+/** The log levels of `logging.level`, most severe first. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The manifest format version: `1` (also written as the string "1"); default 1. */
+export const versionSchema = z
+  .union([z.literal(1), z.literal('1').transform(() => 1 as const)])
+  .default(1)
+  .describe('The manifest format version. Always 1.');
+
+/** The `logging` section of the manifest. */
+export const loggingSchema = z
+  .strictObject({
+    level: z.enum(LOG_LEVELS).default('info').describe('The lowest level logged: fatal, error, warn, info, debug, trace, or silent for none.'),
+    format: z
+      .enum(['json', 'pretty'])
+      .optional()
+      .describe('json: one JSON object per line; pretty: human-readable. Default: pretty on a terminal, json otherwise.'),
+  })
+  .prefault({})
+  .describe('Logging for the whole graph.');
+
+/** The description of the `kind` key for a built-in or custom kind. */
+const KIND_DESCRIPTION =
+  'The kind of service: a built-in kind, a relative path to a kind module (./my-kind.mjs), or an installed package exporting defineServiceKind(...).';
+
+/**
+ * The full zod schema of one service of `kind`: the kind's own fields plus `kind` and the
+ * common fields (dependsOn, startTimeout, stopTimeout, restart). Unknown keys are errors unless
+ * the kind's schema is a loose object on purpose.
+ */
+export function serviceSchema(kind: ServiceKind): z.ZodObject {
+  const extended = kind.schema.safeExtend({ kind: z.string().describe(KIND_DESCRIPTION), ...commonServiceFields });
+  // z.object() (catchall unset) strips unknown keys silently; the manifest wants them reported
+  return (kind.schema._zod.def.catchall === undefined ? extended.strict() : extended) as unknown as z.ZodObject;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The zod schema of a whole manifest for the JSON Schema: `services` values are a union
+ * discriminated on `kind` over the given (built-in) kinds, validated strictly, plus a fallback
+ * branch for custom kinds (any `kind` that is not a built-in name; extra keys allowed).
+ */
+export function buildRootSchema(kinds: Iterable<readonly [string, ServiceKind]>) {
+  const list = [...kinds];
+  const builtins = list.map(([name, kind]) => {
+    // `kind` first, so that editors offer it first
+    const fields = Object.entries(serviceSchema(kind).shape).filter(([key]) => key !== 'kind');
+    const kindField = z.literal(name).describe(kind.description ?? `A service of the built-in \`${name}\` kind.`);
+    return z.strictObject({ kind: kindField, ...Object.fromEntries(fields) }).describe(kind.description ?? `A \`${name}\` service.`);
+  });
+  const notBuiltin = list.length ? `^(?!(?:${list.map(([name]) => escapeRegExp(name)).join('|')})$).+` : '^.+';
+  const custom = z
+    .looseObject({
+      kind: z.string().regex(new RegExp(notBuiltin)).describe('A custom kind: a relative path to a kind module (./my-kind.mjs) or a package name.'),
+      ...commonServiceFields,
+    })
+    .describe('A service of a custom kind; its own fields are checked when the kind module loads.');
+  const [first, ...rest] = builtins;
+  const service = first
+    ? z.union([z.discriminatedUnion('kind', [first, ...rest]), custom])
+    : custom;
+  return z
+    .strictObject({
+      version: versionSchema,
+      logging: loggingSchema,
+      services: z
+        .record(z.string().regex(SERVICE_NAME), service)
+        .describe('The services of the graph, keyed by instance name; `kind` says what each one is.'),
+    })
+    .describe('A Hendrix manifest: the network resources of an application, run as one graph.');
+}
