@@ -1,0 +1,591 @@
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { HendrixError, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
+import type { ServiceConfig } from '../manifest/types.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import type { Service, ServiceContext } from './contract.js';
+import {
+  abandonedError,
+  aggregateError,
+  crashError,
+  createError,
+  dependencyFailedError,
+  peerError,
+  restartLimitError,
+  startError,
+  startTimeoutError,
+  stopError,
+  stopTimeoutError,
+} from './lifecycle-errors.js';
+import { runBounded } from './lifecycle-run.js';
+import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
+import { createSupervisor, type Supervisor } from './supervisor.js';
+
+/** The phase of the whole graph. */
+type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stopped' | 'failed';
+
+/** The one lifecycle call in progress on a service. */
+interface Op {
+  readonly kind: 'create' | 'start' | 'stop';
+  readonly ctl: AbortController;
+  /** The service's own call has returned: its signal must not abort any more. */
+  returned: boolean;
+}
+
+/** Everything the orchestrator tracks about one service. */
+interface Slot {
+  readonly name: string;
+  readonly kind: string;
+  readonly location: SourceLocation | undefined;
+  readonly plan: ServicePlan;
+  readonly deps: readonly string[];
+  readonly dependents: readonly string[];
+  readonly log: Logger;
+  readonly supervisor: Supervisor;
+  state: ServiceState;
+  instance: Service | undefined;
+  /** start() was called on `instance`: the next start needs a new one. */
+  used: boolean;
+  /** `instance` was started and not stopped yet: it needs a stop() call. */
+  live: boolean;
+  /** Bumped per instance, so that `crashed()` of a replaced instance is ignored. */
+  generation: number;
+  op: Op | undefined;
+  /** Failed or exited for good: never started again in this run. */
+  terminal: boolean;
+  /** Died and waits for its restart: until `timer` (armed once it is stopped) fires. */
+  held: boolean;
+  pendingDelay: number | undefined;
+  timer: TimerHandle | undefined;
+  /** crashed() called while start() was still running. */
+  pendingCrash: { error: unknown } | undefined;
+  readyAt: number | undefined;
+  startMs: number | undefined;
+  restarts: number;
+  lastError: unknown;
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(error: unknown): void;
+  readonly settled: boolean;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  let settled = false;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return {
+    promise,
+    resolve: (v) => ((settled = true), resolve(v)),
+    reject: (e) => ((settled = true), reject(e)),
+    get settled() {
+      return settled;
+    },
+  };
+}
+
+const cancelled = (): DOMException => new DOMException('start cancelled: the service must stop', 'AbortError');
+const forced = (): DOMException => new DOMException('forced', 'AbortError');
+
+function isService(value: unknown): value is Service {
+  const v = value as Partial<Service> | null | undefined;
+  return typeof v === 'object' && v !== null && typeof v.start === 'function' && typeof v.stop === 'function';
+}
+
+/**
+ * The orchestrator behind {@link Orchestrator}: a reconciler. Each service has one lifecycle
+ * call at most in flight; after any change, one pass decides per service whether it should run
+ * (the graph is up, it is not failed or held for a restart, every dependency is ready) and
+ * starts it, or aborts its start, or stops it once none of its dependents runs. Start order,
+ * parallel branches, reverse stop, rollback, and stopping dependents around a restart all
+ * follow from that one rule.
+ */
+export class OrchestratorEngine extends EventEmitter implements Orchestrator {
+  readonly services: readonly string[];
+  readonly #slots = new Map<string, Slot>();
+  readonly #list: Slot[] = [];
+  readonly #clock: Clock;
+  readonly #grace: number;
+  readonly #log: Logger;
+  readonly #baseDir: string;
+  readonly #locate: OrchestratorOptions['locate'];
+  #phase: Phase = 'idle';
+  #forced = false;
+  #createsDone = false;
+  readonly #startErrors: HendrixError[] = [];
+  readonly #stopErrors: HendrixError[] = [];
+  #started: Deferred<void> | undefined;
+  #stopped: Deferred<void> | undefined;
+  #reconciling = false;
+  #dirty = false;
+
+  constructor(options: OrchestratorOptions) {
+    super();
+    this.#clock = options.clock ?? systemClock;
+    this.#grace = options.abortGrace ?? 2000;
+    this.#log = options.logger;
+    this.#baseDir = options.baseDir;
+    this.#locate = options.locate;
+    const { graph } = options;
+    for (const name of options.only ?? []) {
+      if (!graph.nodes.includes(name)) {
+        throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', { message: `no service named \`${name}\``, hint: `services: ${graph.nodes.join(', ')}` });
+      }
+    }
+    const selected = options.only?.length ? graph.closure(options.only) : [...graph.order];
+    const chosen = new Set(selected);
+    const plans = new Map(options.services.map((p) => [p.name, p]));
+    for (const name of selected) {
+      const plan = plans.get(name);
+      if (!plan) throw new HendrixError('HX_ERR_INTERNAL', { message: `the graph names ${name}, but no service plan has that name` });
+      const kind = plan.config.kind || plan.kind.kind;
+      const slot: Slot = {
+        name,
+        kind,
+        location: plan.location,
+        plan,
+        deps: graph.dependencies(name).filter((d) => chosen.has(d)),
+        dependents: graph.dependents(name).filter((d) => chosen.has(d)),
+        log: options.logger.child({ service: name, kind }),
+        supervisor: createSupervisor(plan.config.restart, () => this.#clock.random()),
+        state: 'waiting',
+        instance: undefined,
+        used: false,
+        live: false,
+        generation: 0,
+        op: undefined,
+        terminal: false,
+        held: false,
+        pendingDelay: undefined,
+        timer: undefined,
+        pendingCrash: undefined,
+        readyAt: undefined,
+        startMs: undefined,
+        restarts: 0,
+        lastError: undefined,
+      };
+      this.#slots.set(name, slot);
+      this.#list.push(slot);
+    }
+    this.services = Object.freeze([...selected]);
+  }
+
+  // --- public API -------------------------------------------------------------------------
+
+  start(): Promise<void> {
+    if (this.#phase !== 'idle') {
+      return Promise.reject(
+        new HendrixError('HX_ERR_USAGE', {
+          message: this.#started ? 'the graph was already started' : 'the graph was stopped before it started',
+          hint: 'an orchestrator runs its graph once; build a new one to start again',
+        }),
+      );
+    }
+    this.#phase = 'starting';
+    this.#started = deferred<void>();
+    void this.#createAll();
+    return this.#started.promise;
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopped) return this.#stopped.promise;
+    const stopped = (this.#stopped = deferred<void>());
+    if (this.#phase === 'idle') this.#phase = 'stopped';
+    if (this.#phase === 'stopped' || this.#phase === 'failed') stopped.resolve();
+    else if (this.#phase !== 'rollback') {
+      // a rollback in progress settles this promise when it is done; its errors belong to start()
+      this.#phase = 'stopping';
+      this.#reconcile();
+    }
+    return stopped.promise;
+  }
+
+  force(): void {
+    if (this.#phase === 'idle' || this.#phase === 'stopped' || this.#phase === 'failed') return;
+    this.#forced = true;
+    if (this.#phase === 'starting' || this.#phase === 'running') this.stop().catch(() => undefined);
+    for (const s of this.#list) if (s.op && !s.op.returned && !s.op.ctl.signal.aborted) s.op.ctl.abort(forced());
+  }
+
+  state(name: string): ServiceState {
+    return this.#slot(name).state;
+  }
+
+  states(): Record<string, ServiceState> {
+    return Object.fromEntries(this.#list.map((s) => [s.name, s.state]));
+  }
+
+  handle(name: string): unknown {
+    const s = this.#slots.get(name);
+    return s?.state === 'ready' ? s.instance?.handle?.() : undefined;
+  }
+
+  address(name: string): string | undefined {
+    const s = this.#slots.get(name);
+    return s?.state === 'ready' ? s.instance?.address?.() : undefined;
+  }
+
+  stats(): Record<string, ServiceStats> {
+    return Object.fromEntries(
+      this.#list.map((s) => [s.name, { state: s.state, startedAt: s.readyAt, startMs: s.startMs, restarts: s.restarts, lastError: s.lastError }]),
+    );
+  }
+
+  // --- reconciling ------------------------------------------------------------------------
+
+  #slot(name: string): Slot {
+    const s = this.#slots.get(name);
+    if (!s) throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', { message: `no service named \`${name}\` is run here`, hint: `services: ${this.services.join(', ')}` });
+    return s;
+  }
+
+  #reconcile(): void {
+    if (this.#reconciling) {
+      this.#dirty = true;
+      return;
+    }
+    this.#reconciling = true;
+    try {
+      do {
+        this.#dirty = false;
+        this.#pass();
+      } while (this.#dirty);
+    } finally {
+      this.#reconciling = false;
+    }
+    this.#checkPhase();
+  }
+
+  #pass(): void {
+    const active = this.#phase === 'starting' || this.#phase === 'running';
+    const down = new Set<string>();
+    for (const s of this.#list) {
+      // #list is in start order: a service's dependencies are decided before it
+      if (!active || s.terminal || s.held || s.deps.some((d) => down.has(d) || this.#slot(d).state !== 'ready')) down.add(s.name);
+    }
+    for (const s of this.#list) {
+      if (!active) this.#cancelRestart(s);
+      if (!down.has(s.name)) {
+        if (active && this.#createsDone && !s.op && !s.live) this.#launch(s, 'start');
+      } else if (s.op) {
+        if (s.op.kind === 'start' && !s.op.returned && !s.op.ctl.signal.aborted) s.op.ctl.abort(cancelled());
+      } else if (s.live) {
+        const dependentsDown = s.dependents.every((name) => {
+          const d = this.#slot(name);
+          return !d.live && !d.op;
+        });
+        if (dependentsDown) this.#launch(s, 'stop');
+      } else if (s.held && s.timer === undefined && s.pendingDelay !== undefined) {
+        this.#armRestart(s, s.pendingDelay);
+      }
+    }
+  }
+
+  #checkPhase(): void {
+    if (this.#phase === 'starting') {
+      if (this.#createsDone && this.#list.every((s) => s.state === 'ready')) {
+        this.#phase = 'running';
+        this.#started?.resolve();
+      }
+      return;
+    }
+    if (this.#phase !== 'rollback' && this.#phase !== 'stopping') return;
+    if (this.#started && !this.#createsDone) return;
+    if (this.#list.some((s) => s.op !== undefined || s.live || s.timer !== undefined)) return;
+    const rollback = this.#phase === 'rollback';
+    this.#phase = rollback ? 'failed' : 'stopped';
+    for (const s of this.#list) if (s.state !== 'failed' && s.state !== 'stopped') this.#transition(s, 'stopped');
+    if (rollback) {
+      this.#started?.reject(aggregateError('HX_ERR_START_FAILED', this.#startErrors));
+      this.#stopped?.resolve();
+      return;
+    }
+    if (this.#started && !this.#started.settled) {
+      this.#started.reject(aggregateError('HX_ERR_START_FAILED', this.#startErrors, 'start cancelled: the graph was stopped'));
+    }
+    if (this.#forced) this.#stopped?.reject(aggregateError('HX_ERR_FORCED', this.#stopErrors));
+    else if (this.#stopErrors.length) this.#stopped?.reject(aggregateError('HX_ERR_STOP_FAILED', this.#stopErrors));
+    else this.#stopped?.resolve();
+  }
+
+  #launch(s: Slot, kind: 'start' | 'stop'): void {
+    const op: Op = { kind, ctl: new AbortController(), returned: false };
+    s.op = op;
+    const run = kind === 'start' ? this.#runStart(s, op) : this.#runStop(s, op);
+    void run
+      .catch((cause: unknown) => {
+        const error = new HendrixError('HX_ERR_INTERNAL', { message: `internal error while running ${s.name}`, service: s.name, cause });
+        s.log.error({ err: error }, 'internal error');
+        this.#record(error);
+      })
+      .finally(() => {
+        if (s.op === op) s.op = undefined;
+        this.#reconcile();
+      });
+  }
+
+  #armRestart(s: Slot, delay: number): void {
+    s.timer = this.#clock.setTimeout(() => {
+      s.timer = undefined;
+      s.held = false;
+      s.pendingDelay = undefined;
+      this.#reconcile();
+    }, delay);
+  }
+
+  #cancelRestart(s: Slot): void {
+    if (s.timer !== undefined) this.#clock.clearTimeout(s.timer);
+    s.timer = undefined;
+    s.held = false;
+    s.pendingDelay = undefined;
+  }
+
+  /** Where an error goes: the start or stop report, or (while running) only the log. */
+  #record(error: HendrixError): void {
+    if (this.#phase === 'stopping') this.#stopErrors.push(error);
+    else if (this.#phase === 'starting' || this.#phase === 'rollback') this.#startErrors.push(error);
+  }
+
+  #transition(s: Slot, to: ServiceState, extra: Omit<TransitionEvent, 'service' | 'kind' | 'from' | 'to'> = {}): void {
+    const from = s.state;
+    if (from === to) return;
+    s.state = to;
+    try {
+      this.emit('transition', { service: s.name, kind: s.kind, from, to, ...extra } satisfies TransitionEvent);
+    } catch (err) {
+      s.log.error({ err }, 'transition listener failed');
+    }
+  }
+
+  // --- lifecycle calls --------------------------------------------------------------------
+
+  async #createAll(): Promise<void> {
+    const failures = await Promise.all(
+      this.#list.map(async (s) => {
+        s.op = { kind: 'create', ctl: new AbortController(), returned: false };
+        const error = await this.#createInstance(s);
+        s.op = undefined;
+        return error && { s, error };
+      }),
+    );
+    for (const failure of failures) {
+      if (!failure) continue;
+      const { s, error } = failure;
+      s.terminal = true;
+      s.lastError = error;
+      this.#startErrors.push(error);
+      this.#transition(s, 'failed', { error });
+      s.log.error({ err: error }, 'create failed');
+    }
+    if (this.#startErrors.length && this.#phase === 'starting') {
+      this.#phase = 'rollback';
+      for (const failure of failures) if (failure) this.#markBlocked(failure.s);
+    }
+    this.#createsDone = true;
+    this.#reconcile();
+  }
+
+  /** Builds a new instance (pure: it opens nothing) and its context. */
+  async #createInstance(s: Slot): Promise<HendrixError | undefined> {
+    const generation = ++s.generation;
+    try {
+      const instance: unknown = await s.plan.kind.create(this.#context(s, generation));
+      if (!isService(instance)) throw new TypeError('create() must return an object with start(signal) and stop(signal)');
+      s.instance = instance;
+      s.used = false;
+      this.#transition(s, 'created');
+      return undefined;
+    } catch (error) {
+      return createError(error, s);
+    }
+  }
+
+  #context(s: Slot, generation: number): ServiceContext<ServiceConfig> {
+    return Object.freeze({
+      name: s.name,
+      kind: s.kind,
+      config: s.plan.config,
+      log: s.log,
+      baseDir: this.#baseDir,
+      location: s.location,
+      locate: (path: readonly PathSegment[]) => this.#locate?.(['services', s.name, ...path]),
+      peer: <T = unknown>(target: string): T => this.#peer(s, target) as T,
+      crashed: (error?: unknown) => this.#crashed(s, generation, error),
+    });
+  }
+
+  #peer(s: Slot, target: string): unknown {
+    if (!s.deps.includes(target)) throw peerError(s, target, false);
+    const t = this.#slots.get(target);
+    if (t?.state !== 'ready' || !t.instance) throw peerError(s, target, true);
+    return t.instance.handle?.();
+  }
+
+  async #runStart(s: Slot, op: Op): Promise<void> {
+    if (!s.instance || s.used) {
+      const error = await this.#createInstance(s);
+      if (error) return this.#startFailed(s, error);
+      if (op.ctl.signal.aborted) return;
+    }
+    const instance = s.instance;
+    if (!instance) return;
+    s.used = true;
+    s.live = true;
+    s.pendingCrash = undefined;
+    const timeout = s.plan.config.startTimeout;
+    const t0 = this.#clock.now();
+    this.#transition(s, 'starting');
+    s.log.debug('starting');
+    let timeoutError: HendrixError | undefined;
+    const outcome = await runBounded((signal) => instance.start(signal), {
+      clock: this.#clock,
+      timeout,
+      grace: this.#grace,
+      controller: op.ctl,
+      timeoutReason: () => (timeoutError = startTimeoutError(s, timeout)),
+    });
+    op.returned = true;
+    const ms = this.#clock.now() - t0;
+    if (outcome.timedOut) return this.#startFailed(s, timeoutError ?? startTimeoutError(s, timeout));
+    if (op.ctl.signal.aborted) {
+      s.pendingCrash = undefined;
+      s.log.debug({ ms }, 'start cancelled');
+      return;
+    }
+    if (outcome.status !== 'ok') return this.#startFailed(s, startError(outcome.error, s));
+    s.readyAt = this.#clock.now();
+    s.startMs = ms;
+    this.#transition(s, 'ready', { ms });
+    s.log.info({ ms }, 'ready');
+    const pending = s.pendingCrash as Slot['pendingCrash']; // set by crashed() during start()
+    s.pendingCrash = undefined;
+    if (pending) this.#crashed(s, s.generation, pending.error);
+  }
+
+  async #runStop(s: Slot, op: Op): Promise<void> {
+    const instance = s.instance;
+    if (!instance) return void (s.live = false);
+    // a failed, exited or restarting service keeps showing why while its instance is cleaned up
+    const visible = s.state === 'ready' || s.state === 'starting';
+    const timeout = s.plan.config.stopTimeout;
+    const t0 = this.#clock.now();
+    if (visible) this.#transition(s, 'stopping');
+    s.log.debug('stopping');
+    if (this.#forced) op.ctl.abort(forced());
+    const outcome = await runBounded((signal) => instance.stop(signal), {
+      clock: this.#clock,
+      timeout,
+      grace: this.#grace,
+      controller: op.ctl,
+      timeoutReason: () => {
+        s.log.warn({ timeout }, 'stop timed out, forcing');
+        return stopTimeoutError(s, timeout, false, undefined);
+      },
+    });
+    op.returned = true;
+    s.live = false;
+    s.readyAt = undefined;
+    const ms = this.#clock.now() - t0;
+    let error: HendrixError | undefined;
+    if (outcome.timedOut) error = stopTimeoutError(s, timeout, outcome.status === 'abandoned', outcome.error);
+    else if (outcome.status === 'error') error = stopError(outcome.error, s);
+    else if (outcome.status === 'abandoned') error = abandonedError(s);
+    if (error) {
+      s.lastError = error;
+      this.#record(error);
+      s.log.error({ err: error }, 'stop failed');
+    } else if (visible) s.log.info({ ms }, 'stopped');
+    if (visible) this.#transition(s, error && outcome.status !== 'ok' ? 'failed' : 'stopped', { ms, ...(error ? { error } : {}) });
+  }
+
+  // --- failures and supervision -----------------------------------------------------------
+
+  #startFailed(s: Slot, error: HendrixError): void {
+    s.lastError = error;
+    if (this.#phase === 'running') return this.#died(s, error, undefined, true);
+    s.terminal = true;
+    this.#record(error);
+    this.#transition(s, 'failed', { error });
+    s.log.error({ err: error }, 'start failed');
+    if (this.#phase === 'starting') this.#phase = 'rollback';
+    if (this.#phase === 'rollback') this.#markBlocked(s);
+  }
+
+  /** Marks every not-yet-started service that (transitively) depends on `failed`, once each. */
+  #markBlocked(failed: Slot): void {
+    for (const t of this.#list) {
+      if (t.state !== 'created' || t.live || t.op || !this.#dependsOn(t, failed.name)) continue;
+      const error = dependencyFailedError(t, failed.name);
+      t.terminal = true;
+      t.lastError = error;
+      this.#startErrors.push(error);
+      this.#transition(t, 'failed', { error });
+      t.log.warn({ dependency: failed.name }, 'not started: a dependency failed');
+    }
+  }
+
+  #dependsOn(s: Slot, target: string, seen = new Set<string>()): boolean {
+    for (const d of s.deps) {
+      if (d === target) return true;
+      if (seen.has(d)) continue;
+      seen.add(d);
+      if (this.#dependsOn(this.#slot(d), target, seen)) return true;
+    }
+    return false;
+  }
+
+  /** `ctx.crashed()`: the instance of `generation` died (`error` undefined: a clean exit). */
+  #crashed(s: Slot, generation: number, error: unknown): void {
+    if (generation !== s.generation) return void s.log.debug('crash of a replaced instance ignored');
+    if (s.state === 'starting' && s.op?.kind === 'start') {
+      s.pendingCrash = { error };
+      return;
+    }
+    if (s.state !== 'ready' || s.op?.kind === 'stop') return void s.log.debug({ state: s.state }, 'crash ignored');
+    if (this.#phase === 'running') this.#died(s, error, s.readyAt, false);
+    else if (this.#phase === 'starting') this.#startFailed(s, crashError(error, s));
+    else return void s.log.debug({ err: error }, 'crash during stop ignored');
+    this.#reconcile();
+  }
+
+  /** Applies the restart policy to a service that died while the graph was running. */
+  #died(s: Slot, error: unknown, upSince: number | undefined, startFailure: boolean): void {
+    const err = error === undefined ? undefined : startFailure ? error : crashError(error, s);
+    if (err !== undefined) s.lastError = err;
+    s.readyAt = undefined;
+    const decision = s.supervisor.onCrash({ now: this.#clock.now(), upSince, failed: startFailure || error !== undefined });
+    switch (decision.action) {
+      case 'restart': {
+        const { attempt, delay } = decision;
+        s.restarts++;
+        s.held = true;
+        s.pendingDelay = delay;
+        this.#transition(s, 'restarting', { ...(err === undefined ? {} : { error: err }), attempt, delay });
+        if (err === undefined) s.log.warn({ attempt, delay }, 'exited, restarting');
+        else s.log.error({ err, attempt, delay }, startFailure ? 'start failed, restarting' : 'crashed, restarting');
+        return;
+      }
+      case 'limit': {
+        const limit = restartLimitError(s, decision.restarts, s.plan.config.restart.limit.window, err);
+        s.terminal = true;
+        s.lastError = limit;
+        this.#transition(s, 'failed', { error: limit });
+        s.log.error({ err: limit, attempts: decision.restarts + 1 }, 'restart limit reached, giving up');
+        return;
+      }
+      case 'fail':
+        s.terminal = true;
+        this.#transition(s, 'failed', { error: err });
+        s.log.error({ err }, startFailure ? 'start failed' : 'crashed');
+        return;
+      case 'stop':
+        s.terminal = true;
+        this.#transition(s, 'stopped');
+        s.log.info('exited');
+        return;
+    }
+  }
+}

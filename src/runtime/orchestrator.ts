@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
+import type { ServiceConfig } from '../manifest/types.js';
+import type { Clock } from './clock.js';
+import type { ServiceKind } from './contract.js';
+import type { Graph } from './graph-types.js';
+import { OrchestratorEngine } from './orchestrator-engine.js';
+
+/**
+ * The state of one service, as the orchestrator owns it:
+ * - `waiting`: declared, no instance built yet;
+ * - `created`: an instance is built and waits for its dependencies to be ready;
+ * - `starting` → `ready`: its start() is running / has resolved;
+ * - `stopping` → `stopped`: its stop() is running / has returned (also: stopped because a
+ *   dependency went down, to start again once it is back; or exited cleanly for good);
+ * - `failed`: it failed to start or to stop, crashed without a restart, or hit the restart limit;
+ * - `restarting`: it died and waits (dependents stopping, backoff) for a new instance.
+ */
+export type ServiceState = 'waiting' | 'created' | 'starting' | 'ready' | 'stopping' | 'stopped' | 'failed' | 'restarting';
+
+/** One service to run: what the validated manifest says about it. */
+export interface ServicePlan {
+  /** The instance name (its key under `services:`). */
+  readonly name: string;
+  /** The kind descriptor that builds it. */
+  readonly kind: ServiceKind;
+  /** The validated config, defaults applied (startTimeout, stopTimeout, restart...). */
+  readonly config: ServiceConfig;
+  /** Where the service is declared. */
+  readonly location?: SourceLocation | undefined;
+}
+
+/** What {@link createOrchestrator} needs. */
+export interface OrchestratorOptions {
+  /** Every service of the manifest, in manifest order. */
+  readonly services: readonly ServicePlan[];
+  /** The dependency graph of those services. */
+  readonly graph: Graph;
+  /** Run only these services and their (transitive) dependencies. */
+  readonly only?: readonly string[] | undefined;
+  /** The root logger; each service gets one `child({ service, kind })`. */
+  readonly logger: Logger;
+  /** The folder of the base manifest, for `ctx.baseDir`. */
+  readonly baseDir: string;
+  /** Finds where a manifest path is written, for `ctx.locate`. */
+  readonly locate?: ((path: readonly PathSegment[]) => SourceLocation | undefined) | undefined;
+  /** Time, timers and randomness; default the real ones. */
+  readonly clock?: Clock | undefined;
+  /**
+   * How long a start or stop whose signal aborted (deadline, stop, force) may take to return
+   * before it is abandoned; default 2000 ms.
+   */
+  readonly abortGrace?: number | undefined;
+}
+
+/** One state change of one service, for live views and tests. */
+export interface TransitionEvent {
+  readonly service: string;
+  /** The kind as written in the manifest. */
+  readonly kind: string;
+  readonly from: ServiceState;
+  readonly to: ServiceState;
+  /** How long the start (`ready`) or the stop (`stopped`, `failed` after stopping) took. */
+  readonly ms?: number;
+  /** Why: the start, stop or crash error (on `failed`, `restarting`). */
+  readonly error?: unknown;
+  /** On `restarting`: the restart number within the current run, from 1. */
+  readonly attempt?: number;
+  /** On `restarting`: the backoff delay before the new instance starts, in ms. */
+  readonly delay?: number;
+}
+
+/** What the orchestrator knows about one service. */
+export interface ServiceStats {
+  readonly state: ServiceState;
+  /** The clock time the current instance became ready. */
+  readonly startedAt: number | undefined;
+  /** How long its last successful start took, in ms. */
+  readonly startMs: number | undefined;
+  /** How many times it was restarted after dying (not counting restarts for a dependency). */
+  readonly restarts: number;
+  /** The last error it had (start, crash, stop). */
+  readonly lastError: unknown;
+}
+
+/**
+ * A running service graph: starts it in dependency order, supervises it, stops it in reverse.
+ * Built by {@link createOrchestrator}.
+ */
+export interface Orchestrator {
+  /** The services it runs (after `only`), in start order. */
+  readonly services: readonly string[];
+  /**
+   * Creates every instance, then starts each as soon as all its dependencies are ready.
+   * Resolves once all are ready. On failure it stops what started, in reverse, and rejects
+   * with HX_ERR_START_FAILED listing every error; a stop() during start also rejects it.
+   * A second call rejects with HX_ERR_USAGE.
+   */
+  start(): Promise<void>;
+  /**
+   * Stops every service after its dependents, independent branches in parallel, each within
+   * its `stopTimeout`. Rejects with HX_ERR_STOP_FAILED listing every error (HX_ERR_FORCED
+   * after force()). Further calls return the same promise.
+   */
+  stop(): Promise<void>;
+  /** Aborts every start and stop in progress at once (and stops, when not stopping yet). */
+  force(): void;
+  /** The state of one service; HX_ERR_UNKNOWN_SERVICE for a name it does not run. */
+  state(name: string): ServiceState;
+  /** The state of every service it runs. */
+  states(): Record<string, ServiceState>;
+  /** The handle of a ready service (what its dependents get from `ctx.peer`). */
+  handle(name: string): unknown;
+  /** The address of a ready service, when its kind has one. */
+  address(name: string): string | undefined;
+  /** State, start time, restart count and last error of every service. */
+  stats(): Record<string, ServiceStats>;
+  /** Listens to every state change. */
+  on(event: 'transition', listener: (event: TransitionEvent) => void): this;
+  /** Stops listening. */
+  off(event: 'transition', listener: (event: TransitionEvent) => void): this;
+}
+
+/**
+ * Builds the orchestrator of a service graph; nothing is created or started until `start()`.
+ * Throws HX_ERR_UNKNOWN_SERVICE when `only` names a service the graph does not have.
+ */
+export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
+  return new OrchestratorEngine(options);
+}
