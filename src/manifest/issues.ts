@@ -92,12 +92,30 @@ function literal(v: unknown): string {
   return typeof v === 'string' ? `\`${v}\`` : String(v);
 }
 
-/** What an issue says was expected (for invalid_type and invalid_value), or undefined. */
-function expectedOf(issue: Issue): string[] | undefined {
+interface Expectation {
+  readonly phrase: string;
+  /** The zod type name for a type expectation. */
+  readonly type?: string;
+  /** The literal for a value expectation. */
+  readonly value?: unknown;
+}
+
+/** What a union branch's single issue says was expected (invalid_type / invalid_value at the union itself). */
+function expectedOf(issue: Issue): Expectation[] | undefined {
   if (issue.path.length) return undefined;
-  if (issue.code === 'invalid_type') return [TYPE_PHRASES[issue.expected] ?? `a ${issue.expected}`];
-  if (issue.code === 'invalid_value') return issue.values.map(literal);
+  if (issue.code === 'invalid_type') return [{ phrase: TYPE_PHRASES[issue.expected] ?? `a ${issue.expected}`, type: issue.expected }];
+  if (issue.code === 'invalid_value') return issue.values.map((value) => ({ phrase: literal(value), value }));
   return undefined;
+}
+
+/** Merges branch expectations; a value already covered by a type (the string "true" by boolean) goes. */
+function mergeExpectations(list: readonly Expectation[]): { phrases: string[]; allTypes: boolean } {
+  const types = new Set(list.filter((e) => e.type).map((e) => e.type!));
+  const covered = (e: Expectation) =>
+    e.type === undefined &&
+    (types.has(typeof e.value) || (types.has('boolean') && (e.value === 'true' || e.value === 'false')) || (types.has('int') && Number.isInteger(e.value)));
+  const kept = list.filter((e) => !covered(e));
+  return { phrases: [...new Set(kept.map((e) => e.phrase))], allTypes: kept.every((e) => e.type !== undefined) };
 }
 
 /** Flattens union issues: a branch whose type matched speaks for the union; else all branches' expectations merge. */
@@ -114,8 +132,7 @@ function flatten(issues: readonly Issue[]): Issue[] {
     const matched = branches.find((b, i) => !typeOnly(b) && expectations[i] === undefined);
     if (matched) out.push(...matched.map((m) => ({ ...m, path: [...issue.path, ...m.path] }) as Issue));
     else if (expectations.every((e) => e !== undefined)) {
-      const allTypes = branches.every(typeOnly);
-      const params = { expected: expectations.flat(), allTypes };
+      const params = mergeExpectations(expectations.flat());
       out.push({ code: 'custom', path: issue.path, message: DEFAULT_MESSAGE, params } as unknown as Issue);
     } else out.push(...branches[0]!.map((m) => ({ ...m, path: [...issue.path, ...m.path] }) as Issue));
   }
@@ -144,7 +161,18 @@ function boundPhrase(issue: Extract<Issue, { code: 'too_small' | 'too_big' }>): 
 export function toManifestErrors(issues: readonly Issue[], ctx: IssueContext): HendrixError[] {
   const errors: HendrixError[] = [];
   const service = ctx.service === undefined ? {} : { service: ctx.service };
-  for (const issue of flatten(issues)) {
+  const flat = flatten(issues);
+  // a missing key that a misspelt unknown key beside it stands for is reported once, as the typo
+  const meant = new Set<string>();
+  for (const issue of flat) {
+    if (issue.code !== 'unrecognized_keys') continue;
+    const known = knownKeys(ctx.schema, issue.path as PathSegment[]);
+    for (const key of issue.keys) {
+      const hit = suggest(key, known);
+      if (hit) meant.add(JSON.stringify([...issue.path, hit]));
+    }
+  }
+  for (const issue of flat) {
     const rel = issue.path.filter((s): s is PathSegment => typeof s !== 'symbol');
     const path = [...ctx.base, ...rel];
     const label = `\`${formatPath(ctx.service === undefined ? path : rel) || 'the manifest'}\``;
@@ -164,6 +192,7 @@ export function toManifestErrors(issues: readonly Issue[], ctx: IssueContext): H
         break;
       }
       case 'invalid_type':
+        if (found === undefined && meant.has(JSON.stringify(rel))) break;
         if (found === undefined && getAt(ctx.value, rel.slice(0, -1)) !== undefined) {
           const parent = path.slice(0, -1);
           const owner = parent.length ? formatPath(parent) : 'the manifest';
@@ -191,8 +220,8 @@ export function toManifestErrors(issues: readonly Issue[], ctx: IssueContext): H
         break;
       }
       default: {
-        const params = (issue as { params?: { expected?: string[]; allTypes?: boolean } }).params;
-        const expected = params?.expected;
+        const params = (issue as { params?: { phrases?: string[]; allTypes?: boolean } }).params;
+        const expected = params?.phrases;
         if (expected) {
           const phrase = params.allTypes || expected.length === 1 ? either(expected) : `one of ${either(expected)}`;
           push(params.allTypes ? 'HX_ERR_INVALID_TYPE' : 'HX_ERR_INVALID_VALUE', `${label} must be ${phrase}, but found ${describeValue(found)}`, path);

@@ -1,8 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
-import { HendrixError, formatPath, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
+import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { HendrixError, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
 import { locateExact, offsetToLocation, scalarSource, type LocateTarget, type YamlSource } from './locate.js';
 import type { ManifestLayer } from './types.js';
+import { duplicateKeys, syntaxErrors } from './yaml-errors.js';
 
 /** The raw text of a scalar and a way to locate offsets inside it (for `${VAR}` errors). */
 export interface ScalarText {
@@ -42,14 +43,6 @@ export interface ParseOptions {
   allowEmpty?: boolean;
 }
 
-const YAML_HINTS: Record<string, string> = {
-  BAD_INDENT: 'indent every key of a mapping by the same number of spaces',
-  TAB_AS_INDENT: 'indent with spaces; YAML does not allow tabs for indentation',
-  MISSING_CHAR: 'a quote, bracket or brace opened here is never closed',
-  MULTIPLE_DOCS: 'a manifest is one YAML document; remove the `---` separator',
-  BLOCK_AS_IMPLICIT_KEY: 'a key must fit on one line and be followed by `: `',
-};
-
 /** Wraps a parsed YAML source as a file layer. */
 export function fileLayer(layer: ManifestLayer, src: YamlSource, value: unknown): LoadedLayer {
   return {
@@ -71,36 +64,6 @@ function describeNode(node: unknown): string {
   return 'something else';
 }
 
-/** Finds keys that appear twice in one mapping, anywhere in the document; reports the second one. */
-function duplicateKeys(src: YamlSource): HendrixError[] {
-  const errors: HendrixError[] = [];
-  const walk = (node: unknown, path: PathSegment[]) => {
-    if (isMap(node)) {
-      const seen = new Map<string, Node>();
-      for (const pair of node.items) {
-        if (!isPair(pair)) continue;
-        const key = String(isScalar(pair.key) ? pair.key.value : pair.key);
-        const first = seen.get(key);
-        const keyNode = pair.key as Node | null;
-        if (first && keyNode?.range) {
-          const firstLine = first.range ? offsetToLocation(src, first.range[0]).line : undefined;
-          const where = path.length ? `in ${formatPath(path)}` : 'at the top level';
-          errors.push(
-            new HendrixError('HX_ERR_YAML_DUPLICATE_KEY', {
-              message: `duplicate key \`${key}\` ${where}${firstLine ? ` (first defined on line ${firstLine})` : ''}`,
-              path: [...path, key],
-              location: offsetToLocation(src, keyNode.range[0], keyNode.range[1]),
-            }),
-          );
-        } else if (keyNode) seen.set(key, keyNode);
-        walk(pair.value, [...path, key]);
-      }
-    } else if (isSeq(node)) node.items.forEach((item, i) => walk(item, [...path, i]));
-  };
-  walk(src.doc.contents, []);
-  return errors;
-}
-
 /**
  * Parses one manifest text into a layer, collecting every YAML problem at once: syntax errors
  * (each with file:line:column), duplicate keys (at the second occurrence) and a root that is
@@ -111,17 +74,7 @@ export function parseManifestText(text: string, file: string, options: ParseOpti
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, merge: true });
   const src: YamlSource = { file, text, doc, lineCounter };
   const errors: HendrixError[] = [];
-  for (const e of doc.errors) {
-    if (e.code === 'DUPLICATE_KEY') continue; // reported below, with the key and path
-    const message = e.message.split('\n')[0]!.replace(/\.$/, '');
-    errors.push(
-      new HendrixError('HX_ERR_YAML_SYNTAX', {
-        message: `invalid YAML: ${message.charAt(0).toLowerCase()}${message.slice(1)}`,
-        location: offsetToLocation(src, e.pos[0], e.pos[1]),
-        ...(YAML_HINTS[e.code] ? { hint: YAML_HINTS[e.code] } : {}),
-      }),
-    );
-  }
+  errors.push(...syntaxErrors(src));
   errors.push(...duplicateKeys(src));
   const contents = doc.contents;
   if (contents === null || (isScalar(contents) && contents.value === null)) {

@@ -108,10 +108,21 @@ export async function resolveWithGraph(options: ResolveOptions): Promise<Resolve
   // a value that failed to interpolate is reported once, not again as an invalid value
   errors.push(...validated.errors.filter((e) => !varPaths.some((p) => isPathPrefix(p, e.path ?? []))));
 
-  const declared = isPlainMap(raw.services) ? Object.keys(raw.services) : [];
+  // services that failed validation still contribute their references, to report all at once
+  const declared = isPlainMap(raw.services) ? raw.services : {};
+  const services: Record<string, Record<string, unknown>> = {};
+  const unvalidated = new Set<string>();
+  for (const [name, config] of Object.entries(declared)) {
+    if (validated.services[name]) services[name] = validated.services[name];
+    else if (isPlainMap(config)) {
+      services[name] = config;
+      unvalidated.add(name);
+    }
+  }
   const { graph, errors: graphErrors } = analyzeGraph(
-    { manifest: { services: validated.services }, kinds: validated.kinds, provenance },
-    declared,
+    { manifest: { services }, kinds: validated.kinds, provenance },
+    Object.keys(declared),
+    unvalidated,
   );
   errors.push(...graphErrors);
   if (errors.length || !validated.manifest) fail(errors, fileOrder, texts);

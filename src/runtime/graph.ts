@@ -108,7 +108,7 @@ function shortestPath(from: string, to: string, within: ReadonlySet<string>, edg
   return path;
 }
 
-function cycleError(cycle: readonly GraphEdge[]): HendrixError {
+function cycleError(cycle: readonly GraphEdge[], paths: ReadonlyMap<GraphEdge, PathSegment[]>): HendrixError {
   const first = cycle[0]!;
   const names = [...cycle.map((e) => e.from), first.from];
   const self = cycle.length === 1;
@@ -116,7 +116,7 @@ function cycleError(cycle: readonly GraphEdge[]): HendrixError {
     message: self
       ? `service \`${first.from}\` depends on itself (through \`${first.via}\`)`
       : `dependency cycle: ${names.join(' → ')}`,
-    path: ['services', first.from],
+    path: paths.get(first) ?? ['services', first.from],
     service: first.from,
     ...(first.location ? { location: first.location } : {}),
     related: cycle.map((e) => ({ message: edgeText(e), ...(e.location ? { location: e.location } : {}) })),
@@ -128,18 +128,26 @@ function cycleError(cycle: readonly GraphEdge[]): HendrixError {
  * problem: references to undeclared services (with did-you-mean), services that depend on
  * themselves, and cycles (each naming every edge with its file:line). `nodes` are all declared
  * services (default: the validated ones), so that a reference to a service that failed
- * validation is not reported as unknown.
+ * validation is not reported as unknown. Services in `unvalidated` have a raw config: only
+ * their `dependsOn` and field-name references are read (a kind's function is not called).
  */
-export function analyzeGraph(input: GraphInput, nodes: readonly string[] = Object.keys(input.manifest.services)): GraphAnalysis {
+export function analyzeGraph(
+  input: GraphInput,
+  nodes: readonly string[] = Object.keys(input.manifest.services),
+  unvalidated: ReadonlySet<string> = new Set(),
+): GraphAnalysis {
   const declared = new Set(nodes);
   const edges: GraphEdge[] = [];
+  const edgePaths = new Map<GraphEdge, PathSegment[]>();
   const errors: HendrixError[] = [];
   for (const [name, config] of Object.entries(input.manifest.services)) {
     const refs: { path: readonly PathSegment[]; target: string; via: string }[] = [];
     const dependsOn = Array.isArray(config.dependsOn) ? (config.dependsOn as unknown[]) : [];
     dependsOn.forEach((t, i) => typeof t === 'string' && refs.push({ path: ['dependsOn', i], target: t, via: 'dependsOn' }));
     try {
-      for (const r of referencesOf(input.kinds.get(name), config)) refs.push({ ...r, via: String(r.path[0] ?? 'reference') });
+      const kind = input.kinds.get(name);
+      const usable = unvalidated.has(name) && typeof kind?.references === 'function' ? undefined : kind;
+      for (const r of referencesOf(usable, config)) refs.push({ ...r, via: String(r.path[0] ?? 'reference') });
     } catch (cause) {
       errors.push(new HendrixError('HX_ERR_KIND_LOAD', { message: `the kind of service \`${name}\` failed to list its references`, service: name, cause }));
     }
@@ -160,7 +168,9 @@ export function analyzeGraph(input: GraphInput, nodes: readonly string[] = Objec
         );
         continue;
       }
-      edges.push({ from: name, to: r.target, via: r.via, location });
+      const edge: GraphEdge = { from: name, to: r.target, via: r.via, location };
+      edges.push(edge);
+      edgePaths.set(edge, path);
     }
   }
   const deps = new Map<string, string[]>();
@@ -169,7 +179,7 @@ export function analyzeGraph(input: GraphInput, nodes: readonly string[] = Objec
     const list = deps.get(e.from)!;
     if (!list.includes(e.to)) list.push(e.to);
   }
-  for (const e of edges) if (e.from === e.to) errors.push(cycleError([e]));
+  for (const e of edges) if (e.from === e.to) errors.push(cycleError([e], edgePaths));
   const rank = new Map(nodes.map((n, i) => [n, i]));
   for (const comp of cyclicComponents(nodes, deps)) {
     const within = new Set(comp);
@@ -188,7 +198,7 @@ export function analyzeGraph(input: GraphInput, nodes: readonly string[] = Objec
       for (const x of cycle) covered.add(x);
       if (seen.has(key)) continue;
       seen.add(key);
-      errors.push(cycleError(rotated));
+      errors.push(cycleError(rotated, edgePaths));
     }
   }
   return { graph: createGraph(nodes, edges, deps), errors };
