@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { HendrixError, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
+import { HendrixError, type PathSegment } from '../errors/hendrix-error.js';
 import type { ServiceConfig } from '../manifest/types.js';
-import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import type { Service, ServiceContext } from './contract.js';
+import { systemClock, type Clock } from './clock.js';
+import type { ServiceContext } from './contract.js';
 import {
   abandonedError,
   aggregateError,
@@ -18,82 +18,11 @@ import {
   stopTimeoutError,
 } from './lifecycle-errors.js';
 import { runBounded } from './lifecycle-run.js';
-import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
-import { createSupervisor, type Supervisor } from './supervisor.js';
+import type { Orchestrator, OrchestratorOptions, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
+import { cancelled, createSlot, deferred, forced, isService, type Deferred, type Op, type Slot } from './orchestrator-slot.js';
 
 /** The phase of the whole graph. */
 type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stopped' | 'failed';
-
-/** The one lifecycle call in progress on a service. */
-interface Op {
-  readonly kind: 'create' | 'start' | 'stop';
-  readonly ctl: AbortController;
-  /** The service's own call has returned: its signal must not abort any more. */
-  returned: boolean;
-}
-
-/** Everything the orchestrator tracks about one service. */
-interface Slot {
-  readonly name: string;
-  readonly kind: string;
-  readonly location: SourceLocation | undefined;
-  readonly plan: ServicePlan;
-  readonly deps: readonly string[];
-  readonly dependents: readonly string[];
-  readonly log: Logger;
-  readonly supervisor: Supervisor;
-  state: ServiceState;
-  instance: Service | undefined;
-  /** start() was called on `instance`: the next start needs a new one. */
-  used: boolean;
-  /** `instance` was started and not stopped yet: it needs a stop() call. */
-  live: boolean;
-  /** Bumped per instance, so that `crashed()` of a replaced instance is ignored. */
-  generation: number;
-  op: Op | undefined;
-  /** Failed or exited for good: never started again in this run. */
-  terminal: boolean;
-  /** Died and waits for its restart: until `timer` (armed once it is stopped) fires. */
-  held: boolean;
-  pendingDelay: number | undefined;
-  timer: TimerHandle | undefined;
-  /** crashed() called while start() was still running. */
-  pendingCrash: { error: unknown } | undefined;
-  readyAt: number | undefined;
-  startMs: number | undefined;
-  restarts: number;
-  lastError: unknown;
-}
-
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-  reject(error: unknown): void;
-  readonly settled: boolean;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  let settled = false;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
-  return {
-    promise,
-    resolve: (v) => ((settled = true), resolve(v)),
-    reject: (e) => ((settled = true), reject(e)),
-    get settled() {
-      return settled;
-    },
-  };
-}
-
-const cancelled = (): DOMException => new DOMException('start cancelled: the service must stop', 'AbortError');
-const forced = (): DOMException => new DOMException('forced', 'AbortError');
-
-function isService(value: unknown): value is Service {
-  const v = value as Partial<Service> | null | undefined;
-  return typeof v === 'object' && v !== null && typeof v.start === 'function' && typeof v.stop === 'function';
-}
 
 /**
  * The orchestrator behind {@link Orchestrator}: a reconciler. Each service has one lifecycle
@@ -102,6 +31,12 @@ function isService(value: unknown): value is Service {
  * starts it, or aborts its start, or stops it once none of its dependents runs. Start order,
  * parallel branches, reverse stop, rollback, and stopping dependents around a restart all
  * follow from that one rule.
+ *
+ * It is one class (over the 400-line guideline) on purpose: every method reads and writes the
+ * same slots under the reconciler's invariants — at most one call in flight per service, a
+ * service live only while its dependencies are ready — and splitting it would mean checking
+ * them again at each boundary. Slot bookkeeping, bounded calls, errors and the supervisor's
+ * decisions live in their own files.
  */
 export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   readonly services: readonly string[];
@@ -142,31 +77,13 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       const plan = plans.get(name);
       if (!plan) throw new HendrixError('HX_ERR_INTERNAL', { message: `the graph names ${name}, but no service plan has that name` });
       const kind = plan.config.kind || plan.kind.kind;
-      const slot: Slot = {
-        name,
-        kind,
-        location: plan.location,
+      const slot = createSlot(
         plan,
-        deps: graph.dependencies(name).filter((d) => chosen.has(d)),
-        dependents: graph.dependents(name).filter((d) => chosen.has(d)),
-        log: options.logger.child({ service: name, kind }),
-        supervisor: createSupervisor(plan.config.restart, () => this.#clock.random()),
-        state: 'waiting',
-        instance: undefined,
-        used: false,
-        live: false,
-        generation: 0,
-        op: undefined,
-        terminal: false,
-        held: false,
-        pendingDelay: undefined,
-        timer: undefined,
-        pendingCrash: undefined,
-        readyAt: undefined,
-        startMs: undefined,
-        restarts: 0,
-        lastError: undefined,
-      };
+        kind,
+        { deps: graph.dependencies(name).filter((d) => chosen.has(d)), dependents: graph.dependents(name).filter((d) => chosen.has(d)) },
+        options.logger.child({ service: name, kind }),
+        () => this.#clock.random(),
+      );
       this.#slots.set(name, slot);
       this.#list.push(slot);
     }
@@ -186,7 +103,10 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     }
     this.#phase = 'starting';
     this.#started = deferred<void>();
-    void this.#createAll();
+    void this.#createAll().catch((cause: unknown) => {
+      this.#log.error({ err: cause }, 'internal error');
+      this.#started?.reject(new HendrixError('HX_ERR_INTERNAL', { message: 'internal error while creating services', cause }));
+    });
     return this.#started.promise;
   }
 

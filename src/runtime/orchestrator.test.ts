@@ -90,6 +90,13 @@ describe('start', () => {
     expect(h.events).toEqual(['start db', 'started db', 'start web', 'started web', 'stop web', 'stopped web', 'stop db', 'stopped db']);
   });
 
+  it('starts and stops an empty graph', async () => {
+    const h = makeHarness({ graph: {} });
+    await h.orch.start();
+    await h.orch.stop();
+    expect(h.orch.states()).toEqual({});
+  });
+
   it('refuses an unknown name in `only`', () => {
     expect(() => makeHarness({ graph: { a: [] }, only: ['nope'] })).toThrow(expect.objectContaining({ code: 'HX_ERR_UNKNOWN_SERVICE' }));
   });
@@ -406,6 +413,20 @@ describe('stop', () => {
     expect(h.orch.state('a')).toBe('stopped');
   });
 
+  it('force() during start aborts the starts in flight; start() rejects and stop() reports the force', async () => {
+    const h = makeHarness({ graph: { db: [], web: ['db'] }, scripts: { db: { start: (signal) => untilAborted(signal) } } });
+    const started = h.orch.start();
+    started.catch(() => {});
+    await flush();
+    h.orch.force();
+    expect(h.probe('db').startSignal?.aborted).toBe(true);
+    await expect(started).rejects.toMatchObject({ code: 'HX_ERR_START_FAILED' });
+    await expect(h.orch.stop()).rejects.toMatchObject({ code: 'HX_ERR_FORCED' });
+    expect(h.probe('db').stopSignal?.aborted).toBe(true);
+    expect(h.events).not.toContain('start web');
+    expect(h.orch.states()).toEqual({ db: 'stopped', web: 'stopped' });
+  });
+
   it('is safe mid-start: cancels pending starts, stops what started, and start() rejects', async () => {
     const h = makeHarness({
       graph: { db: [], web: ['db'], slow: [] },
@@ -452,5 +473,68 @@ describe('stop', () => {
     await h.orch.stop();
     expect(h.orch.state('a')).toBe('stopped');
     expect(h.logs.some((l) => l.msg === 'transition listener failed')).toBe(true);
+  });
+});
+
+describe('ordering invariants on random graphs', () => {
+  /** A small deterministic PRNG (mulberry32). */
+  function prng(seed: number): () => number {
+    return () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('seed %i: starts after dependencies, stops after dependents, rolls back cleanly', async (seed) => {
+    vi.useFakeTimers();
+    const random = prng(seed);
+    const names = Array.from({ length: 9 }, (_, i) => `s${i}`);
+    const graph: Record<string, string[]> = {};
+    names.forEach((name, i) => (graph[name] = names.slice(0, i).filter(() => random() < 0.3)));
+    const failing = seed % 2 === 0 ? names[Math.floor(random() * names.length)] : undefined;
+    const wait = (ms: number, signal: AbortSignal) =>
+      new Promise<void>((resolve, reject) => {
+        const t = setTimeout(resolve, ms);
+        signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+      });
+    const scripts = Object.fromEntries(
+      names.map((name) => {
+        const startMs = Math.floor(random() * 50);
+        const stopMs = Math.floor(random() * 50);
+        return [
+          name,
+          {
+            start: async (signal: AbortSignal) => {
+              await wait(startMs, signal);
+              if (name === failing) throw new Error('injected');
+            },
+            stop: () => new Promise<void>((resolve) => setTimeout(resolve, stopMs)),
+          },
+        ];
+      }),
+    );
+    const h = makeHarness({ graph, scripts });
+    const started = h.orch.start();
+    started.catch(() => {});
+    await vi.advanceTimersByTimeAsync(1000);
+    if (failing) await expect(started).rejects.toMatchObject({ code: 'HX_ERR_START_FAILED' });
+    else await started;
+    const stopping = h.orch.stop();
+    await vi.advanceTimersByTimeAsync(1000);
+    await stopping;
+
+    const ev = h.events;
+    for (const name of names) {
+      const start = ev.indexOf(`start ${name}`);
+      if (start >= 0) for (const dep of graph[name] ?? []) expect(ev.indexOf(`started ${dep}`)).toBeLessThan(start);
+      const stop = ev.indexOf(`stop ${name}`);
+      if (start >= 0) expect(stop).toBeGreaterThan(start); // everything that started was stopped
+      const dependents = names.filter((n) => graph[n]?.includes(name));
+      for (const d of dependents) if (ev.includes(`start ${d}`)) expect(ev.indexOf(`stopped ${d}`)).toBeLessThan(stop);
+    }
+    expect(Object.values(h.orch.states()).every((s) => s === 'stopped' || s === 'failed')).toBe(true);
+    if (failing) expect(h.orch.state(failing)).toBe('failed');
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { at, deferred, flush, makeHarness, type ConfigOverrides, type Harness } from '../../test/helpers/probe-kind.js';
+import { at, deferred, flush, makeHarness, untilAborted, type ConfigOverrides, type Harness } from '../../test/helpers/probe-kind.js';
 import { systemClock } from './clock.js';
 import type { RestartConfig } from './contract.js';
 import { backoffDelay, createSupervisor, shouldRestart } from './supervisor.js';
@@ -265,6 +265,18 @@ describe('supervision in the orchestrator', () => {
     await h.orch.stop();
     await vi.advanceTimersByTimeAsync(10_000);
     expect(h.instances.db).toHaveLength(1);
+    expect(h.orch.states()).toEqual({ db: 'stopped', web: 'stopped', api: 'stopped', side: 'stopped' });
+  });
+
+  it('a stop while a restarted instance is starting aborts that start and stops it', async () => {
+    const h = await running({}, { db: { start: (signal, probe) => (probe.index === 1 ? untilAborted(signal) : undefined) } });
+    h.probe('db').ctx.crashed(new Error('boom'));
+    await vi.advanceTimersByTimeAsync(100);
+    await flush();
+    expect(h.orch.state('db')).toBe('starting');
+    await h.orch.stop();
+    expect(h.probe('db').startSignal?.aborted).toBe(true);
+    expect(h.events.slice(-2)).toEqual(['stop db', 'stopped db']);
     expect(h.orch.states()).toEqual({ db: 'stopped', web: 'stopped', api: 'stopped', side: 'stopped' });
   });
 
