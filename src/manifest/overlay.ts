@@ -64,11 +64,12 @@ export function mergeLayers(layers: readonly LoadedLayer[]): MergeResult {
     if (incoming === null && deletes) return remove(parent, key, path);
     const existing = has(parent, key) ? (parent as Record<PathSegment, unknown>)[key] : undefined;
     if (isPlainMap(incoming)) {
-      if (!isPlainMap(existing)) {
+      const existingWasMap = isPlainMap(existing);
+      if (!existingWasMap) {
         provenance.drop(path, false);
         setKey(parent, key, {});
       }
-      provenance.record(path, from);
+      provenance.record(path, from, existingWasMap);
       const target = (parent as Record<PathSegment, unknown>)[key] as Record<string, unknown>;
       for (const [k, v] of Object.entries(incoming)) assign(target, k, v, [...path, k], from, deletes);
       return;
@@ -94,6 +95,7 @@ export function mergeLayers(layers: readonly LoadedLayer[]): MergeResult {
       const here = at.slice(0, i + 1);
       const there = at.slice(0, i);
       if (Array.isArray(parent) !== (typeof seg === 'number')) {
+        // only the root can get here: deeper containers are checked before stepping into them
         const what = Array.isArray(parent) ? 'a list; address its items with an index such as [0]' : 'a mapping, not a list';
         errors.push(
           new HendrixError('HX_ERR_SET_SYNTAX', {
@@ -117,6 +119,17 @@ export function mergeLayers(layers: readonly LoadedLayer[]): MergeResult {
       if (i === at.length - 1) return assign(parent, seg, from.value, here, from, true);
       const next = has(parent, seg) ? (parent as Record<PathSegment, unknown>)[seg] : undefined;
       const wantList = typeof at[i + 1] === 'number';
+      if ((Array.isArray(next) && !wantList) || (isPlainMap(next) && wantList)) {
+        const what = wantList ? 'a mapping, not a list' : 'a list; address its items with an index such as [0]';
+        errors.push(
+          new HendrixError('HX_ERR_SET_SYNTAX', {
+            message: `cannot --set ${formatPath(at)}: ${formatPath(here)} is ${what}`,
+            path: at,
+            location: from.locate(at.slice(0, i + 2), 'key'),
+          }),
+        );
+        return;
+      }
       if (wantList ? !Array.isArray(next) : !isPlainMap(next)) {
         if (from.value === null) return; // deleting below something that is not there: nothing to do
         provenance.drop(here, false);

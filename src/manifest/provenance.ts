@@ -7,6 +7,8 @@ import type { Origin, Provenance } from './types.js';
 interface Entry {
   readonly origin: Origin;
   readonly from: LoadedLayer;
+  /** A map merged into the map an earlier layer set (rather than one that replaced it). */
+  readonly merged: boolean;
 }
 
 interface Slot {
@@ -34,15 +36,19 @@ export class LayeredProvenance implements Provenance {
     if (sets.length === 1) this.#sources.set(SET_FILE, sets[0]!);
   }
 
-  /** Records that `from` set the value at `path` (appended: it wins over earlier records). */
-  record(path: readonly PathSegment[], from: LoadedLayer): void {
+  /**
+   * Records that `from` set the value at `path` (appended: it wins over earlier records).
+   * `merged` marks a map merged into an earlier layer's map: such a map is still located where
+   * it was first declared.
+   */
+  record(path: readonly PathSegment[], from: LoadedLayer, merged = false): void {
     let location: SourceLocation | undefined;
     for (let n = path.length; n >= 0 && !location; n--) location = from.locate(path.slice(0, n));
     const origin: Origin = { layer: from.layer, location: location ?? { file: from.layer.file, line: 1, column: 1 } };
     const key = pathKey(path);
     const slot = this.#slots.get(key);
-    if (slot) slot.list.push({ origin, from });
-    else this.#slots.set(key, { path: [...path], list: [{ origin, from }] });
+    if (slot) slot.list.push({ origin, from, merged });
+    else this.#slots.set(key, { path: [...path], list: [{ origin, from, merged }] });
   }
 
   /** Forgets what was recorded below `path` (and at `path` itself when `self` is true). */
@@ -73,19 +79,30 @@ export class LayeredProvenance implements Provenance {
     return (this.#slots.get(pathKey(path))?.list ?? []).map((e) => e.origin);
   }
 
+  /**
+   * The entry that decides where the value at `path` is: the winner, or for a map that later
+   * layers merged into, the layer that declared it.
+   */
+  #decisive(path: readonly PathSegment[]): Entry | undefined {
+    const list = this.#slots.get(pathKey(path))?.list ?? [];
+    let i = list.length - 1;
+    while (i > 0 && list[i]!.merged) i -= 1;
+    return list[i];
+  }
+
   /** The location of the winning value at `path`, or of its nearest ancestor that was set. */
   locate(path: readonly PathSegment[]): SourceLocation | undefined {
     for (let n = path.length; n >= 0; n--) {
-      const list = this.#slots.get(pathKey(path.slice(0, n)))?.list;
-      if (list?.length) return list[list.length - 1]!.origin.location;
+      const entry = this.#decisive(path.slice(0, n));
+      if (entry) return entry.origin.location;
     }
     return undefined;
   }
 
   /** The location of the key at `path` itself (for unknown-key errors), else as locate(). */
   locateKey(path: readonly PathSegment[]): SourceLocation | undefined {
-    const winner = this.winner(path);
-    return (winner && winner.locate(path, 'key')) ?? this.locate(path);
+    const entry = this.#decisive(path);
+    return (entry && entry.from.locate(path, 'key')) ?? this.locate(path);
   }
 
   /** The layer whose value at `path` won, if any layer set exactly that path. */
