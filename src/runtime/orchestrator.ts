@@ -86,6 +86,14 @@ export interface ServiceStats {
 /**
  * A running service graph: starts it in dependency order, supervises it, stops it in reverse.
  * Built by {@link createOrchestrator}.
+ *
+ * Invariant: a service runs only while all its dependencies are ready. So when a service dies
+ * after the graph is up (`ctx.crashed()`), its dependents are stopped first (dependents of
+ * dependents before them), then the dead instance; if the restart policy restarts it, a new
+ * instance starts after the backoff delay and the dependents start again (new instances) once
+ * it is ready. If it is done for good (policy, restart limit) its dependents stay stopped and
+ * the rest of the graph keeps running. A death before the whole graph was ready is a start
+ * failure; one during stop() is ignored.
  */
 export interface Orchestrator {
   /** The services it runs (after `only`), in start order. */
