@@ -68,13 +68,13 @@ export async function resolveWithGraph(options: ResolveOptions): Promise<Resolve
   const display = (abs: string) => relative(cwd, abs) || basename(abs);
   const baseDir = dirname(absolute[0]!);
   const errors: HendrixError[] = [];
-  const loaded: { file: string; result: LoadResult }[] = [];
+  const results: LoadResult[] = [];
   const texts = new Map<string, string>();
   const loadFile = async (abs: string, type: 'base' | 'file' | 'env') => {
     const file = display(abs);
     const result = await loadManifestFile(abs, file, { type, allowEmpty: type !== 'base' });
     if (result.text !== undefined) texts.set(file, result.text);
-    loaded.push({ file, result });
+    results.push(result);
   };
 
   for (const [i, abs] of absolute.entries()) await loadFile(abs, i === 0 ? 'base' : 'file');
@@ -84,10 +84,9 @@ export async function resolveWithGraph(options: ResolveOptions): Promise<Resolve
     } else await loadFile(join(baseDir, `hendrix.${options.env}.yaml`), 'env');
   }
   const sets = options.set ?? [];
-  for (const flag of sets) loaded.push({ file: SET_FILE, result: parseSetFlag(flag) });
+  for (const flag of sets) results.push(parseSetFlag(flag));
   if (sets.length === 1) texts.set(SET_FILE, sets[0]!);
   const fileOrder = [...texts.keys(), SET_FILE];
-  const results = loaded.map((l) => l.result);
 
   for (const r of results) errors.push(...r.errors);
   if (errors.length) fail(errors, fileOrder, texts);
