@@ -7,6 +7,7 @@ import { isPlainMap } from './path.js';
 import { SERVICE_NAME, loggingSchema, serviceSchema, versionSchema } from './root-schema.js';
 import type { Manifest, ServiceConfig } from './types.js';
 
+/** The whole-manifest zod schema for the JSON Schema (defined beside the other root schemas). */
 export { buildRootSchema } from './root-schema.js';
 
 /** What validateManifest needs: the merged, interpolated tree and where its values came from. */
