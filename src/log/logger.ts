@@ -38,7 +38,7 @@ export async function createRootLogger(options: RootLoggerOptions = {}): Promise
     });
     return pino(base, options.destination ?? stream);
   }
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 }));
+  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false }));
 }
 
 /** A logger that writes nothing, for tests and embedding. */

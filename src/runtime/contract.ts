@@ -52,6 +52,12 @@ export interface Reference {
   target: string;
 }
 
+/**
+ * Lists the references of one config. Declared with method syntax so that a kind with its own
+ * schema is still assignable to the general `ServiceKind` (parameters are bivariant).
+ */
+export type ReferenceLister<Config> = { list(config: Config): Reference[] }['list'];
+
 /** A kind of service, as `defineServiceKind()` describes it. */
 export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject> {
   /** The name used as `kind:` in the manifest (for custom kinds, informative). */
@@ -64,7 +70,7 @@ export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject>
    * The config fields holding service names (string or string[]), or a function listing the
    * references of one config; each becomes an edge of the graph.
    */
-  readonly references?: readonly string[] | ((config: z.output<Schema>) => Reference[]);
+  readonly references?: readonly string[] | ReferenceLister<z.output<Schema>>;
   /** Builds the service; must open nothing. */
   create(ctx: ServiceContext<z.output<Schema> & CommonServiceConfig>): Service | Promise<Service>;
 }
