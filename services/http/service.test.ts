@@ -431,6 +431,54 @@ describe('handle', () => {
   });
 });
 
+describe('upgrades on another server', () => {
+  it('attachUpgrades routes a second server (a TLS listener stand-in) while listeners exist', async () => {
+    const { service } = await startService({ app: './node-listener.mjs' });
+    const handle = service.handle();
+    const other = createServer(handle.handleRequest);
+    const detach = handle.attachUpgrades(other);
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const port = (other.address() as { port: number }).port;
+    const upgrade = 'GET /hub HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: test\r\n\r\n';
+    try {
+      const off = handle.onUpgrade((_req, socket) => {
+        socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\nvia other');
+      });
+      expect((await rawExchange(port, upgrade)).text).toMatch(/^HTTP\/1\.1 101 .*via other$/s);
+      off();
+      expect((await rawExchange(port, upgrade, 300)).text).toMatch(/node GET \/hub 0/);
+      detach();
+      expect(other.listenerCount('upgrade')).toBe(0);
+    } finally {
+      other.closeAllConnections();
+      await new Promise((r) => other.close(r));
+    }
+  });
+
+  it('answers 503 to upgrades once draining, and 500 when a listener throws', async () => {
+    const { Upgrades } = await import('./upgrades.js');
+    const { PassThrough } = await import('node:stream');
+    const { createSilentLogger } = await import('../../src/log/logger.js');
+    const upgrades = new Upgrades(createSilentLogger());
+    const answer = async (fn: () => void, socket: InstanceType<typeof PassThrough>): Promise<string> => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      fn();
+      await new Promise((r) => setTimeout(r, 10));
+      return Buffer.concat(chunks).toString();
+    };
+    const req = { url: '/x', headers: {} } as never;
+    upgrades.add(() => {
+      throw new Error('listener broke');
+    });
+    const broken = new PassThrough();
+    expect(await answer(() => upgrades.dispatch(req, broken, Buffer.alloc(0)), broken)).toMatch(/^HTTP\/1\.1 500 /);
+    upgrades.close();
+    const late = new PassThrough();
+    expect(await answer(() => upgrades.dispatch(req, late, Buffer.alloc(0)), late)).toMatch(/^HTTP\/1\.1 503 /);
+  });
+});
+
 describe('crash after ready', () => {
   it('reports a server error after listening through ctx.crashed', async () => {
     const { service, ctx } = await startService({});

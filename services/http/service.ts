@@ -1,4 +1,5 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Server as TlsHttpServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
@@ -28,8 +29,14 @@ export interface HttpHandle {
   readonly server: Server | undefined;
   /** The composed static + app handler; draining, the access log and error handling included. */
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
-  /** Hands an upgrade request to the registered upgrade listeners (for a TLS server of this app). */
+  /** Hands an upgrade request to the registered upgrade listeners (every one declining: 404). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * Routes another server's (a TLS listener's) 'upgrade' events to the registered upgrade
+   * listeners while there are any; without them Node passes Upgrade requests to the request
+   * handler as plain requests. Returns the function that detaches the server.
+   */
+  attachUpgrades(server: Server | TlsHttpServer): () => void;
   /**
    * Registers an upgrade (WebSocket) handler; returns the function that unregisters it. A
    * handler that returns `false` declines; upgrades every handler declines get 404 and close.
@@ -73,7 +80,7 @@ export class HttpService implements Service {
   constructor(ctx: ServiceContext<HttpConfig>) {
     this.#ctx = ctx;
     this.#pipeline = new RequestPipeline({ log: ctx.log, accessLog: accessLogLevel(ctx.config.accessLog), exposeErrors: ctx.config.exposeErrors });
-    this.#upgrades = new Upgrades(ctx.log, (count) => this.#syncUpgradeListener(count));
+    this.#upgrades = new Upgrades(ctx.log);
     this.#handle = this.#makeHandle();
   }
 
@@ -92,6 +99,7 @@ export class HttpService implements Service {
     }
     if (config.app !== undefined) this.#pipeline.setApp(await loadApp(this.#ctx, signal));
     signal.throwIfAborted();
+    if (this.#stopRequested) throw new Error('stopped while starting');
 
     const requestTimeout = config.requestTimeout;
     const server = createServer(
@@ -108,7 +116,8 @@ export class HttpService implements Service {
     server.keepAliveTimeout = config.keepAliveTimeout;
     server.on('clientError', onClientError.bind(log));
     this.#server = server;
-    this.#syncUpgradeListener(this.#upgrades.size);
+    const detachUpgrades = this.#upgrades.attach(server);
+    server.once('close', detachUpgrades);
 
     try {
       this.#bound = await listenOn(server, config.listen, { service: this.#ctx.name, baseDir: this.#ctx.baseDir, location: this.#ctx.locate(['listen']) });
@@ -117,6 +126,7 @@ export class HttpService implements Service {
     } catch (error) {
       if (server.listening) server.close();
       server.closeAllConnections();
+      detachUpgrades();
       this.#server = undefined;
       this.#bound = undefined;
       throw error;
@@ -161,6 +171,7 @@ export class HttpService implements Service {
     } finally {
       signal.removeEventListener('abort', force);
       this.#server = undefined;
+      this.#bound = undefined;
     }
   }
 
@@ -186,16 +197,8 @@ export class HttpService implements Service {
       },
       handleRequest: this.#pipeline.handleRequest,
       handleUpgrade: this.#upgrades.dispatch,
+      attachUpgrades: (server) => service.#upgrades.attach(server),
       onUpgrade: (listener) => service.#upgrades.add(listener),
     };
-  }
-
-  // Node treats Upgrade requests as plain requests unless an 'upgrade' listener exists
-  #syncUpgradeListener(count: number): void {
-    const server = this.#server;
-    if (server === undefined) return;
-    const has = server.listeners('upgrade').includes(this.#upgrades.dispatch);
-    if (count > 0 && !has) server.on('upgrade', this.#upgrades.dispatch);
-    else if (count === 0 && has) server.off('upgrade', this.#upgrades.dispatch);
   }
 }

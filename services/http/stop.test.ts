@@ -78,7 +78,7 @@ describe('graceful stop', () => {
     expect(await inflight).toBe('ECONNRESET');
   });
 
-  it('destroys upgraded sockets when forced, and refuses upgrades while draining', async () => {
+  it('waits for upgraded sockets, and destroys them when forced', async () => {
     const { service, port } = await startService({});
     service.handle().onUpgrade((_req, socket) => {
       socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n');

@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
@@ -28,14 +29,12 @@ function refuse(socket: Duplex, response: string): void {
 export class Upgrades {
   readonly #listeners: UpgradeListener[] = [];
   readonly #sockets = new Set<Duplex>();
+  readonly #servers = new Set<EventEmitter>();
   readonly #log: Logger;
-  readonly #onChange: (count: number) => void;
   #closing = false;
 
-  /** `onChange` hears the handler count, to attach the server's 'upgrade' listener only when needed. */
-  constructor(log: Logger, onChange: (count: number) => void) {
+  constructor(log: Logger) {
     this.#log = log;
-    this.#onChange = onChange;
   }
 
   /** How many handlers are registered. */
@@ -46,13 +45,37 @@ export class Upgrades {
   /** Registers a handler; returns the function that unregisters it. */
   add(listener: UpgradeListener): () => void {
     this.#listeners.push(listener);
-    this.#onChange(this.#listeners.length);
+    this.#sync();
     return () => {
       const at = this.#listeners.indexOf(listener);
       if (at < 0) return;
       this.#listeners.splice(at, 1);
-      this.#onChange(this.#listeners.length);
+      this.#sync();
     };
+  }
+
+  /**
+   * Routes the 'upgrade' events of a Node HTTP(S) server here for as long as any handler is
+   * registered. Node treats an Upgrade request as a plain request when its server has no
+   * 'upgrade' listener, so with no handler the app still sees such requests. Returns the
+   * function that detaches the server.
+   */
+  attach(server: EventEmitter): () => void {
+    this.#servers.add(server);
+    this.#sync();
+    return () => {
+      this.#servers.delete(server);
+      server.off('upgrade', this.dispatch);
+    };
+  }
+
+  #sync(): void {
+    const wanted = this.#listeners.length > 0;
+    for (const server of this.#servers) {
+      const has = server.listeners('upgrade').includes(this.dispatch);
+      if (wanted && !has) server.on('upgrade', this.dispatch);
+      else if (!wanted && has) server.off('upgrade', this.dispatch);
+    }
   }
 
   /** Hands an upgrade request to the first handler that takes it (bound: usable as a listener). */
