@@ -1,5 +1,6 @@
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
 import { HttpService } from './service.js';
 import { createTestContext, type TestContext, type TestContextOptions } from './test-context.js';
 
@@ -23,6 +24,18 @@ export async function startService(partial: Record<string, unknown> = {}, option
   const address = service.handle().address();
   const port = address && 'port' in address ? address.port : 0;
   return { service, ctx, url, port };
+}
+
+/** Starts a service that must fail; returns its HendrixError after stopping it (which must work). */
+export async function startError(partial: Record<string, unknown>): Promise<HendrixError> {
+  const service = new HttpService(createTestContext(partial));
+  const error: unknown = await service.start(AbortSignal.timeout(5_000)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  await service.stop(AbortSignal.timeout(1_000));
+  if (!isHendrixError(error)) throw new Error(`expected a HendrixError, got ${String(error)}`);
+  return error;
 }
 
 /** Stops every service startService() started; for afterEach. */
