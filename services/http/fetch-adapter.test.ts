@@ -1,6 +1,7 @@
+import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nodeRequest, rawExchange, startService, statusOf, stopAll } from './test-client.js';
+import { nodeRequest, rawExchange, startService, statusOf, stopAll, until } from './test-client.js';
 
 afterEach(stopAll);
 
@@ -97,5 +98,28 @@ describe('fetch adapter', () => {
     const res = await fetch(`${url}/broken-stream`);
     await expect(res.text()).rejects.toThrow();
     expect(await (await fetch(url)).text()).toBe('fetch GET /');
+  });
+
+  it('discards a request body the handler never read, keeping the connection alive', async () => {
+    const { url } = await startService({ app: './fetch-stream.mjs' });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const unread = await nodeRequest(`${url}/ignored`, { method: 'POST', body: 'x'.repeat(4 * 1024 * 1024), agent });
+    expect(unread.body).toBe('fetch POST /ignored');
+    const next = await nodeRequest(`${url}/second`, { agent });
+    expect(next.body).toBe('fetch GET /second');
+    expect(next.socket).toBe(unread.socket);
+    agent.destroy();
+  });
+
+  it('aborts request.signal and cancels the response body when the client leaves', async () => {
+    const { port } = await startService({ app: './fetch-stream.mjs' });
+    const flags = globalThis as { __hendrixAborted?: boolean; __hendrixCancelled?: boolean };
+    flags.__hendrixAborted = false;
+    flags.__hendrixCancelled = false;
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.write('GET /hang HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => socket.once('data', r));
+    socket.destroy();
+    await until(() => flags.__hendrixAborted === true && flags.__hendrixCancelled === true);
   });
 });

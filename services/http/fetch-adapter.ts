@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { FetchHandler } from './app-loader.js';
 import { kBytes } from './request-state.js';
@@ -12,11 +11,78 @@ export class BadRequestError extends Error {
   readonly status = 400;
 }
 
+/** A request body as a web stream, and how to let go of what the handler did not read. */
+interface RequestBody {
+  readonly stream: ReadableStream<Uint8Array>;
+  /** Discards the rest of the body (as Node does for listeners), keeping the connection usable. */
+  discard(): void;
+}
+
+/**
+ * The body of a Node request as a byte stream with backpressure (the request pauses while
+ * the stream's queue is full). Unlike Readable.toWeb, cancelling it discards the rest of the
+ * body instead of destroying the request, so keep-alive survives an unread upload.
+ */
+function requestBody(req: IncomingMessage): RequestBody {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let detached = false;
+  const onData = (chunk: Buffer): void => {
+    controller.enqueue(chunk);
+    if ((controller.desiredSize ?? 0) <= 0) req.pause();
+  };
+  const onEnd = (): void => {
+    detach();
+    controller.close();
+  };
+  const onError = (error: Error): void => {
+    detach();
+    controller.error(error);
+  };
+  const detach = (): void => {
+    if (detached) return;
+    detached = true;
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onError);
+  };
+  const stream = new ReadableStream<Uint8Array>(
+    {
+      start(c) {
+        controller = c;
+        req.on('data', onData);
+        req.on('end', onEnd);
+        req.on('error', onError);
+      },
+      pull() {
+        req.resume();
+      },
+      cancel() {
+        detach();
+        req.resume();
+      },
+    },
+    { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength },
+  );
+  return {
+    stream,
+    discard() {
+      if (detached || req.readableEnded) return;
+      detach();
+      controller.error(new Error('the response was sent before the request body was read'));
+      req.resume();
+    },
+  };
+}
+
 /**
  * Converts a Node request into a web Request: URL from the Host header (never from a
  * protocol-relative path), every raw header kept, the body streamed (duplex 'half').
  */
 export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  return toWebRequestWithBody(req, signal).request;
+}
+
+function toWebRequestWithBody(req: IncomingMessage, signal: AbortSignal): { request: Request; body: RequestBody | undefined } {
   const host = req.headers.host ?? (req.headers[':authority'] as string | undefined) ?? 'localhost';
   if (!HOST.test(host)) throw new BadRequestError(`invalid Host header: ${JSON.stringify(host.slice(0, 100))}`);
   const scheme = (req.socket as TLSSocket | null)?.encrypted ? 'https' : 'http';
@@ -37,13 +103,16 @@ export function toWebRequest(req: IncomingMessage, signal: AbortSignal): Request
 
   const method = req.method ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal };
+  let body: RequestBody | undefined;
   if (method !== 'GET' && method !== 'HEAD' && hasBody(req)) {
-    init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
+    body = requestBody(req);
+    init.body = body.stream;
     init.duplex = 'half';
   }
   try {
-    return new Request(url, init);
+    return { request: new Request(url, init), body };
   } catch (error) {
+    body?.discard();
     throw new BadRequestError(`invalid request: ${(error as Error).message}`);
   }
 }
@@ -127,8 +196,9 @@ export function toNodeListener(handler: FetchHandler): (req: IncomingMessage, re
     };
     res.once('close', onClose);
     let request: Request;
+    let body: RequestBody | undefined;
     try {
-      request = toWebRequest(req, controller.signal);
+      ({ request, body } = toWebRequestWithBody(req, controller.signal));
     } catch (error) {
       if (!(error instanceof BadRequestError)) throw error;
       res.statusCode = 400;
@@ -137,11 +207,15 @@ export function toNodeListener(handler: FetchHandler): (req: IncomingMessage, re
       res.end('Bad Request');
       return;
     }
-    const response: unknown = await handler.fetch(request);
-    if (!isResponse(response)) {
-      const what = response === null ? 'null' : typeof response === 'object' ? 'an object that is not a Response' : typeof response;
-      throw new TypeError(`fetch handler returned ${what}, not a Response`);
+    try {
+      const response: unknown = await handler.fetch(request);
+      if (!isResponse(response)) {
+        const what = response === null ? 'null' : typeof response === 'object' ? 'an object that is not a Response' : typeof response;
+        throw new TypeError(`fetch handler returned ${what}, not a Response`);
+      }
+      await sendWebResponse(req, res, response);
+    } finally {
+      body?.discard();
     }
-    await sendWebResponse(req, res, response);
   };
 }
