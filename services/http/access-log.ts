@@ -23,10 +23,10 @@ export function requestId(prefix: string, res: ServerResponse): string | undefin
   return seq === undefined ? undefined : `${prefix}-${seq.toString(36)}`;
 }
 
-function pathOf(url: string | undefined): string | undefined {
+/** The path of a request target without its query string (which often carries tokens). */
+export function pathOf(url: string | undefined): string | undefined {
   if (url === undefined) return undefined;
   const q = url.indexOf('?');
-  // the query string stays out of the log: it often carries tokens
   return q < 0 ? url : url.slice(0, q);
 }
 

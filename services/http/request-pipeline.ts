@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Level, Logger } from 'pino';
-import { createRequestIdPrefix, logAccess, requestId } from './access-log.js';
+import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
 import { toNodeListener } from './fetch-adapter.js';
 import { kSeq, kStart, kWire, type TrackedResponse } from './request-state.js';
@@ -90,10 +90,11 @@ export class RequestPipeline {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const tracked = res as ServerResponse & TrackedResponse;
-    tracked[kSeq] = ++this.#seq;
     const level = this.#accessLog;
     if (level !== undefined && this.#log.isLevelEnabled(level)) {
+      // without an access log nothing is stored: a failing request gets its id when it fails
+      const tracked = res as ServerResponse & TrackedResponse;
+      tracked[kSeq] = ++this.#seq;
       tracked[kStart] = performance.now();
       tracked[kWire] = req.socket?.bytesWritten;
     }
@@ -137,7 +138,9 @@ export class RequestPipeline {
 
   /** A handler failed: log it; the client gets a 500, or a cut connection if too late for one. */
   fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
-    this.#log.error({ reqId: requestId(this.idPrefix, res), method: req.method, err: error }, 'handler failed');
+    const tracked = res as ServerResponse & TrackedResponse;
+    tracked[kSeq] ??= ++this.#seq;
+    this.#log.error({ reqId: requestId(this.idPrefix, res), method: req.method, path: pathOf(req.url), err: error }, 'handler failed');
     if (res.writableEnded) return;
     if (res.headersSent) {
       res.destroy();
