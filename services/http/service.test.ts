@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,6 +47,8 @@ describe('listen', () => {
         req.end();
       });
       expect(body).toBe('node GET /sock 0');
+      await service.stop(AbortSignal.timeout(1_000));
+      await expect(stat(join(dir, 'app.sock'))).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await stopAll();
       await rm(dir, { recursive: true, force: true });
@@ -66,6 +68,12 @@ describe('listen', () => {
       await new Promise((r) => live.close(r));
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reports an address this machine does not have as HX_ERR_LISTEN', async () => {
+    const error = await startError({ listen: '192.0.2.1:0' }); // TEST-NET-1, never local
+    expect(error.code).toBe('HX_ERR_LISTEN');
+    expect(error.message).toBe('cannot listen on http://192.0.2.1:0: EADDRNOTAVAIL (address not available on this machine)');
   });
 
   it('reports a port in use as HX_ERR_LISTEN with the address, errno and location', async () => {
