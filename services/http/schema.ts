@@ -21,8 +21,10 @@ export const httpSchema = z.strictObject({
   maxHeaderSize: size('The largest request header block accepted.').default(16 * 1024),
   accessLog: z
     .union([z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']), z.literal(false), z.literal('off')])
-    .default('info')
-    .describe('The log level of the per-request access log line (method, path, status, duration, bytes), or false/off for none.'),
+    .default('debug')
+    .describe(
+      'The log level of the per-request access log line (method, path, status, duration, bytes), or false/off for none. The default, debug, logs requests when logging.level is debug (development) and costs nothing at info.',
+    ),
   exposeErrors: bool('Whether a 500 response carries the error message (never in production).').default(false),
 });
 

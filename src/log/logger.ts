@@ -25,7 +25,8 @@ export interface RootLoggerOptions {
 export async function createRootLogger(options: RootLoggerOptions = {}): Promise<Logger> {
   const level = options.level ?? 'info';
   const format = options.format ?? (options.isTTY ? 'pretty' : 'json');
-  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime } as const;
+  // errWithCause keeps a wrapped cause as its own field instead of appending its text to the message
+  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: pino.stdSerializers.errWithCause } } as const;
   if (format === 'pretty') {
     const { default: pretty } = await import('pino-pretty');
     const stream = pretty({
