@@ -9,7 +9,6 @@ import { loadApp } from './app-loader.js';
 import { listenOn } from './listen.js';
 import { RequestPipeline } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
-import { StaticFiles } from './static-files.js';
 import { Upgrades, type UpgradeListener } from './upgrades.js';
 
 export type { UpgradeListener } from './upgrades.js';
@@ -93,6 +92,8 @@ export class HttpService implements Service {
     this.#pipeline.resume();
     this.#upgrades.open();
     if (config.static !== undefined) {
+      // loaded only when used: `send` and its MIME database cost ~40 ms of start-up
+      const { StaticFiles } = await import('./static-files.js');
       const statics = new StaticFiles(config.static, this.#ctx.baseDir, log);
       await statics.init();
       this.#pipeline.setStatic(statics);

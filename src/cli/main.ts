@@ -16,9 +16,17 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schema: async () => (await import('./schema.js')).schemaCommand,
 };
 
+/** The package version, from the nearest package.json above this file (bundled or not). */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let url = new URL('./', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'hendrix') return pkg.version;
+    } catch {
+      // no package.json here: look one folder up
+    }
+  }
+  return 'unknown';
 }
 
 /** Runs the CLI with the given argv (without node and script) and resolves to the exit code. */
