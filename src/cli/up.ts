@@ -105,6 +105,6 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     return await stop();
   } finally {
     unsubscribe();
-    flushLogger(logger);
+    await flushLogger(logger);
   }
 }

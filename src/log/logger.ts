@@ -31,7 +31,7 @@ export async function createRootLogger(options: RootLoggerOptions = {}): Promise
     const { default: pretty } = await import('pino-pretty');
     const stream = pretty({
       colorize: options.isTTY ?? false,
-      ignore: 'pid,hostname,kind',
+      ignore: 'pid,hostname,kind,service',
       translateTime: 'HH:MM:ss.l',
       messageFormat: '{if service}[{service}] {end}{msg}',
       sync: true,
@@ -47,13 +47,23 @@ export function createSilentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** Flushes buffered log lines; call before the process exits. */
-export function flushLogger(logger: Logger): void {
-  try {
-    logger.flush();
-    const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as { flushSync?: () => void } | undefined;
-    stream?.flushSync?.();
-  } catch {
-    // a destination that is not ready yet has nothing to flush
-  }
+/**
+ * Flushes buffered log lines, in order; call (and await) before the process exits. Waits for
+ * the asynchronous destination rather than writing synchronously past a write in flight.
+ */
+export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+    try {
+      logger.flush(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      // a destination that is not ready yet has nothing to flush
+      clearTimeout(timer);
+      resolve();
+    }
+  });
 }
