@@ -59,8 +59,10 @@ export function syntaxErrors(src: YamlSource): HendrixError[] {
   for (const e of src.doc.errors) {
     if (e.code === 'DUPLICATE_KEY') continue; // duplicateKeys() says which key and where
     const start = e.pos[0];
-    if (seen.has(start)) continue; // the parser may report one mistake twice at one spot
-    seen.add(start);
+    // one mistake makes the parser stumble over the rest of its line: report the first only
+    const line = offsetToLocation(src, start).line;
+    if (seen.has(line)) continue;
+    seen.add(line);
     const better =
       e.code === 'BLOCK_AS_IMPLICIT_KEY' || e.code === 'MULTILINE_IMPLICIT_KEY'
         ? deeperLine(src, start)
