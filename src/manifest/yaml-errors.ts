@@ -74,11 +74,24 @@ export function syntaxErrors(src: YamlSource): HendrixError[] {
         new HendrixError('HX_ERR_YAML_SYNTAX', {
           message: `invalid YAML: ${sentence(e.message)}`,
           location: offsetToLocation(src, start, e.pos[1]),
-          ...(HINTS[e.code] ? { hint: HINTS[e.code] } : {}),
+          ...(inlineVariable(src, start)
+            ? { hint: 'inside { } or [ ] a ${VAR} must be quoted: "${VAR}"' }
+            : HINTS[e.code]
+              ? { hint: HINTS[e.code] }
+              : {}),
         }),
     );
   }
   return errors;
+}
+
+/** True when the line of `offset` puts an unquoted ${VAR} inside a flow collection ({ } or [ ]). */
+function inlineVariable(src: YamlSource, offset: number): boolean {
+  const text = src.text;
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lineEnd = text.indexOf('\n', offset);
+  const line = text.slice(lineStart, lineEnd === -1 ? undefined : lineEnd);
+  return /[{[][^"']*(?<!["'])\$\{/.test(line);
 }
 
 /** Finds keys that appear twice in one mapping, anywhere in the document; reports the second one. */
