@@ -43,10 +43,11 @@ export class LiveView {
     });
   }
 
-  /** Starts showing the block for these services, all waiting. */
-  begin(services: readonly { name: string; kind: string }[], phase: string): void {
+  /** Starts showing the block for these services, each in `initial` state (waiting to start, or ready to stop). */
+  begin(services: readonly { name: string; kind: string }[], phase: string, initial: 'waiting' | 'ready' = 'waiting'): void {
     this.#rows.clear();
-    for (const s of services) this.#rows.set(s.name, { kind: s.kind, text: 'waiting', state: 'waiting' });
+    const text = initial === 'ready' ? 'running' : 'waiting';
+    for (const s of services) this.#rows.set(s.name, { kind: s.kind, text, state: initial });
     this.#out.write(`${phase}\n`);
     this.#live = true;
     this.#drawn = 0;

@@ -52,7 +52,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   let stopping: Promise<number> | undefined;
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
-      view?.begin(selected.map((name) => ({ name, kind: kindOf(name) })).reverse(), 'stopping');
+      view?.begin(selected.map((name) => ({ name, kind: kindOf(name) })).reverse(), 'stopping', 'ready');
       try {
         await orchestrator.stop();
         view?.end();
