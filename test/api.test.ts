@@ -1,18 +1,14 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HendrixError, defineServiceKind, plan, up, z } from '../src/index.js';
 import { createSilentLogger } from '../src/log/logger.js';
+import { useManifestDirs } from './helpers/manifest-dir.js';
 
 const kindsDir = fileURLToPath(new URL('./fixtures/kinds/', import.meta.url));
 
-function project(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hendrix-api-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
+const project = useManifestDirs();
 
 describe('the programmatic API', () => {
   it('up() starts the graph, serves, exposes addresses and handles, and stop() drains it', async () => {

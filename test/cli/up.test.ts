@@ -1,8 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { addressOf, ROOT, spawnCli, type CliProcess } from '../helpers/cli.js';
 
 const running: CliProcess[] = [];
@@ -18,11 +16,7 @@ function start(args: string[], options: { cwd?: string; env?: Record<string, str
 
 const isReady = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('ready:');
 
-function tempProject(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'hendrix-up-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
+const tempProject = useManifestDirs();
 
 describe('hendrix up', () => {
   it('serves the main example, logs start order and addresses, exits 0 on SIGTERM', async () => {

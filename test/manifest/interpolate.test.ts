@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { interpolateString, isSecretName } from '../../src/manifest/interpolate.js';
 import { resolveManifest } from '../../src/manifest/resolve.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
+import { rejection } from '../helpers/rejection.js';
 
 const makeDir = useManifestDirs();
 
@@ -18,14 +18,6 @@ const problem = (text: string, v: Record<string, string | undefined> = vars) => 
   return r.problems[0]!;
 };
 
-async function rejection(promise: Promise<unknown>): Promise<HendrixError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HendrixError);
-  return error as HendrixError;
-}
 
 describe('interpolateString', () => {
   it.each([

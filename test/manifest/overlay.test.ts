@@ -5,6 +5,7 @@ import { mergeLayers } from '../../src/manifest/overlay.js';
 import { explain, resolveManifest } from '../../src/manifest/resolve.js';
 import { parseSetFlag } from '../../src/manifest/set.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
+import { rejection } from '../helpers/rejection.js';
 
 const makeDir = useManifestDirs();
 
@@ -20,14 +21,6 @@ function set(flag: string): LoadedLayer {
   return result.layer!;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<HendrixError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HendrixError);
-  return error as HendrixError;
-}
 
 const BASE = `version: 1
 services:
