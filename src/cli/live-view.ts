@@ -26,7 +26,7 @@ export class LiveView {
   /** A writable to give the logger: passes through, or queues while the view is live. */
   readonly logSink: Writable;
   readonly #out: { write(text: string): unknown };
-  readonly #rows = new Map<string, { kind: string; text: string; state: string }>();
+  readonly #rows = new Map<string, { kind: string; text: string; state: string; waitsOn: readonly string[] }>();
   readonly #held: string[] = [];
   #live = false;
   #drawn = 0;
@@ -43,11 +43,19 @@ export class LiveView {
     });
   }
 
-  /** Starts showing the block for these services, each in `initial` state (waiting to start, or ready to stop). */
-  begin(services: readonly { name: string; kind: string }[], phase: string, initial: 'waiting' | 'ready' = 'waiting'): void {
+  /**
+   * Starts showing the block for these services, each in `initial` state (waiting to start, or
+   * ready to stop); `waitsOn` names what must finish first (dependencies to start, dependents
+   * to stop), shown as "waiting for …".
+   */
+  begin(
+    services: readonly { name: string; kind: string; waitsOn?: readonly string[] }[],
+    phase: string,
+    initial: 'waiting' | 'ready' = 'waiting',
+  ): void {
     this.#rows.clear();
     const text = initial === 'ready' ? 'running' : 'waiting';
-    for (const s of services) this.#rows.set(s.name, { kind: s.kind, text, state: initial });
+    for (const s of services) this.#rows.set(s.name, { kind: s.kind, text, state: initial, waitsOn: s.waitsOn ?? [] });
     this.#out.write(`${phase}\n`);
     this.#live = true;
     this.#drawn = 0;
@@ -70,12 +78,22 @@ export class LiveView {
     for (const line of this.#held.splice(0)) this.#out.write(line);
   }
 
+  /** Whether `name` still holds others up: not ready yet (starting), or not stopped yet (stopping). */
+  #isPending(name: string, stopping: boolean): boolean {
+    const state = this.#rows.get(name)?.state;
+    if (state === undefined) return false;
+    return stopping ? state !== 'stopped' && state !== 'failed' : state !== 'ready';
+  }
+
   #draw(): void {
     const width = Math.max(0, ...[...this.#rows.keys()].map((n) => n.length));
     let text = this.#drawn ? `\x1b[${this.#drawn}A` : '';
     for (const [name, row] of this.#rows) {
+      const waiting = row.state === 'waiting' || row.state === 'created' || (row.state === 'ready' && row.text === 'running');
+      const blockers = waiting ? row.waitsOn.filter((dep) => this.#isPending(dep, row.state === 'ready')) : [];
+      const status = blockers.length ? `waiting for ${blockers.join(', ')}` : row.text;
       const color = COLOR[row.state] ?? '0';
-      text += `\x1b[2K  \x1b[${color}m${SYMBOL[row.state] ?? '·'}\x1b[0m ${name.padEnd(width)}  \x1b[90m${row.kind}\x1b[0m  ${row.text}\n`;
+      text += `\x1b[2K  \x1b[${color}m${SYMBOL[row.state] ?? '·'}\x1b[0m ${name.padEnd(width)}  \x1b[90m${row.kind}\x1b[0m  ${status}\n`;
     }
     this.#drawn = this.#rows.size;
     this.#out.write(text);

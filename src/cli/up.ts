@@ -52,7 +52,8 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   let stopping: Promise<number> | undefined;
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
-      view?.begin(selected.map((name) => ({ name, kind: kindOf(name) })).reverse(), 'stopping', 'ready');
+      const rows = selected.map((name) => ({ name, kind: kindOf(name), waitsOn: graph.dependents(name) })).reverse();
+      view?.begin(rows, 'stopping', 'ready');
       try {
         await orchestrator.stop();
         view?.end();
@@ -82,7 +83,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   });
 
   try {
-    view?.begin(selected.map((name) => ({ name, kind: kindOf(name) })), 'starting');
+    view?.begin(selected.map((name) => ({ name, kind: kindOf(name), waitsOn: graph.dependencies(name) })), 'starting');
     const started = Date.now();
     const starting = orchestrator.start();
     starting.catch(() => {}); // a signal during start wins the race below; stop() settles start

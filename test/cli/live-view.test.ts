@@ -22,6 +22,22 @@ describe('LiveView', () => {
     expect(out.endsWith('log line two\n')).toBe(true);
   });
 
+  it('says what each service waits for, to start and to stop', () => {
+    let out = '';
+    const view = new LiveView({ write: (t: string) => (out += t) });
+    view.begin([{ name: 'db', kind: 'x' }, { name: 'web', kind: 'x', waitsOn: ['db'] }], 'starting');
+    expect(strip(out)).toContain('web  x  waiting for db');
+    view.update({ service: 'db', kind: 'x', to: 'ready', ms: 3 });
+    const last = strip(out).split('\n').slice(-2).join('\n');
+    expect(last).toContain('web  x  waiting');
+    expect(last).not.toContain('waiting for db');
+    view.end();
+    out = '';
+    view.begin([{ name: 'web', kind: 'x' }, { name: 'db', kind: 'x', waitsOn: ['web'] }], 'stopping', 'ready');
+    expect(strip(out)).toContain('db   x  waiting for web');
+    expect(strip(out)).toContain('web  x  running');
+  });
+
   it('redraws in place: moves the cursor up over its own block', () => {
     let out = '';
     const view = new LiveView({ write: (t: string) => (out += t) });
