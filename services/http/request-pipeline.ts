@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
@@ -18,19 +19,24 @@ export interface PipelineOptions {
   readonly exposeErrors: boolean;
 }
 
+const kTracked = Symbol('hendrix.trackedSocket');
+
+/** A connection the pipeline has seen; Node keeps the response being written in `_httpMessage`. */
+type TrackedSocket = Socket & { [kTracked]?: true; _httpMessage?: ServerResponse | null };
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
 }
 
 /**
- * The request path of an http service: static folders first, then the app; it tracks
+ * The request path of an http service: static folders first, then the app; it knows the
  * responses in flight (for draining), writes the access log, and turns a failing handler into
- * a 500 for that one client. The hot path (a Node listener, no static folders) costs a
- * counter, a Set entry and one shared 'close' listener per request.
+ * a 500 for that one client. The hot path (a Node listener, no static folders, no access log)
+ * costs one property check per request: connections, not requests, are tracked (one 'close'
+ * listener per connection), and the response in flight on a connection is read only when a
+ * drain begins.
  */
 export class RequestPipeline {
-  /** Responses not yet closed. */
-  readonly inflight = new Set<ServerResponse>();
   /** The prefix of request ids in logs. */
   readonly idPrefix = createRequestIdPrefix();
   /** The composed handler: usable as the listener of any Node HTTP server. */
@@ -41,21 +47,44 @@ export class RequestPipeline {
   #seq = 0;
   #listener: Listener | undefined;
   #statics: StaticFiles | undefined;
+  readonly #sockets = new Set<TrackedSocket>();
   readonly #log: Logger;
   readonly #accessLog: Level | undefined;
   readonly #exposeErrors: boolean;
-  readonly #onClose: (this: ServerResponse) => void;
+  readonly #onLogClose: (this: ServerResponse) => void;
+  readonly #onDrainClose: () => void;
+  readonly #onSocketClose: (this: TrackedSocket) => void;
 
   constructor(options: PipelineOptions) {
     this.#log = options.log;
-    this.#accessLog = options.accessLog;
     this.#exposeErrors = options.exposeErrors;
-    const closed = (res: ServerResponse): void => this.#closed(res);
-    // one listener function for every response; `this` is the response
-    this.#onClose = function onResponseClose(this: ServerResponse) {
-      closed(this);
+    // the level cannot change while the service runs: decide once, not per request
+    this.#accessLog = options.accessLog !== undefined && options.log.isLevelEnabled(options.accessLog) ? options.accessLog : undefined;
+    const log = this.#log;
+    const idPrefix = this.idPrefix;
+    const level = this.#accessLog;
+    // one listener function for every response/socket; `this` is the emitter
+    this.#onLogClose = function onResponseClose(this: ServerResponse) {
+      if (level !== undefined) logAccess(log, level, idPrefix, this);
+    };
+    this.#onDrainClose = () => {
+      if (this.#draining) this.#onSettled?.();
+    };
+    const sockets = this.#sockets;
+    this.#onSocketClose = function onSocketClose(this: TrackedSocket) {
+      sockets.delete(this);
     };
     this.handleRequest = (req, res) => this.#handle(req, res);
+  }
+
+  /** The responses in flight now (a response being written on a connection this pipeline served). */
+  inflight(): ServerResponse[] {
+    const out: ServerResponse[] = [];
+    for (const socket of this.#sockets) {
+      const res = socket._httpMessage;
+      if (res && !res.writableFinished && !res.destroyed) out.push(res);
+    }
+    return out;
   }
 
   /** Sets the app requests go to after the static folders. */
@@ -75,7 +104,10 @@ export class RequestPipeline {
   drain(onSettled: () => void): void {
     this.#draining = true;
     this.#onSettled = onSettled;
-    for (const res of this.inflight) if (!res.headersSent) res.setHeader('connection', 'close');
+    for (const res of this.inflight()) {
+      if (!res.headersSent) res.setHeader('connection', 'close');
+      res.once('close', this.#onDrainClose);
+    }
   }
 
   /** Ends draining (a start after a stop). */
@@ -84,23 +116,30 @@ export class RequestPipeline {
     this.#onSettled = undefined;
   }
 
-  /** Destroys every response still in flight (forced stop). */
+  /** Destroys every connection this pipeline served (forced stop). */
   destroyInflight(): void {
-    for (const res of this.inflight) res.destroy();
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const level = this.#accessLog;
-    if (level !== undefined && this.#log.isLevelEnabled(level)) {
+    const socket = req.socket as TrackedSocket | null;
+    if (socket && socket[kTracked] !== true) {
+      socket[kTracked] = true;
+      this.#sockets.add(socket);
+      socket.once('close', this.#onSocketClose);
+    }
+    if (this.#accessLog !== undefined) {
       // without an access log nothing is stored: a failing request gets its id when it fails
       const tracked = res as ServerResponse & TrackedResponse;
       tracked[kSeq] = ++this.#seq;
       tracked[kStart] = performance.now();
       tracked[kWire] = req.socket?.bytesWritten;
+      res.on('close', this.#onLogClose);
     }
-    this.inflight.add(res);
-    res.on('close', this.#onClose);
-    if (this.#draining) res.setHeader('connection', 'close');
+    if (this.#draining) {
+      res.setHeader('connection', 'close');
+      res.once('close', this.#onDrainClose);
+    }
     const statics = this.#statics;
     if (statics !== undefined) {
       const match = statics.match(req.url);
@@ -148,12 +187,5 @@ export class RequestPipeline {
     }
     const body = this.#exposeErrors ? (error instanceof Error ? error.message : String(error)) : undefined;
     sendStatus(res, 500, body === undefined ? {} : { body });
-  }
-
-  #closed(res: ServerResponse): void {
-    this.inflight.delete(res);
-    const level = this.#accessLog;
-    if (level !== undefined && (res as TrackedResponse)[kStart] !== undefined) logAccess(this.#log, level, this.idPrefix, res);
-    if (this.#draining) this.#onSettled?.();
   }
 }

@@ -154,7 +154,7 @@ export class HttpService implements Service {
     const pipeline = this.#pipeline;
     const upgrades = this.#upgrades;
     const force = (): void => {
-      this.#ctx.log.warn({ inflight: pipeline.inflight.size }, 'forcing connections closed');
+      this.#ctx.log.warn({ inflight: pipeline.inflight().length }, 'forcing connections closed');
       server.closeAllConnections();
       pipeline.destroyInflight();
       upgrades.destroyAll();
@@ -165,7 +165,8 @@ export class HttpService implements Service {
       upgrades.close();
       pipeline.drain(() => server.closeIdleConnections());
       server.closeIdleConnections();
-      if (pipeline.inflight.size) this.#ctx.log.info({ inflight: pipeline.inflight.size }, 'draining');
+      const inflight = pipeline.inflight().length;
+      if (inflight) this.#ctx.log.info({ inflight }, 'draining');
       if (signal.aborted) force();
       else signal.addEventListener('abort', force, { once: true });
       await closed;
