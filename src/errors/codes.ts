@@ -56,7 +56,7 @@ export const ERROR_CODES = {
   // --- runtime: start (1) ---
   HX_ERR_START_FAILED: { title: 'the graph failed to start', hint: 'see the errors listed; services that had started were stopped', exit: 1 },
   HX_ERR_START_TIMEOUT: { title: 'service did not become ready in time', hint: 'raise `startTimeout` for the service, or find what it waits for', exit: 1 },
-  HX_ERR_SERVICE_START: { title: 'service failed to start', hint: 'see the cause below', exit: 1 },
+  HX_ERR_SERVICE_START: { title: 'service failed to start', hint: "the service's own error is quoted in the message; its log lines have the details", exit: 1 },
   HX_ERR_DEPENDENCY_FAILED: { title: 'not started: a dependency failed', hint: 'fix the dependency first', exit: 1 },
   HX_ERR_SERVICE_CRASHED: { title: 'service crashed', hint: 'see the cause; the restart policy decides what happens next', exit: 1 },
   HX_ERR_RESTART_LIMIT: { title: 'service failed: restart limit reached', hint: 'fix the cause, or widen `restart.limit`', exit: 1 },
@@ -68,7 +68,7 @@ export const ERROR_CODES = {
   // --- runtime: stop (3, 2) ---
   HX_ERR_STOP_FAILED: { title: 'the graph did not stop cleanly', hint: 'see the errors listed', exit: 3 },
   HX_ERR_STOP_TIMEOUT: { title: 'service did not stop in time and was forced', hint: 'raise `stopTimeout`, or find what keeps it busy', exit: 3 },
-  HX_ERR_SERVICE_STOP: { title: 'service failed to stop', hint: 'see the cause below', exit: 3 },
+  HX_ERR_SERVICE_STOP: { title: 'service failed to stop', hint: "the service's own error is quoted in the message; the other services were still stopped", exit: 3 },
   HX_ERR_FORCED: { title: 'forced quit', hint: 'a second signal forces the stop at once', exit: 2 },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -92,6 +92,16 @@ describe('hendrix up', () => {
     await res.body?.cancel().catch(() => {});
   });
 
+  it('stops every service even when one fails to stop, reports it and exits 3', async () => {
+    const p = start(['up', '-f', 'test/fixtures/kinds/stubborn.yaml']);
+    await p.waitForLog(isReady);
+    p.process.kill('SIGTERM');
+    expect(await p.exited()).toBe(3);
+    expect(p.stderr()).toContain('HX_ERR_STOP_FAILED');
+    expect(p.stderr()).toContain('disk on fire');
+    expect(p.stdout()).toMatch(/"service":"web".*"msg":"stopped"/);
+  });
+
   it('runs a custom kind loaded from a module beside the manifest', async () => {
     const p = start(['up', '-f', 'examples/custom-kind/hendrix.yaml'], { env: { WEB_PORT: '0', ECHO_PORT: '0' } });
     const ready = await p.waitForLog(isReady);
