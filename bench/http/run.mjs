@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/http: hello world served by `hendrix up` against bare node:http, same load generator
 // (wrk), alternated rounds; plus idle RSS and spawn-to-first-response against Fastify 5.
-// Usage: npm run build && node bench/http/run.mjs [--rounds 3] [--duration 5] [--connections 50]
+// Usage: npm run build && node bench/http/run.mjs [--rounds 5] [--duration 5] [--connections 50]
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' } },
+  options: { rounds: { type: 'string', default: '5' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' } },
 });
 const rounds = Number(values.rounds);
 
