@@ -30,7 +30,7 @@ export interface PoolRunOptions {
 export interface TaskPool {
   readonly kind: 'thread' | 'process';
   readonly size: number;
-  /** Free slots; a slot counts as free before its worker exists (workers start lazily). */
+  /** Free slots; a slot counts as free before its worker exists (workers start lazily); 0 once closed. */
   available(): number;
   /** Runs a task on a free slot; rejects at once when none is free (a programming error). */
   run(task: TaskSpec, options?: PoolRunOptions): Promise<unknown>;
@@ -41,7 +41,8 @@ export interface TaskPool {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The machinery both pools share. A pool is `size` slots; each slot has at most one worker (a
+// The machinery both pools share (here rather than in a file of its own, to keep crosstown/ to
+// the files agreed on). A pool is `size` slots; each slot has at most one worker (a
 // thread or a child, started on first use, replaced after it dies) and at most one task.
 
 /** The message a worker receives. */
@@ -72,8 +73,9 @@ export interface WorkerHandle {
   end(): void;
   /** Ends the worker now. */
   kill(): void;
-  /** Keeps the parent alive (while busy) or not (while idle). */
+  /** Lets the worker keep the parent alive: while it runs a task. */
   ref(): void;
+  /** Lets the parent exit even though the worker is up: while it is idle. */
   unref(): void;
 }
 
