@@ -18,3 +18,5 @@ export { ERROR_CODES, EXIT, type ErrorCode } from './errors/codes.js';
 export { duration, size, int, number, bool, listen, parseListen, formatListen, type ListenAddress } from './manifest/fields.js';
 export { parseDuration, parseSize } from './manifest/units.js';
 export { z } from 'zod';
+export { crosstown, type Crosstown, type CrosstownOptions, type CrosstownTaskOptions } from './crosstown/api.js';
+export type { CrosstownStats } from './crosstown/runtime.js';

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
+import { requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
 import { toNodeListener } from './fetch-adapter.js';
@@ -46,6 +47,7 @@ export class RequestPipeline {
   #onSettled: (() => void) | undefined;
   #seq = 0;
   #listener: Listener | undefined;
+  #crosstown: CrosstownHost | undefined;
   #statics: StaticFiles | undefined;
   readonly #sockets = new Set<TrackedSocket>();
   readonly #log: Logger;
@@ -90,6 +92,21 @@ export class RequestPipeline {
   /** Sets the app requests go to after the static folders. */
   setApp(app: LoadedApp | undefined): void {
     this.#listener = app === undefined ? undefined : app.type === 'node' ? (app.listener as Listener) : toNodeListener(app.handler);
+  }
+
+  /**
+   * Sets the crosstown runtime the app's requests schedule work with: each request then runs
+   * the app inside the request context (one AsyncLocalStorage.run and a two-field object).
+   */
+  setCrosstown(host: CrosstownHost | undefined): void {
+    this.#crosstown = host;
+  }
+
+  /** The request id of a response for log lines, assigned now if it has none. */
+  requestIdOf(res: ServerResponse): string {
+    const tracked = res as ServerResponse & TrackedResponse;
+    tracked[kSeq] ??= ++this.#seq;
+    return requestId(this.idPrefix, res) as string;
   }
 
   /** Sets the static folders checked before the app. */
@@ -168,7 +185,8 @@ export class RequestPipeline {
       return;
     }
     try {
-      const result = listener(req, res);
+      const host = this.#crosstown;
+      const result = host === undefined ? listener(req, res) : requestContext.run({ res, host }, listener, req, res);
       if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(req, res, error));
     } catch (error) {
       this.fail(req, res, error);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { crosstownSchema } from '../../src/crosstown/config.js';
 import { bool, duration, listen, size } from '../../src/manifest/fields.js';
 
 /** The config of an `http` service: an app module, static folders, listen address and limits. */
@@ -26,6 +27,7 @@ export const httpSchema = z.strictObject({
       'The log level of the per-request access log line (method, path, status, duration, bytes), or false/off for none. The default, debug, logs requests when logging.level is debug (development) and costs nothing at info.',
     ),
   exposeErrors: bool('Whether a 500 response carries the error message (never in production).').default(false),
+  crosstown: crosstownSchema,
 });
 
 /** The validated config of an `http` service. */

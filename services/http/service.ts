@@ -2,8 +2,10 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Server as TlsHttpServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
+import { requestContext } from '../../src/crosstown/context.js';
+import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
 import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
-import type { Service, ServiceContext } from '../../src/runtime/contract.js';
+import type { CommonServiceConfig, Service, ServiceContext } from '../../src/runtime/contract.js';
 import { accessLogLevel } from './access-log.js';
 import { loadApp } from './app-loader.js';
 import { listenOn } from './listen.js';
@@ -41,7 +43,15 @@ export interface HttpHandle {
    * handler that returns `false` declines; upgrades every handler declines get 404 and close.
    */
   onUpgrade(listener: UpgradeListener): () => void;
+  /** The service's crosstown runtime: work scheduled after responses (see docs/crosstown.md). */
+  readonly crosstown: {
+    /** Counts of waiting, queued, running, done, failed, dropped, skipped and replayed tasks. */
+    stats(): CrosstownStats;
+  };
 }
+
+/** Ms kept back from stopTimeout when the crosstown drain is cut by it: time to report and close. */
+const STOP_MARGIN = 500;
 
 function onClientError(this: Logger, error: NodeJS.ErrnoException, socket: Duplex): void {
   const code = error.code;
@@ -72,6 +82,7 @@ export class HttpService implements Service {
   readonly #upgrades: Upgrades;
   readonly #handle: HttpHandle;
   #server: Server | undefined;
+  #crosstown: CrosstownRuntime | undefined;
   #bound: ListenAddress | undefined;
   #stopping: Promise<void> | undefined;
   #stopRequested = false;
@@ -91,6 +102,17 @@ export class HttpService implements Service {
     this.#stopping = undefined;
     this.#pipeline.resume();
     this.#upgrades.open();
+    // a fresh runtime per start: the last one was drained and closed by stop
+    const pipeline = this.#pipeline;
+    const crosstown = new CrosstownRuntime({
+      config: config.crosstown,
+      log: log.child({ component: 'crosstown' }),
+      baseDir: this.#ctx.baseDir,
+      requestId: (res) => pipeline.requestIdOf(res),
+    });
+    this.#crosstown = crosstown;
+    crosstown.start();
+    pipeline.setCrosstown(crosstown);
     if (config.static !== undefined) {
       // loaded only when used: `send` and its MIME database cost ~40 ms of start-up
       const { StaticFiles } = await import('./static-files.js');
@@ -98,7 +120,11 @@ export class HttpService implements Service {
       await statics.init();
       this.#pipeline.setStatic(statics);
     }
-    if (config.app !== undefined) this.#pipeline.setApp(await loadApp(this.#ctx, signal));
+    if (config.app !== undefined) {
+      // timers and work an app module or factory starts while loading belong to this service
+      const app = await requestContext.run({ res: undefined, host: crosstown }, () => loadApp(this.#ctx, signal));
+      this.#pipeline.setApp(app);
+    }
     signal.throwIfAborted();
     if (this.#stopRequested) throw new Error('stopped while starting');
 
@@ -144,8 +170,35 @@ export class HttpService implements Service {
    */
   stop(signal: AbortSignal): Promise<void> {
     this.#stopRequested = true;
-    this.#stopping ??= this.#drain(signal);
+    this.#stopping ??= this.#stopAll(signal);
     return this.#stopping;
+  }
+
+  /**
+   * The HTTP drain first (no new requests; work scheduled by the responses still in flight
+   * joins the queue), then the crosstown drain: running and queued tasks, until drainTimeout
+   * or what stopTimeout leaves of the stop, whichever comes first.
+   */
+  async #stopAll(signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    let failure: unknown;
+    try {
+      await this.#drain(signal);
+    } catch (error) {
+      failure = error;
+    }
+    const crosstown = this.#crosstown;
+    if (crosstown !== undefined) {
+      // the kind's config type lacks the common fields the orchestrator adds
+      const stopTimeout = (this.#ctx.config as Partial<CommonServiceConfig>).stopTimeout ?? 0;
+      const within = stopTimeout > 0 ? Math.max(0, stopTimeout - (performance.now() - started) - STOP_MARGIN) : undefined;
+      try {
+        await crosstown.drain({ signal, ...(within === undefined ? {} : { within }) });
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   async #drain(signal: AbortSignal): Promise<void> {
@@ -201,6 +254,7 @@ export class HttpService implements Service {
       handleUpgrade: this.#upgrades.dispatch,
       attachUpgrades: (server) => service.#upgrades.attach(server),
       onUpgrade: (listener) => service.#upgrades.add(listener),
+      crosstown: { stats: () => service.#crosstown?.stats() ?? emptyStats() },
     };
   }
 }

@@ -1,0 +1,83 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { ServerResponse } from 'node:http';
+import type { Transferable } from 'node:worker_threads';
+import type { StatusPattern } from './status-filter.js';
+
+/**
+ * The request context crosstown reads: which response is current, and which runtime owns it.
+ *
+ * The http pipeline runs the app inside `requestContext.run(scope, ...)`, once per request,
+ * so a handler (Node listener, fetch handler or factory-made app alike) can call
+ * `crosstown(fn)` without passing `res` around. The storage lives on `globalThis` under a
+ * registered symbol: an app importing the bundled package and a service loaded from source
+ * (tests), or two copies of the package, still meet in the same context.
+ */
+
+/** Where a task runs. */
+export type TaskPoolKind = 'loop' | 'thread' | 'process';
+
+/** The options every crosstown call takes. */
+export interface CrosstownOptions {
+  /** Response statuses after which this task does not run; default: the service's `skipStatus`. */
+  skipStatus?: readonly StatusPattern[];
+  /** Whether this task also runs when the client went away; default: the service's `runOnAbort`. */
+  runOnAbort?: boolean;
+  /** The task's name in logs and stats; default: the function's name (loop) or `module#export`. */
+  name?: string;
+}
+
+/** The options of crosstown.thread() and crosstown.process(). */
+export interface CrosstownTaskOptions extends CrosstownOptions {
+  /** Objects moved to the thread rather than copied (ArrayBuffers, MessagePorts); processes copy. */
+  transfer?: readonly Transferable[];
+  /** Milliseconds before the task fails and its worker is replaced; default: the service's `taskTimeout`. */
+  timeout?: number;
+  /** Whether the task is journaled when the service has a journal; default true. */
+  durable?: boolean;
+}
+
+/** One call of the API, as handed to the runtime that will run it. */
+export interface ScheduleRequest {
+  readonly pool: TaskPoolKind;
+  /** The function of a loop task. */
+  readonly fn?: () => unknown;
+  /** The `module#export` text of a thread or process task. */
+  readonly task?: string;
+  /** The file of the module that called the API, when it could be found. */
+  readonly callerFile?: string | undefined;
+  readonly data?: unknown;
+  readonly options: CrosstownTaskOptions;
+  /** The request scope the call was made in; undefined outside any request. */
+  readonly scope: RequestScope | undefined;
+}
+
+/**
+ * What runs the work: the crosstown runtime of an http service, or the default one. Kept to
+ * one method so that copies of the package at different versions can still talk.
+ */
+export interface CrosstownHost {
+  /** Schedules one task; the promise is already marked handled. */
+  schedule(request: ScheduleRequest): Promise<unknown>;
+}
+
+/**
+ * The store of one request: its response and the host to schedule work with. Created once
+ * per request by the http pipeline (two fields: cheap), or once per loop task with no response.
+ */
+export interface RequestScope {
+  /** The response of the request; undefined inside a loop task or while an app loads. */
+  readonly res: ServerResponse | undefined;
+  readonly host: CrosstownHost;
+}
+
+const KEY = Symbol.for('hendrix.crosstown.context');
+
+type GlobalWithContext = typeof globalThis & { [KEY]?: AsyncLocalStorage<RequestScope> };
+
+/** The one AsyncLocalStorage of the process that carries the current RequestScope. */
+export const requestContext: AsyncLocalStorage<RequestScope> = ((globalThis as GlobalWithContext)[KEY] ??= new AsyncLocalStorage<RequestScope>());
+
+/** The scope of the current request, if any. */
+export function currentScope(): RequestScope | undefined {
+  return requestContext.getStore();
+}
