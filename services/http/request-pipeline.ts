@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
-import { requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
+import { crosstownShared, requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
 import { toNodeListener } from './fetch-adapter.js';
@@ -96,7 +96,8 @@ export class RequestPipeline {
 
   /**
    * Sets the crosstown runtime the app's requests schedule work with: each request then runs
-   * the app inside the request context (one AsyncLocalStorage.run and a two-field object).
+   * the app inside the request context (one AsyncLocalStorage.run and a two-field object),
+   * once the public API is loaded — an app that never imports it pays nothing.
    */
   setCrosstown(host: CrosstownHost | undefined): void {
     this.#crosstown = host;
@@ -186,7 +187,7 @@ export class RequestPipeline {
     }
     try {
       const host = this.#crosstown;
-      const result = host === undefined ? listener(req, res) : requestContext.run({ res, host }, listener, req, res);
+      const result = host === undefined || !crosstownShared.apiLoaded ? listener(req, res) : requestContext.run({ res, host }, listener, req, res);
       if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(req, res, error));
     } catch (error) {
       this.fail(req, res, error);

@@ -2,7 +2,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type Server, type Ser
 import type { Server as TlsHttpServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { requestContext } from '../../src/crosstown/context.js';
+import { crosstownShared } from '../../src/crosstown/context.js';
 import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
 import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/runtime/contract.js';
@@ -113,6 +113,8 @@ export class HttpService implements Service {
     this.#crosstown = crosstown;
     crosstown.start();
     pipeline.setCrosstown(crosstown);
+    // work scheduled outside any request (a timer, app start-up) goes to the first running service
+    crosstownShared.runtimes.add(crosstown);
     if (config.static !== undefined) {
       // loaded only when used: `send` and its MIME database cost ~40 ms of start-up
       const { StaticFiles } = await import('./static-files.js');
@@ -120,11 +122,7 @@ export class HttpService implements Service {
       await statics.init();
       this.#pipeline.setStatic(statics);
     }
-    if (config.app !== undefined) {
-      // timers and work an app module or factory starts while loading belong to this service
-      const app = await requestContext.run({ res: undefined, host: crosstown }, () => loadApp(this.#ctx, signal));
-      this.#pipeline.setApp(app);
-    }
+    if (config.app !== undefined) this.#pipeline.setApp(await loadApp(this.#ctx, signal));
     signal.throwIfAborted();
     if (this.#stopRequested) throw new Error('stopped while starting');
 
@@ -196,6 +194,8 @@ export class HttpService implements Service {
         await crosstown.drain({ signal, ...(within === undefined ? {} : { within }) });
       } catch (error) {
         failure ??= error;
+      } finally {
+        crosstownShared.runtimes.delete(crosstown);
       }
     }
     if (failure !== undefined) throw failure;

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { defaultCrosstownConfig } from './config.js';
-import { currentScope, type CrosstownHost, type CrosstownOptions, type CrosstownTaskOptions, type ScheduleRequest } from './context.js';
+import { crosstownShared, currentScope, firstRunningHost, type CrosstownHost, type CrosstownOptions, type CrosstownTaskOptions, type ScheduleRequest } from './context.js';
 import { callerFile } from './resolve-task.js';
 import { CrosstownRuntime } from './runtime.js';
 
@@ -25,6 +25,9 @@ export interface Crosstown {
   process<T = unknown>(task: string, data?: unknown, options?: CrosstownTaskOptions): Promise<T | undefined>;
 }
 
+// from now on the http pipeline gives each request the context crosstown() reads
+crosstownShared.apiLoaded = true;
+
 /** This module's own file: its frames are not the caller's. */
 const OWN_FILE = (() => {
   try {
@@ -37,8 +40,8 @@ const OWN_FILE = (() => {
 let fallback: CrosstownRuntime | undefined;
 
 /**
- * The runtime of calls made outside any http service (a script, a test, a timer started
- * elsewhere): every default, paths relative to the calling module or the working folder,
+ * The runtime of calls made outside any request when no http service runs in this process
+ * (a script, a test): every default, paths relative to the calling module or the working folder,
  * failures logged as JSON to stderr at warn. It is never drained: a script that must not lose
  * work awaits the promises.
  */
@@ -53,7 +56,8 @@ function defaultHost(): CrosstownHost {
 }
 
 function submit(request: ScheduleRequest): Promise<unknown> {
-  const host = request.scope?.host ?? defaultHost();
+  // outside a request: the first running http service, else the default runtime
+  const host = request.scope?.host ?? firstRunningHost() ?? defaultHost();
   try {
     return host.schedule(request);
   } catch (error) {

@@ -6,11 +6,11 @@ import type { StatusPattern } from './status-filter.js';
 /**
  * The request context crosstown reads: which response is current, and which runtime owns it.
  *
- * The http pipeline runs the app inside `requestContext.run(scope, ...)`, once per request,
- * so a handler (Node listener, fetch handler or factory-made app alike) can call
- * `crosstown(fn)` without passing `res` around. The storage lives on `globalThis` under a
- * registered symbol: an app importing the bundled package and a service loaded from source
- * (tests), or two copies of the package, still meet in the same context.
+ * The http pipeline runs the app inside `requestContext.run(scope, ...)`, once per request
+ * (once the public API is loaded), so a handler — Node listener, fetch handler or
+ * factory-made app alike — can call `crosstown(fn)` without passing `res` around. The storage
+ * lives on `globalThis` under a registered symbol: an app importing the bundled package and a
+ * service loaded from source (tests), or two copies of the package, still meet in one context.
  */
 
 /** Where a task runs. */
@@ -70,14 +70,41 @@ export interface RequestScope {
   readonly host: CrosstownHost;
 }
 
-const KEY = Symbol.for('hendrix.crosstown.context');
+/** What every copy of the package in the process shares, kept on `globalThis`. */
+export interface CrosstownShared {
+  /** The one AsyncLocalStorage that carries the current RequestScope. */
+  readonly context: AsyncLocalStorage<RequestScope>;
+  /**
+   * Whether the public API has been loaded. Until it is, nobody can call crosstown(), and the
+   * http pipeline skips the per-request context: on Node 20 the first AsyncLocalStorage.run()
+   * turns on async hooks for the whole process, which costs a few percent of requests/s.
+   */
+  apiLoaded: boolean;
+  /** The runtimes of the http services running now, in start order. */
+  readonly runtimes: Set<CrosstownHost>;
+}
 
-type GlobalWithContext = typeof globalThis & { [KEY]?: AsyncLocalStorage<RequestScope> };
+const KEY = Symbol.for('hendrix.crosstown.shared');
 
-/** The one AsyncLocalStorage of the process that carries the current RequestScope. */
-export const requestContext: AsyncLocalStorage<RequestScope> = ((globalThis as GlobalWithContext)[KEY] ??= new AsyncLocalStorage<RequestScope>());
+type GlobalWithShared = typeof globalThis & { [KEY]?: CrosstownShared };
+
+/** The state shared by every copy of the package in this process. */
+export const crosstownShared: CrosstownShared = ((globalThis as GlobalWithShared)[KEY] ??= {
+  context: new AsyncLocalStorage<RequestScope>(),
+  apiLoaded: false,
+  runtimes: new Set(),
+});
+
+/** The AsyncLocalStorage that carries the current RequestScope. */
+export const requestContext: AsyncLocalStorage<RequestScope> = crosstownShared.context;
 
 /** The scope of the current request, if any. */
 export function currentScope(): RequestScope | undefined {
-  return requestContext.getStore();
+  return crosstownShared.apiLoaded ? requestContext.getStore() : undefined;
+}
+
+/** The runtime of the first http service running in this process, if any. */
+export function firstRunningHost(): CrosstownHost | undefined {
+  for (const host of crosstownShared.runtimes) return host;
+  return undefined;
 }

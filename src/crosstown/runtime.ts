@@ -423,7 +423,7 @@ export class CrosstownRuntime implements CrosstownHost {
     const code = (error as { code?: unknown } | null)?.code;
     if (error instanceof HendrixError) failure = error;
     else if (code === 'HX_TASK_TIMEOUT') failure = new HendrixError('HX_ERR_CROSSTOWN_TASK_TIMEOUT', { message: `crosstown task ${name} timed out after ${timeout} ms; its ${pool} worker was stopped`, cause: error });
-    else if (code === 'HX_TASK_NO_EXPORT') failure = new HendrixError('HX_ERR_CROSSTOWN_BAD_TASK', { message: `crosstown task ${name}: ${(error as Error).message}`, cause: error });
+    else if (code === 'HX_TASK_NO_EXPORT' || code === 'HX_TASK_DATA') failure = new HendrixError('HX_ERR_CROSSTOWN_BAD_TASK', { message: `crosstown task ${name}: ${(error as Error).message}`, cause: error });
     else {
       const message = error instanceof Error ? error.message : String(error);
       failure = new HendrixError('HX_ERR_CROSSTOWN_TASK_FAILED', { message: `crosstown task ${name} failed: ${message}`, cause: error });

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crosstown } from '../../src/index.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { eventsOf, get, startWeb, until, type Web } from './helpers.js';
 
@@ -121,7 +122,6 @@ describe('when crosstown work runs', () => {
   });
 
   it('runs at once when called outside a request (the default runtime)', async () => {
-    const { crosstown } = await import('../../dist/bundle/index.js');
     const order: string[] = [];
     const result = crosstown(() => {
       order.push('task');
@@ -133,6 +133,21 @@ describe('when crosstown work runs', () => {
     const fromThread = await crosstown.thread<{ pid: number; threadId: number; data: unknown }>('./fixtures/tasks.mjs', { script: true });
     expect(fromThread).toMatchObject({ pid: process.pid, data: { script: true } });
     expect(fromThread!.threadId).toBeGreaterThan(0);
+  });
+
+  it('outside a request, work goes to the running http service (drained and counted there)', async () => {
+    const { handle, app } = await web('listener');
+    let ran = false;
+    const result = crosstown(async function background() {
+      await new Promise((r) => setTimeout(r, 100));
+      ran = true;
+      return 'bg';
+    });
+    await until(() => handle.crosstown.stats().running === 1);
+    await app.stop();
+    expect(ran).toBe(true);
+    expect(await result).toBe('bg');
+    expect(handle.crosstown.stats()).toMatchObject({ done: 1, running: 0 });
   });
 });
 
