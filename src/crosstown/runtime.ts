@@ -101,6 +101,10 @@ function defaultPool(kind: 'thread' | 'process', size: number, log: Logger): Tas
  * feeds thread and process tasks from its own bounded FIFO queues into lazily created pools
  * that never queue, journals durable tasks, counts everything, and at stop drains what is
  * running and queued until drainTimeout, then reports what is left by task name.
+ *
+ * One file over 400 lines on purpose: scheduling, the queues, the journal and the drain all
+ * move the same tasks through the same states and counts; split, they would share that state
+ * through an interface wider than the class itself.
  */
 export class CrosstownRuntime implements CrosstownHost {
   readonly #config: CrosstownConfig;
