@@ -78,6 +78,15 @@ export const ERROR_CODES = {
   HX_ERR_CROSSTOWN_DRAIN_LEFT: { title: 'crosstown tasks left undone at stop', hint: 'raise `crosstown.drainTimeout` (and `stopTimeout` above it), or turn on `crosstown.journal` so the next start replays them', exit: 3 },
   HX_ERR_CROSSTOWN_NO_SERVICE: { title: 'crosstown called outside an http service', hint: 'loop tasks run at once; thread and process tasks use a default runtime (cores-sized pools, no journal, no drain at exit)', exit: 1 },
   HX_ERR_CROSSTOWN_CLOSED: { title: 'crosstown is stopped', hint: 'the service stopped (or is stopping past its drain); schedule work while it runs', exit: 1 },
+  // --- tls (1 at start; warnings and reload errors are logged with their code) ---
+  HX_ERR_TLS_FILE: { title: 'TLS file cannot be read', hint: 'check the path (relative to the manifest) and that the user running hendrix may read it', exit: 1 },
+  HX_ERR_TLS_PEM: { title: 'TLS file is not a valid PEM certificate or key', hint: 'give PEM files (-----BEGIN CERTIFICATE----- / -----BEGIN PRIVATE KEY-----); convert DER or PKCS#12 with openssl', exit: 1 },
+  HX_ERR_TLS_KEY_MISMATCH: { title: 'private key does not match the certificate', hint: 'pair each certificate with the key it was issued for (compare `openssl x509 -noout -pubkey` and `openssl pkey -pubout`)', exit: 1 },
+  HX_ERR_TLS_CERT_EXPIRED: { title: 'certificate has expired or is not yet valid', hint: 'renew the certificate; clients will refuse it (this is a warning: the listener still starts)', exit: 1 },
+  HX_ERR_TLS_RELOAD: { title: 'new certificate rejected: the old one stays in use', hint: 'fix the files named in the message; they are read again on their next change', exit: 1 },
+  HX_ERR_TLS_SERVES: { title: '`serves` does not name an http service', hint: 'a tls listener serves the app of an `http` service: serves: <name of a kind: http service>', exit: 1 },
+  HX_ERR_TLS_SELF_SIGNED: { title: 'development certificate cannot be created or stored', hint: 'make `stateDir` (default .hendrix/tls beside the manifest) writable', exit: 1 },
+  HX_ERR_TLS_ACME: { title: 'ACME certificate could not be obtained or renewed', hint: 'check `acme.directory`, that the hosts resolve to this machine and that port 80 (the http-01 challenge) reaches the redirect listener or the served http service', exit: 1 },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code from the table. */
