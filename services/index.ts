@@ -1,7 +1,9 @@
 import type { ServiceKind } from '../src/runtime/contract.js';
 import { httpKind } from './http/kind.js';
+import { tlsKind } from './tls/kind.js';
 
 /** The built-in kinds, by name. Their implementations load only when a manifest uses them. */
 export const builtinKinds: ReadonlyMap<string, ServiceKind> = new Map<string, ServiceKind>([
   ['http', httpKind as unknown as ServiceKind],
+  ['tls', tlsKind as unknown as ServiceKind],
 ]);

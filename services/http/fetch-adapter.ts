@@ -203,7 +203,7 @@ export function toNodeListener(handler: FetchHandler): (req: IncomingMessage, re
       if (!(error instanceof BadRequestError)) throw error;
       res.statusCode = 400;
       res.setHeader('content-type', 'text/plain; charset=utf-8');
-      res.setHeader('connection', 'close');
+      if (req.httpVersionMajor !== 2) res.setHeader('connection', 'close');
       res.end('Bad Request');
       return;
     }

@@ -1,5 +1,5 @@
 import { lstat, unlink } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { Server } from 'node:net';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { HendrixError } from '../../src/errors/hendrix-error.js';

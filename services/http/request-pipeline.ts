@@ -11,6 +11,12 @@ import type { StaticFiles, StaticMatch } from './static-files.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
+/**
+ * A handler asked before the static folders and the app (an ACME http-01 responder): it
+ * returns true when it answered the request, false to let the request go on.
+ */
+export type RequestInterceptor = (req: IncomingMessage, res: ServerResponse) => boolean;
+
 /** How a pipeline answers and logs. */
 export interface PipelineOptions {
   readonly log: Logger;
@@ -49,6 +55,7 @@ export class RequestPipeline {
   #listener: Listener | undefined;
   #crosstown: CrosstownHost | undefined;
   #statics: StaticFiles | undefined;
+  #interceptors: readonly RequestInterceptor[] = [];
   readonly #sockets = new Set<TrackedSocket>();
   readonly #log: Logger;
   readonly #accessLog: Level | undefined;
@@ -110,6 +117,14 @@ export class RequestPipeline {
     return requestId(this.idPrefix, res) as string;
   }
 
+  /** Adds a handler asked before everything else; returns the function that removes it. */
+  intercept(interceptor: RequestInterceptor): () => void {
+    this.#interceptors = [...this.#interceptors, interceptor];
+    return () => {
+      this.#interceptors = this.#interceptors.filter((i) => i !== interceptor);
+    };
+  }
+
   /** Sets the static folders checked before the app. */
   setStatic(statics: StaticFiles | undefined): void {
     this.#statics = statics;
@@ -141,7 +156,10 @@ export class RequestPipeline {
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
     const socket = req.socket as TrackedSocket | null;
-    if (socket && socket[kTracked] !== true) {
+    // HTTP/2 streams share a session the TLS listener drains (GOAWAY); their `socket` is a
+    // per-stream proxy that must not be tracked, and `Connection` is not an HTTP/2 header
+    const h1 = req.httpVersionMajor !== 2;
+    if (h1 && socket && socket[kTracked] !== true) {
       socket[kTracked] = true;
       this.#sockets.add(socket);
       socket.once('close', this.#onSocketClose);
@@ -155,9 +173,11 @@ export class RequestPipeline {
       res.on('close', this.#onLogClose);
     }
     if (this.#draining) {
-      res.setHeader('connection', 'close');
+      if (h1) res.setHeader('connection', 'close');
       res.once('close', this.#onDrainClose);
     }
+    const interceptors = this.#interceptors;
+    if (interceptors.length > 0 && this.#intercepted(interceptors, req, res)) return;
     const statics = this.#statics;
     if (statics !== undefined) {
       const match = statics.match(req.url);
@@ -167,6 +187,16 @@ export class RequestPipeline {
       }
     }
     this.#dispatch(req, res, false);
+  }
+
+  #intercepted(interceptors: readonly RequestInterceptor[], req: IncomingMessage, res: ServerResponse): boolean {
+    try {
+      for (const interceptor of interceptors) if (interceptor(req, res)) return true;
+    } catch (error) {
+      this.fail(req, res, error);
+      return true;
+    }
+    return false;
   }
 
   #serveStatic(statics: StaticFiles, req: IncomingMessage, res: ServerResponse, match: StaticMatch): void {

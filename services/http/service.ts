@@ -1,5 +1,5 @@
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Server as TlsHttpServer } from 'node:https';
+import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { crosstownShared } from '../../src/crosstown/context.js';
@@ -9,11 +9,12 @@ import type { CommonServiceConfig, Service, ServiceContext } from '../../src/run
 import { accessLogLevel } from './access-log.js';
 import { loadApp } from './app-loader.js';
 import { listenOn } from './listen.js';
-import { RequestPipeline } from './request-pipeline.js';
+import { RequestPipeline, type RequestInterceptor } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
 import { Upgrades, type UpgradeListener } from './upgrades.js';
 
 export type { UpgradeListener } from './upgrades.js';
+export type { RequestInterceptor } from './request-pipeline.js';
 export type { AppContext } from './app-loader.js';
 
 /**
@@ -37,12 +38,19 @@ export interface HttpHandle {
    * listeners while there are any; without them Node passes Upgrade requests to the request
    * handler as plain requests. Returns the function that detaches the server.
    */
-  attachUpgrades(server: Server | TlsHttpServer): () => void;
+  attachUpgrades(server: EventEmitter): () => void;
   /**
    * Registers an upgrade (WebSocket) handler; returns the function that unregisters it. A
    * handler that returns `false` declines; upgrades every handler declines get 404 and close.
    */
   onUpgrade(listener: UpgradeListener): () => void;
+  /**
+   * Adds a handler asked before the static folders and the app (a TLS listener answering ACME
+   * http-01 challenges); it returns true when it answered. Returns the function that removes it.
+   */
+  intercept(interceptor: RequestInterceptor): () => void;
+  /** Whether `socket` was taken over by an upgrade handler (so its owner, not the server, closes it). */
+  isUpgraded(socket: Duplex): boolean;
   /** The service's crosstown runtime: work scheduled after responses (see docs/crosstown.md). */
   readonly crosstown: {
     /** Counts of waiting, queued, running, done, failed, dropped, skipped and replayed tasks. */
@@ -254,6 +262,8 @@ export class HttpService implements Service {
       handleUpgrade: this.#upgrades.dispatch,
       attachUpgrades: (server) => service.#upgrades.attach(server),
       onUpgrade: (listener) => service.#upgrades.add(listener),
+      intercept: (interceptor) => service.#pipeline.intercept(interceptor),
+      isUpgraded: (socket) => service.#upgrades.has(socket),
       crosstown: { stats: () => service.#crosstown?.stats() ?? emptyStats() },
     };
   }

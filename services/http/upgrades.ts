@@ -102,6 +102,11 @@ export class Upgrades {
     refuse(socket, REFUSE_404);
   };
 
+  /** Whether `socket` was handed to an upgrade handler and is still open (a WebSocket). */
+  has(socket: Duplex): boolean {
+    return this.#sockets.has(socket);
+  }
+
   /** Refuses new upgrades from now on (draining). */
   close(): void {
     this.#closing = true;

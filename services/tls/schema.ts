@@ -96,7 +96,7 @@ export const tlsSchema = z
       .string()
       .min(1)
       .optional()
-      .describe("OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed). Default: Node's list, forward secrecy only."),
+      .describe("OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed). Default: ECDHE key exchange with AES-GCM or ChaCha20 only (forward secrecy, no CBC)."),
     http2: bool('Whether to serve HTTP/2 as well as HTTP/1.1 on the same port (chosen by ALPN).').default(false),
     clientAuth: clientAuth.optional(),
     hsts,

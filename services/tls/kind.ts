@@ -1,0 +1,15 @@
+import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { tlsSchema } from './schema.js';
+
+/** The `tls` kind: a TLS listener (HTTPS, HTTP/2, mTLS) serving an http service's app. */
+export const tlsKind = defineServiceKind({
+  kind: 'tls',
+  description: "A TLS listener serving an http service's app: SNI, HTTP/2, mutual TLS, hot certificate reload, development and ACME certificates.",
+  schema: tlsSchema,
+  references: ['serves'],
+  async create(ctx) {
+    // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind
+    const { TlsService } = await import('./service.js');
+    return new TlsService(ctx);
+  },
+});
