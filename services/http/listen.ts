@@ -11,6 +11,8 @@ export interface ListenContext {
   readonly service: string;
   readonly baseDir: string;
   readonly location: SourceLocation | undefined;
+  /** The scheme shown in messages (`https` for a TLS listener); default `http`. */
+  readonly scheme?: string;
 }
 
 /** A unix socket path resolved against the base folder; TCP addresses as they are. */
@@ -25,6 +27,10 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
   ENOTFOUND: 'host name not found',
   ENOENT: 'folder of the socket does not exist',
 };
+
+/** What to do when a port below 1024 is refused (EACCES). */
+export const PRIVILEGED_HINT =
+  'ports below 1024 need privileges: run as root, give node the capability (setcap cap_net_bind_service=+ep "$(command -v node)"), or listen on a port above 1023 behind a forward';
 
 /** True when something accepts connections on the unix socket at `path`. */
 function socketIsLive(path: string): Promise<boolean> {
@@ -86,7 +92,8 @@ export async function listenOn(server: Server, address: ListenAddress, context: 
       service: context.service,
       path: ['services', context.service, 'listen'],
       location: context.location,
-      message: `cannot listen on ${formatListen(target)}: ${errno} (${ERRNO_TEXT[errno] ?? reason})`,
+      message: `cannot listen on ${formatListen(target, context.scheme)}: ${errno} (${ERRNO_TEXT[errno] ?? reason})`,
+      ...(errno === 'EACCES' && 'port' in target && target.port > 0 && target.port < 1024 ? { hint: PRIVILEGED_HINT } : {}),
       cause: error,
     });
   }

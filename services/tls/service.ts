@@ -137,7 +137,7 @@ export class TlsService implements Service {
     connections.track(server);
     this.#connections = connections;
     this.#cleanups.push(peer.attachUpgrades(server));
-    this.#bound = await listenOn(server, config.listen, { service: name, baseDir, location: this.#ctx.locate(['listen']) });
+    this.#bound = await listenOn(server, config.listen, { service: name, baseDir, location: this.#ctx.locate(['listen']), scheme: 'https' });
     signal.throwIfAborted();
     server.on('error', (error) => this.#ctx.crashed(error));
     if (config.watch) certificates.watch();
