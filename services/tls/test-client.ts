@@ -34,7 +34,7 @@ export function httpsGet(options: HttpsGetOptions): Promise<HttpsResult> {
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as Record<string, unknown>, serverCN: serverCert.subject?.CN, serverCert, socket }),
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) as Record<string, unknown>, serverCN: [serverCert.subject?.CN].flat()[0], serverCert, socket }),
       );
       res.on('error', reject);
     });
