@@ -5,7 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createCapturingLogger } from '../http/test-context.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
-import { hasCommand } from '../../test/helpers/system-command.js';
+import { needCommand } from '../../test/helpers/system-command.js';
 import { startTls, stopTls } from './test-harness.js';
 import { handshakeOutcome, httpsGet } from './test-client.js';
 
@@ -204,7 +204,7 @@ describe('upgrades through the listener', () => {
   }
 });
 
-describe.runIf(hasCommand('openssl'))('with openssl s_client', () => {
+describe.runIf(needCommand('openssl'))('with openssl s_client', () => {
   it('negotiates h2 by ALPN and presents the SNI certificate', async () => {
     const { port } = await startTls({ certs: [{ cert: a.certFile, key: a.keyFile }, { cert: b.certFile, key: b.keyFile }], http2: true });
     const out = await sClient(port, ['-servername', 'b.test', '-alpn', 'h2', '-CAfile', ca.certFile]);
@@ -214,7 +214,7 @@ describe.runIf(hasCommand('openssl'))('with openssl s_client', () => {
   });
 });
 
-describe.runIf(hasCommand('curl'))('with curl', () => {
+describe.runIf(needCommand('curl'))('with curl', () => {
   it('fetches over HTTP/2 and HTTP/1.1', async () => {
     const { port } = await startTls({ cert: site.certFile, key: site.keyFile, http2: true });
     const h2 = await run('curl', ['-sS', '--http2', '--cacert', ca.certFile, '-w', '\\n%{http_version}', `https://localhost:${port}/curl`]);
