@@ -6,7 +6,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { createCapturingLogger } from '../http/test-context.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { needCommand } from '../../test/helpers/system-command.js';
-import { startTls, stopTls } from './test-harness.js';
+import { startTls, stopTls, TLS_FIXTURES } from './test-harness.js';
+import { FIXTURES as FETCH_FIXTURES } from '../http/test-context.js';
 import { handshakeOutcome, httpsGet } from './test-client.js';
 
 const run = promisify(execFile);
@@ -99,6 +100,41 @@ describe('protocols', () => {
     }
     const h1 = await httpsGet({ port, ca: ca.cert, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
     expect(h1.json()).toMatchObject({ httpVersion: '1.1', alpn: 'http/1.1' });
+  });
+
+  it('runs fetch apps (bodies streaming both ways) and static files over HTTP/2', async () => {
+    const { log, lines } = createCapturingLogger();
+    const { port } = await startTls(
+      { cert: site.certFile, key: site.keyFile, http2: true },
+      { baseDir: dir, log, app: `${FETCH_FIXTURES}fetch-stream.mjs`, web: { static: { '/assets': `${TLS_FIXTURES}public` } } },
+    );
+    const session = http2Connect(`https://localhost:${port}`, { ca: ca.cert });
+    const exchange = (headers: Record<string, string>, body?: string) =>
+      new Promise<{ status: unknown; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+        const stream = session.request(headers, { endStream: body === undefined });
+        let text = '';
+        let head: Record<string, unknown> = {};
+        stream.on('response', (h) => (head = h));
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (text += c));
+        stream.on('end', () => resolve({ status: head[':status'], headers: head, body: text }));
+        stream.on('error', reject);
+        if (body !== undefined) stream.end(body);
+      });
+    try {
+      const echo = await exchange({ ':method': 'POST', ':path': '/echo', 'content-type': 'text/plain' }, 'ping over h2');
+      expect(echo).toMatchObject({ status: 200, body: 'ping over h2' });
+      expect(echo.headers['x-method']).toBe('POST');
+      const streamed = await exchange({ ':path': '/stream' });
+      expect(streamed.body).toBe('chunk 0\nchunk 1\nchunk 2\n');
+      const css = await exchange({ ':path': '/assets/site.css' });
+      expect(css).toMatchObject({ status: 200, body: 'body { color: teal }\n' });
+      expect(css.headers['content-type']).toMatch(/text\/css/);
+    } finally {
+      session.close();
+    }
+    // nothing went wrong on the way, and Node printed no warning about connection headers
+    expect(lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
   });
 
   it('answers only http/1.1 by ALPN when http2 is off', async () => {

@@ -60,8 +60,11 @@ export interface TlsPair {
 const running = new Set<HttpService | TlsService>();
 
 /** Starts the fixture app on an http service and a tls listener serving it (stopped by stopTls()). */
-export async function startTls(partial: Record<string, unknown>, options: { baseDir: string; log?: Logger; app?: string } = { baseDir: TLS_FIXTURES }): Promise<TlsPair> {
-  const web = new HttpService(createHttpContext({ app: options.app ?? `${TLS_FIXTURES}app.mjs` }));
+export async function startTls(
+  partial: Record<string, unknown>,
+  options: { baseDir: string; log?: Logger; app?: string; web?: Record<string, unknown> } = { baseDir: TLS_FIXTURES },
+): Promise<TlsPair> {
+  const web = new HttpService(createHttpContext({ app: options.app ?? `${TLS_FIXTURES}app.mjs`, ...options.web }));
   running.add(web);
   await web.start(AbortSignal.timeout(10_000));
   const ctx = createTlsContext(partial, { baseDir: options.baseDir, peers: { web: web.handle() }, ...(options.log ? { log: options.log } : {}) });
