@@ -67,8 +67,8 @@ const selfSigned = z
 
 const acme = z
   .strictObject({
-    directory: z.string().url().describe('The ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory (Let\'s Encrypt) or a test CA.'),
-    email: z.string().email().optional().describe('The contact address of the ACME account (expiry notices).'),
+    directory: z.string().regex(/^https?:\/\/[^\s/]+/, 'expected the http(s) URL of an ACME directory').describe('The ACME directory URL, e.g. https://acme-v02.api.letsencrypt.org/directory (Let\'s Encrypt) or a test CA.'),
+    email: z.string().regex(/^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'expected an email address').optional().describe('The contact address of the ACME account (expiry notices).'),
     hosts: z.array(host).min(1).describe('The names to obtain a certificate for; each must resolve to this machine, port 80 reaching the redirect listener or the served http service.'),
     directoryCa: path('A CA (PEM) to trust for the ACME directory itself, for a private or test CA; relative to the manifest.').optional(),
     renewBefore: duration('How long before expiry the certificate is renewed.').default(30 * 86_400_000),

@@ -17,7 +17,7 @@ export function toManifestJsonSchema(kinds: Iterable<readonly [string, ServiceKi
     unrepresentable: 'any',
     target: 'draft-2020-12',
   }) as Record<string, unknown>;
-  const { $schema, description, ...rest } = generated;
+  const { $schema, description, ...rest } = allowVariables(generated) as Record<string, unknown>;
   return {
     $schema,
     $id: MANIFEST_SCHEMA_ID,
@@ -25,4 +25,17 @@ export function toManifestJsonSchema(kinds: Iterable<readonly [string, ServiceKi
     description: description ?? 'A Hendrix manifest (hendrix.yaml).',
     ...rest,
   };
+}
+
+/**
+ * Lets every patterned string also hold a `${VAR}` reference: the manifest is checked after
+ * interpolation, so an editor must not flag `email: ${ACME_EMAIL}` against the email pattern.
+ */
+function allowVariables(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(allowVariables);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(node)) out[key] = allowVariables(value);
+  if (typeof out['pattern'] === 'string') out['pattern'] = `(?:${out['pattern']})|\\$\\{`;
+  return out;
 }
