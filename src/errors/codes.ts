@@ -87,6 +87,9 @@ export const ERROR_CODES = {
   HX_ERR_TLS_SERVES: { title: '`serves` does not name an http service', hint: 'a tls listener serves the app of an `http` service: serves: <name of a kind: http service>', exit: 1 },
   HX_ERR_TLS_SELF_SIGNED: { title: 'development certificate cannot be created or stored', hint: 'make `stateDir` (default .hendrix/tls beside the manifest) writable', exit: 1 },
   HX_ERR_TLS_ACME: { title: 'ACME certificate could not be obtained or renewed', hint: 'check `acme.directory`, that the hosts resolve to this machine and that port 80 (the http-01 challenge) reaches the redirect listener or the served http service', exit: 1 },
+  // --- pubsub ---
+  // --- irc ---
+  // --- raw ---
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code from the table. */
