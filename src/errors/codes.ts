@@ -88,7 +88,21 @@ export const ERROR_CODES = {
   HX_ERR_TLS_SELF_SIGNED: { title: 'development certificate cannot be created or stored', hint: 'make `stateDir` (default .hendrix/tls beside the manifest) writable', exit: 1 },
   HX_ERR_TLS_ACME: { title: 'ACME certificate could not be obtained or renewed', hint: 'check `acme.directory`, that the hosts resolve to this machine and that port 80 (the http-01 challenge) reaches the redirect listener or the served http service', exit: 1 },
   // --- pubsub ---
+  HX_ERR_PUBSUB_ATTACH: { title: '`attach` does not name an http service', hint: 'a hub attaches to a service of kind http (or listens on its own with `listen`)', exit: 1 },
+  HX_ERR_PUBSUB_SCHEMA: { title: 'topic schema cannot be used', hint: 'give a readable JSON file holding a valid JSON Schema, relative to the manifest', exit: 1 },
+  HX_ERR_PUBSUB_AUTH_KEY: { title: 'JWT public key cannot be read', hint: 'give a PEM public key file, relative to the manifest', exit: 1 },
+  HX_ERR_PUBSUB_BACKPLANE: { title: 'cannot connect to the backplane', hint: 'check that Redis runs at the `backplane` URL and accepts connections from here', exit: 1 },
+  HX_ERR_PUBSUB_REJECTED: { title: 'message refused by the hub', hint: 'publish on a topic without wildcards, with data that satisfies the topic schema', exit: 1 },
   // --- irc ---
+  HX_ERR_IRC_CONNECT: { title: 'cannot reach the IRC server', hint: 'check `server` (host:port) and that the server is up; start retries until startTimeout, and once ready the bot reconnects by itself (see `reconnect`)', exit: 1 },
+  HX_ERR_IRC_REGISTER: { title: 'the IRC server refused to register the bot', hint: "check `password`, `sasl` and `nick` against the server's rules; its own reason is quoted in the message", exit: 1 },
+  HX_ERR_IRC_JOIN: { title: 'an IRC channel refused the bot', hint: 'check the channel key (channels: [{ name, key }]), bans (+b), invite-only (+i) and the channel limit (+l)', exit: 1 },
+  HX_ERR_IRC_COMMANDS: { title: 'IRC commands module cannot be loaded or has the wrong shape', hint: 'export one function per command, named after it (export function ping(message, reply, ctx) {...}), or a default object of them', exit: 1 },
+  HX_ERR_IRC_COMMAND_FAILED: { title: 'IRC command handler failed', hint: "the handler's own error is the cause; the bot keeps running and told the sender the command failed", exit: 1 },
+  HX_ERR_IRC_RELAY: { title: 'relay entry cannot be used', hint: 'write from/to as `<pubsub service>:<topic>` or a channel (#name) listed in `channels`; the service named must be of kind pubsub', exit: 1 },
+  HX_ERR_IRC_RELAY_PUBLISH: { title: 'IRC line could not be published to the hub', hint: "the hub's own error (topic rules, the topic's schema) is the cause; the line was dropped, the bot keeps running", exit: 1 },
+  HX_ERR_IRC_QUEUE_FULL: { title: 'IRC outgoing queue is full: lines dropped', hint: 'raise `flood.maxQueue` or the rate (`flood.burst`, `flood.interval`), or send less; the bot keeps running', exit: 1 },
+  HX_ERR_IRC_TLS: { title: 'TLS to the IRC server failed', hint: 'check `tls.ca` (a PEM file, relative to the manifest) for a private CA, and that the server certificate names the host of `server` (or set `tls.servername`)', exit: 1 },
   // --- raw ---
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -1,0 +1,119 @@
+import type { Logger } from 'pino';
+import type { Backplane, WireMessage } from './backplane.js';
+import { textFrame } from './frame.js';
+import type { HubMessage } from './handle.js';
+import { History, type Replay } from './history.js';
+import type { TopicRules } from './topic-rules.js';
+import { checkTopic } from './topics.js';
+import { SubscriptionTrie } from './trie.js';
+
+/** Something that receives published messages: a WebSocket connection or a handle listener. */
+export interface Subscriber {
+  /** Called once per message per subscriber, with the frame shared by all connections. */
+  deliver(message: WireMessage, frame: Buffer): void;
+}
+
+/** Why a publish was refused, as an error frame says it. */
+export class PublishRefused extends Error {
+  constructor(
+    readonly code: 'bad_topic' | 'invalid_data' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Counters of a hub, for logs and the handle. */
+export interface HubStats {
+  published: number;
+  delivered: number;
+  dropped: number;
+}
+
+/**
+ * The topic machinery of one hub, transport aside: publishing (topic check, schema, the
+ * backplane that assigns ids), fan-out through the subscription trie — each message
+ * serialized and framed once, whatever the number of subscribers — and history for `since`.
+ */
+export class Hub {
+  readonly #trie = new SubscriptionTrie<Subscriber>();
+  readonly #history: History;
+  readonly #rules: TopicRules;
+  readonly #backplane: Backplane;
+  readonly #log: Logger;
+  readonly stats: HubStats = { published: 0, delivered: 0, dropped: 0 };
+
+  constructor(options: { rules: TopicRules; backplane: Backplane; log: Logger; now?: () => number }) {
+    this.#rules = options.rules;
+    this.#backplane = options.backplane;
+    this.#log = options.log;
+    this.#history = new History((topic) => this.#rules.limits(topic), options.now);
+    this.#backplane.onMessage((message) => this.#fanOut(message));
+  }
+
+  /** How many subscriptions are registered (connections and handle listeners). */
+  get subscriptions(): number {
+    return this.#trie.size;
+  }
+
+  /** The epoch ids are assigned in now. */
+  epoch(): string {
+    return this.#backplane.epoch();
+  }
+
+  /** Checks and publishes; resolves once the backplane assigned the id (local subscribers may already have it). */
+  async publish(topic: string, data: unknown): Promise<WireMessage> {
+    const bad = checkTopic(topic);
+    if (bad !== undefined) throw new PublishRefused('bad_topic', bad);
+    const invalid = this.#rules.check(topic, data);
+    if (invalid !== undefined) throw new PublishRefused('invalid_data', `data does not match the schema of ${topic}: ${invalid}`);
+    try {
+      return await this.#backplane.publish(topic, data);
+    } catch (error) {
+      throw new PublishRefused('unavailable', `the hub cannot publish now: ${(error as Error).message}`);
+    }
+  }
+
+  /** Registers `subscriber` for a valid `pattern`. */
+  subscribe(pattern: string, subscriber: Subscriber): boolean {
+    return this.#trie.add(pattern, subscriber);
+  }
+
+  /** Unregisters `subscriber` from `pattern`. */
+  unsubscribe(pattern: string, subscriber: Subscriber): boolean {
+    return this.#trie.remove(pattern, subscriber);
+  }
+
+  /** What a `since` subscription to the exact topic can replay. */
+  replay(topic: string, since: { epoch: string; seq: number }): Replay {
+    return this.#history.replay(topic, since, this.#backplane.epoch());
+  }
+
+  #fanOut(message: WireMessage): void {
+    this.stats.published++;
+    const frame = textFrame(Buffer.from(JSON.stringify({ type: 'message', topic: message.topic, id: message.id, data: message.data, ts: message.ts }), 'utf8'));
+    this.#history.record(message, frame);
+    // a subscriber reached through two patterns gets the message once; a set per message, as a
+    // listener may publish (re-entering this method) while it is delivered
+    const reached = new Set<Subscriber>();
+    this.#trie.match(message.topic, (subscriber) => {
+      if (reached.has(subscriber)) return;
+      reached.add(subscriber);
+      try {
+        subscriber.deliver(message, frame);
+      } catch (error) {
+        this.#log.error({ err: error, topic: message.topic }, 'subscriber failed');
+      }
+    });
+    this.stats.delivered += reached.size;
+  }
+
+  /** A subscriber calling the listener of a programmatic subscription. */
+  static listener(listener: (message: HubMessage) => void): Subscriber {
+    return {
+      deliver(message) {
+        listener({ topic: message.topic, id: message.id, data: message.data, ts: message.ts });
+      },
+    };
+  }
+}

@@ -1,0 +1,14 @@
+import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { pubsubSchema } from './schema.js';
+
+/** The `pubsub` kind: a WebSocket pub/sub hub, attached to an http service or on its own port. */
+export const pubsubKind = defineServiceKind({
+  kind: 'pubsub',
+  description: 'A WebSocket pub/sub hub: topics with wildcards, history, auth, schemas, HTTP publish, and a Redis backplane for more than one node.',
+  schema: pubsubSchema,
+  references: ['attach'],
+  async create(ctx) {
+    const { PubsubService } = await import('./service.js');
+    return new PubsubService(ctx);
+  },
+});

@@ -1,0 +1,28 @@
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { createContractContext } from '../../test/contract/service-contract.js';
+import { pubsubKind } from './kind.js';
+import { PubsubService } from './service.js';
+
+/** The pubsub test fixtures (schemas, keys). */
+export const PUBSUB_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+
+const running = new Set<PubsubService>();
+
+/** Starts a hub listening on its own port (127.0.0.1:0); stopped by stopHubs(). */
+export async function startHub(partial: Record<string, unknown> = {}, options: { log?: Logger; name?: string; peers?: Record<string, unknown> } = {}): Promise<{ hub: PubsubService; url: string; port: number }> {
+  const ctx = createContractContext(pubsubKind, { listen: '127.0.0.1:0', ...partial }, { baseDir: PUBSUB_FIXTURES, name: options.name ?? 'hub', ...(options.log ? { log: options.log } : {}), ...(options.peers ? { peers: options.peers } : {}) });
+  const hub = new PubsubService(ctx as never);
+  running.add(hub);
+  await hub.start(AbortSignal.timeout(10_000));
+  const address = hub.handle().address();
+  const port = address !== undefined && 'port' in address ? address.port : 0;
+  return { hub, url: `ws://127.0.0.1:${port}${String((ctx.config as { path: string }).path)}`, port };
+}
+
+/** Stops every hub startHub() started. */
+export async function stopHubs(): Promise<void> {
+  const all = [...running];
+  running.clear();
+  await Promise.all(all.map((h) => h.stop(AbortSignal.timeout(2_000))));
+}

@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { ValidateFunction } from 'ajv';
+import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
+import type { TopicConfig } from './schema.js';
+import { matches } from './topics.js';
+
+/** Where rule problems at start are reported. */
+export interface RulesContext {
+  readonly service: string;
+  readonly baseDir: string;
+  locate(path: readonly PathSegment[]): SourceLocation | undefined;
+}
+
+interface Rule {
+  readonly pattern: string;
+  readonly config: TopicConfig;
+  readonly validate: ValidateFunction | undefined;
+}
+
+const CACHE_LIMIT = 10_000;
+
+/**
+ * The `topics` section compiled: for a topic, the first pattern (in file order) that matches
+ * it gives its history limits and its JSON Schema, compiled once with ajv at start.
+ */
+export class TopicRules {
+  readonly #rules: Rule[];
+  readonly #cache = new Map<string, Rule | null>();
+
+  private constructor(rules: Rule[]) {
+    this.#rules = rules;
+  }
+
+  /** Reads and compiles every schema file; a missing or invalid one is HX_ERR_PUBSUB_SCHEMA at its line. */
+  static async create(topics: Readonly<Record<string, TopicConfig>>, context: RulesContext): Promise<TopicRules> {
+    const entries = Object.entries(topics);
+    let ajv: import('ajv').Ajv | undefined;
+    let ajv2020: import('ajv/dist/2020.js').Ajv2020 | undefined;
+    const rules: Rule[] = [];
+    for (const [pattern, config] of entries) {
+      let validate: ValidateFunction | undefined;
+      if (config.schema !== undefined) {
+        const path: PathSegment[] = ['topics', pattern, 'schema'];
+        const file = resolve(context.baseDir, config.schema);
+        const fail = (message: string, cause?: unknown): HendrixError =>
+          new HendrixError('HX_ERR_PUBSUB_SCHEMA', { service: context.service, path: ['services', context.service, ...path], location: context.locate(path), message, cause });
+        let text: string;
+        try {
+          text = await readFile(file, 'utf8');
+        } catch (error) {
+          throw fail(`cannot read the schema ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, error);
+        }
+        let schema: unknown;
+        try {
+          schema = JSON.parse(text);
+        } catch (error) {
+          throw fail(`${file} is not JSON: ${(error as Error).message}`, error);
+        }
+        const modern = /2019-09|2020-12/.test(String((schema as { $schema?: unknown } | null)?.$schema ?? ''));
+        const compiler = modern ? (ajv2020 ??= new (await import('ajv/dist/2020.js')).Ajv2020({ allErrors: true, strict: false })) : (ajv ??= new (await import('ajv')).Ajv({ allErrors: true, strict: false }));
+        try {
+          validate = compiler.compile(schema as object);
+        } catch (error) {
+          throw fail(`${file} is not a valid JSON Schema: ${(error as Error).message}`, error);
+        }
+      }
+      rules.push({ pattern, config, validate });
+    }
+    return new TopicRules(rules);
+  }
+
+  #rule(topic: string): Rule | undefined {
+    const cached = this.#cache.get(topic);
+    if (cached !== undefined) return cached ?? undefined;
+    const rule = this.#rules.find((r) => matches(r.pattern, topic));
+    if (this.#cache.size >= CACHE_LIMIT) this.#cache.clear();
+    this.#cache.set(topic, rule ?? null);
+    return rule;
+  }
+
+  /** The history limits of a topic, or undefined when no pattern matches. */
+  limits(topic: string): { history: number; ttl: number } | undefined {
+    return this.#rule(topic)?.config;
+  }
+
+  /** Why `data` may not be published on `topic` (the schema's errors), or undefined when it may. */
+  check(topic: string, data: unknown): string | undefined {
+    const validate = this.#rule(topic)?.validate;
+    if (validate === undefined || validate(data)) return undefined;
+    return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
+  }
+}
