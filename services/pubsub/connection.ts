@@ -58,6 +58,8 @@ export class Connection implements Subscriber {
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   readonly #host: ConnectionHost;
+  /** The hub of the start that accepted this connection (a close may come after a stop). */
+  readonly #hub: Hub;
   readonly #patterns = new Set<string>();
   #grant: Grant;
   #queue: Buffer[] = [];
@@ -71,6 +73,7 @@ export class Connection implements Subscriber {
     this.#socket = socket;
     this.#grant = grant;
     this.#host = host;
+    this.#hub = host.hub;
     ws.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
     // ws closes with 1009 on an oversize frame and 1002/1007 on a broken one, and emits
@@ -99,7 +102,7 @@ export class Connection implements Subscriber {
   deliver(_message: WireMessage, frame: Buffer): void {
     if (this.#gone) return;
     if (this.#socket.writableLength > this.#host.maxBuffered) {
-      this.#host.hub.stats.dropped++;
+      this.#hub.stats.dropped++;
       if (this.#host.slowConsumer === 'close') {
         this.#host.log.warn({ grant: this.#grant.name, buffered: this.#socket.writableLength }, 'slow consumer closed');
         this.close(1008, 'slow consumer');
@@ -169,7 +172,7 @@ export class Connection implements Subscriber {
     clearTimeout(this.#authTimer);
     dirty.delete(this);
     this.#queue = [];
-    for (const pattern of this.#patterns) this.#host.hub.unsubscribe(pattern, this);
+    for (const pattern of this.#patterns) this.#hub.unsubscribe(pattern, this);
     this.#patterns.clear();
     this.#host.closed(this);
   }
@@ -228,19 +231,19 @@ export class Connection implements Subscriber {
     // replay first, then subscribe: nothing arrives between the two (both happen in this turn)
     let extra: Record<string, unknown> = {};
     if (parsedSince !== undefined) {
-      const replay = this.#host.hub.replay(topic, parsedSince);
+      const replay = this.#hub.replay(topic, parsedSince);
       for (const kept of replay.messages) this.#enqueue(kept.frame);
       extra = { replayed: replay.messages.length, ...(replay.lost ? { lost: replay.lost } : {}) };
     }
     this.#patterns.add(topic);
-    this.#host.hub.subscribe(topic, this);
+    this.#hub.subscribe(topic, this);
     this.#ack(id, extra);
   }
 
   #unsubscribe(frame: Record<string, unknown>, id: unknown): void {
     const pattern = frame['topic'];
     if (typeof pattern !== 'string' || !this.#patterns.delete(pattern)) return this.#error('not_subscribed', `not subscribed to ${JSON.stringify(pattern)}`, id);
-    this.#host.hub.unsubscribe(pattern, this);
+    this.#hub.unsubscribe(pattern, this);
     this.#ack(id);
   }
 
@@ -251,7 +254,7 @@ export class Connection implements Subscriber {
     if (!('data' in frame)) return this.#error('bad_frame', 'a publish carries "data"', id);
     if (!mayPublish(this.#grant, topic as string)) return this.#error(this.#grant.name === 'anonymous' && this.#host.auth.enabled ? 'unauthorized' : 'forbidden', `not allowed to publish on ${String(topic)}`, id);
     try {
-      const message = await this.#host.hub.publish(topic as string, frame['data']);
+      const message = await this.#hub.publish(topic as string, frame['data']);
       if (!this.#gone) this.#ack(id, { messageId: message.id });
     } catch (error) {
       if (this.#gone) return;

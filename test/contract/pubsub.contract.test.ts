@@ -1,0 +1,53 @@
+import { createServer, type Server } from 'node:net';
+import { WebSocket } from 'ws';
+import { pubsubKind } from '../../services/pubsub/kind.js';
+import { describeServiceContract } from './service-contract.js';
+
+/** Ports held for failingConfig(); closed in teardown. */
+const blockers: Server[] = [];
+
+function wsUrl(address: string | undefined): string {
+  if (address === undefined) throw new Error('the hub reported no address');
+  return address;
+}
+
+/** Opens a WebSocket to the hub and resolves once a subscribe is acknowledged. */
+function subscribed(address: string | undefined): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(wsUrl(address));
+    ws.on('error', reject);
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: 'contract', id: 1 })));
+    ws.on('message', (data) => {
+      if ((JSON.parse(String(data)) as { type: string }).type === 'ack') resolve(ws);
+    });
+  });
+}
+
+describeServiceContract({
+  kind: pubsubKind,
+  name: 'hub',
+  goodConfig: () => ({ listen: '127.0.0.1:0', heartbeat: '1s' }),
+  async failingConfig() {
+    const blocker = createServer();
+    blockers.push(blocker);
+    await new Promise<void>((listening) => blocker.listen(0, '127.0.0.1', listening));
+    const { port } = blocker.address() as { port: number };
+    return { listen: `127.0.0.1:${port}` };
+  },
+  failingCode: 'HX_ERR_LISTEN',
+  async probe(_service, address) {
+    const ws = await subscribed(address);
+    await new Promise<void>((closed) => {
+      ws.once('close', () => closed());
+      ws.close();
+    });
+  },
+  async openClient(_service, address) {
+    const ws = await subscribed(address);
+    ws.on('error', () => undefined);
+    return () => void ws.terminate();
+  },
+  async teardown() {
+    await Promise.all(blockers.splice(0).map((b) => new Promise((closed) => b.close(closed))));
+  },
+});
