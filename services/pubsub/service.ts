@@ -49,6 +49,7 @@ export class PubsubService implements Service {
   #cleanups: (() => void)[] = [];
   #accepting = false;
   #stopping: Promise<void> | undefined;
+  #attached: HttpHandle | undefined;
   readonly #host: ConnectionHost;
 
   constructor(ctx: ServiceContext<PubsubConfig>) {
@@ -83,6 +84,7 @@ export class PubsubService implements Service {
       }
       attachTo = peer as HttpHandle;
     }
+    this.#attached = attachTo;
     const where = { service: name, baseDir, locate: (path: readonly (string | number)[]) => this.#ctx.locate(path) };
     const rules = await TopicRules.create(config.topics, where);
     this.#auth = await Authenticator.create(config.auth, where);
@@ -248,9 +250,12 @@ export class PubsubService implements Service {
     await backplane?.stop();
   }
 
-  /** The bound address when the hub listens on its own. */
+  /** The WebSocket URL of the hub: on its own address, or on the http service it is attached to. */
   address(): string | undefined {
-    return this.#bound === undefined ? undefined : formatListen(this.#bound, 'ws') + (this.#ctx.config.path === '/' ? '' : this.#ctx.config.path);
+    const path = this.#ctx.config.path === '/' ? '' : this.#ctx.config.path;
+    if (this.#bound !== undefined) return formatListen(this.#bound, 'ws') + path;
+    const url = this.#hub === undefined ? undefined : this.#attached?.url;
+    return url?.startsWith('http') ? url.replace(/^http/, 'ws') + path : undefined;
   }
 
   /** What dependents get from `ctx.peer(name)`: publish, subscribe and stats. */

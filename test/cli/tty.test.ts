@@ -16,15 +16,15 @@ describe('hendrix up on a terminal', () => {
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     const deadline = Date.now() + 15_000;
-    while (!/ready: web http:\/\/127\.0\.0\.1:\d+, secure https:/.test(strip(out)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!/ready: web http:\/\/127\.0\.0\.1:\d+, hub ws:\/\/127\.0\.0\.1:\d+\/hub, secure https:/.test(strip(out)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     child.stdin.write('\x03');
     const [code] = (await once(child, 'exit')) as [number | null];
     const text = strip(out);
     expect(code).toBe(0);
-    expect(out).toMatch(/\x1b\[2A/); // the status block (two lines) is redrawn in place
+    expect(out).toMatch(/\x1b\[3A/); // the status block (three lines) is redrawn in place
     expect(text).toMatch(/web\s+http\s+waiting/);
     expect(text).toMatch(/web\s+http\s+ready in \d+ ms/);
-    expect(text).toMatch(/INFO: \[hendrix\] ready: web http:\/\/127\.0\.0\.1:\d+, secure https:\/\/127\.0\.0\.1:\d+/);
+    expect(text).toMatch(/INFO: \[hendrix\] ready: web http:\/\/127\.0\.0\.1:\d+, hub ws:\/\/127\.0\.0\.1:\d+\/hub, secure https:\/\/127\.0\.0\.1:\d+/);
     expect(text).toMatch(/secure\s+tls\s+ready in \d+ ms/);
     expect(text).toMatch(/web\s+http\s+stopped in \d+ ms/);
     // the live block comes before the log lines it held back
