@@ -1,0 +1,15 @@
+import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { fromEntries, rawSchema } from './schema.js';
+
+/** The `raw` kind: raw Ethernet frames on one interface, periodic or driven by a hub topic. */
+export const rawKind = defineServiceKind({
+  kind: 'raw',
+  description: 'Raw Ethernet frames (AF_PACKET) on one interface: beacons every interval, one frame per pub/sub message, Wake-on-LAN magic packets.',
+  schema: rawSchema,
+  references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub })),
+  async create(ctx) {
+    // the implementation (and its addon, loaded at start) loads only when a manifest uses the kind
+    const { RawService } = await import('./service.js');
+    return new RawService(ctx);
+  },
+});

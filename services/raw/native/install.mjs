@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// The package's `install` script: builds the raw kind's addon (build/Release/hendrix_raw.node)
+// with node-gyp. A failed build does not fail the install — every other kind works without it —
+// it prints what to install instead; a raw service then stops at start with HX_ERR_RAW_ADDON.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const addon = 'build/Release/hendrix_raw.node';
+
+if (process.platform !== 'linux') {
+  console.warn(`hendrix: the raw kind sends frames over AF_PACKET, which only Linux has; its addon is not built on ${process.platform}`);
+  process.exit(0);
+}
+
+// npm runs scripts with its own node-gyp: npm_config_node_gyp points at it, and it is on PATH
+const nodeGyp = process.env.npm_config_node_gyp;
+const [command, args] = nodeGyp ? [process.execPath, [nodeGyp, 'rebuild']] : ['node-gyp', ['rebuild']];
+const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+if (result.status === 0 && existsSync(new URL(addon, `file://${root}`))) {
+  console.log(`hendrix: built ${addon} (the raw kind's AF_PACKET addon)`);
+  process.exit(0);
+}
+const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-25).join('\n');
+console.warn(
+  [
+    `hendrix: could not build ${addon}: the raw kind will not start (HX_ERR_RAW_ADDON); every other kind works.`,
+    result.error ? `  ${result.error.message}` : output.replace(/^/gm, '  | '),
+    '  To build it: install python3, make and a C compiler (apt-get install -y python3 make g++), then run',
+    '  `npm rebuild hendrix` in your project (in a checkout of hendrix itself: `npm run build:addon`).',
+  ].join('\n'),
+);

@@ -1,0 +1,176 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
+import { createSilentLogger } from '../../src/log/logger.js';
+import { commonServiceFields } from '../../src/runtime/common-schema.js';
+import type { ServiceContext } from '../../src/runtime/contract.js';
+import type { HubHandle, HubMessage } from '../pubsub/handle.js';
+import { loadRawAddon, type RawSocket } from './addon.js';
+import { rawSchema } from './schema.js';
+import { RawService, type RawServiceOptions } from './service.js';
+
+const testSchema = rawSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
+
+/** The config a raw test context carries. */
+export type TestRawConfig = z.output<typeof testSchema>;
+
+/** A hand-made context for a raw service, with what it reported back. */
+export interface RawTestContext extends ServiceContext<TestRawConfig> {
+  readonly crashes: unknown[];
+}
+
+/** Builds a raw context (validated like a manifest) whose peers are `options.peers`. */
+export function createRawContext(partial: Record<string, unknown>, options: { peers?: Record<string, unknown>; log?: Logger; name?: string } = {}): RawTestContext {
+  const config = testSchema.parse({ kind: 'raw', ...partial });
+  const crashes: unknown[] = [];
+  const peers = options.peers ?? {};
+  return {
+    name: options.name ?? 'beacon',
+    kind: 'raw',
+    config,
+    log: options.log ?? createSilentLogger(),
+    baseDir: process.cwd(),
+    location: { file: 'hendrix.yaml', line: 7, column: 3 },
+    locate(path: readonly PathSegment[]): SourceLocation {
+      return { file: 'hendrix.yaml', line: 8 + path.length, column: 5 };
+    },
+    peer<T>(name: string): T {
+      if (!(name in peers)) throw new Error(`test context: no peer ${name}`);
+      return peers[name] as T;
+    },
+    crashed(error?: unknown): void {
+      crashes.push(error);
+    },
+    crashes,
+  };
+}
+
+const running = new Set<RawService>();
+
+/** Starts a raw service (stopped by stopRaw()). */
+export async function startRaw(
+  partial: Record<string, unknown>,
+  options: { peers?: Record<string, unknown>; log?: Logger; service?: RawServiceOptions } = {},
+): Promise<{ service: RawService; ctx: RawTestContext }> {
+  const ctx = createRawContext(partial, options);
+  const service = new RawService(ctx, options.service);
+  running.add(service);
+  await service.start(AbortSignal.timeout(5_000));
+  return { service, ctx };
+}
+
+/** Stops every service startRaw() started. */
+export async function stopRaw(): Promise<void> {
+  const all = [...running];
+  running.clear();
+  await Promise.all(all.map((s) => s.stop(AbortSignal.timeout(2_000))));
+}
+
+/** A frame as captured, with when it arrived. */
+export interface CapturedFrame {
+  readonly bytes: Buffer;
+  readonly at: number;
+}
+
+/** The EtherType of a frame, after its VLAN tag if it has one. */
+export function ethertypeOfFrame(frame: Buffer): number {
+  const outer = frame.readUInt16BE(12);
+  return outer === 0x8100 || outer === 0x88a8 ? frame.readUInt16BE(16) : outer;
+}
+
+/**
+ * Captures frames arriving on an interface with the addon's receive side (VLAN tags put back
+ * as on the wire). Only frames passing `filter` are kept: IPv6 neighbour discovery and the
+ * like also cross a fresh veth pair.
+ */
+export class Capture {
+  readonly frames: CapturedFrame[] = [];
+  /** A receive error, if one happened. */
+  error: Error | undefined;
+  readonly #socket: RawSocket;
+  readonly #filter: (frame: Buffer) => boolean;
+  #waiters = new Set<() => void>();
+
+  constructor(iface: string, netnsPath: string, filter: (frame: Buffer) => boolean) {
+    this.#filter = filter;
+    this.#socket = new (loadRawAddon().RawSocket)(iface, { protocol: 0x0003, netns: netnsPath, receiveBuffer: 4 << 20 });
+    this.#socket.startReceive((error, frames) => {
+      if (error !== undefined) {
+        this.error = error;
+        return;
+      }
+      const at = performance.now();
+      for (const bytes of frames ?? []) if (this.#filter(bytes)) this.frames.push({ bytes, at });
+      for (const wake of this.#waiters) wake();
+    });
+  }
+
+  /** Resolves with the first `n` frames once they are in; rejects after `ms`. */
+  async take(n: number, ms = 3_000): Promise<CapturedFrame[]> {
+    const deadline = performance.now() + ms;
+    while (this.frames.length < n) {
+      const left = deadline - performance.now();
+      if (this.error !== undefined) throw this.error;
+      if (left <= 0) throw new Error(`captured ${this.frames.length} of ${n} frames within ${ms} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, left);
+        function done(): void {
+          clearTimeout(timer);
+          waiters.delete(done);
+          resolve();
+        }
+        const waiters = this.#waiters;
+        waiters.add(done);
+      });
+    }
+    return this.frames.slice(0, n);
+  }
+
+  /** The frames captured so far as hex strings. */
+  hex(): string[] {
+    return this.frames.map((f) => f.bytes.toString('hex'));
+  }
+
+  /** Forgets what was captured. */
+  clear(): void {
+    this.frames.length = 0;
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+}
+
+/** An in-memory stand-in of a pubsub hub's handle (exact topics and `*`/`>` patterns). */
+export class MemoryHub implements HubHandle {
+  readonly #listeners = new Set<{ pattern: string; listener: (message: HubMessage) => void }>();
+  #seq = 0;
+
+  /** How many subscriptions are open. */
+  get subscriptions(): number {
+    return this.#listeners.size;
+  }
+
+  publish(topic: string, data: unknown): Promise<string> {
+    this.#seq += 1;
+    const message: HubMessage = { topic, id: `1:${this.#seq}`, data, ts: Date.now() };
+    for (const { pattern, listener } of this.#listeners) if (matchesPattern(pattern, topic)) listener(message);
+    return Promise.resolve(message.id);
+  }
+
+  subscribe(pattern: string, listener: (message: HubMessage) => void): () => void {
+    const entry = { pattern, listener };
+    this.#listeners.add(entry);
+    return () => void this.#listeners.delete(entry);
+  }
+}
+
+function matchesPattern(pattern: string, topic: string): boolean {
+  const p = pattern.split('.');
+  const t = topic.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return t.length > i;
+    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
