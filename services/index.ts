@@ -1,5 +1,6 @@
 import type { ServiceKind } from '../src/runtime/contract.js';
 import { httpKind } from './http/kind.js';
+import { ircKind } from './irc/kind.js';
 import { tlsKind } from './tls/kind.js';
 import { pubsubKind } from './pubsub/kind.js';
 
@@ -7,5 +8,6 @@ import { pubsubKind } from './pubsub/kind.js';
 export const builtinKinds: ReadonlyMap<string, ServiceKind> = new Map<string, ServiceKind>([
   ['http', httpKind as unknown as ServiceKind],
   ['tls', tlsKind as unknown as ServiceKind],
+  ['irc', ircKind as unknown as ServiceKind],
   ['pubsub', pubsubKind as unknown as ServiceKind],
 ]);

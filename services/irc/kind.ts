@@ -1,0 +1,17 @@
+import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { relayReferences } from './relay-endpoint.js';
+import { ircSchema } from './schema.js';
+
+/** The `irc` kind: an IRC bot, relaying between channels and pub/sub hub topics. */
+export const ircKind = defineServiceKind({
+  kind: 'irc',
+  description: 'An IRC bot on one server: channels, !commands, relays to and from pub/sub hub topics, flood control, reconnects with backoff.',
+  schema: ircSchema,
+  // every hub a relay entry names (`hub:alerts`) is an edge: the bot starts after it
+  references: (config) => relayReferences(config.relay),
+  async create(ctx) {
+    // the implementation (irc-framework) loads only when a manifest uses the kind
+    const { IrcService } = await import('./service.js');
+    return new IrcService(ctx);
+  },
+});

@@ -1,0 +1,347 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Service, ServiceContext } from '../../src/runtime/contract.js';
+import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
+import { backoffDelay } from '../../src/runtime/supervisor.js';
+import { IrcCommands, type CommandHost } from './commands.js';
+import { firstLine, ircError } from './errors.js';
+import { OutgoingQueue, type QueueStats } from './outgoing-queue.js';
+import { IrcRelay } from './relay.js';
+import type { IrcConfig } from './schema.js';
+import { IrcSession, isRetryable, type ChannelSpec, type IncomingMessage } from './session.js';
+import type { TransportTls } from './transport.js';
+
+/** What an irc service gives its dependents (`ctx.peer('<bot>')`). */
+export interface IrcHandle {
+  /** Queues a PRIVMSG to a channel or nick (split, flood-controlled, kept across reconnects); returns the lines queued. */
+  say(target: string, text: string): number;
+  /** Queues a NOTICE the same way. */
+  notice(target: string, text: string): number;
+  /** The bot's nick now; undefined while not connected. */
+  readonly nick: string | undefined;
+  /** Whether the bot is registered and in its channels now. */
+  readonly connected: boolean;
+  /** Outgoing counters and the reconnects since start. */
+  stats(): IrcStats;
+}
+
+/** The counters of a running bot. */
+export interface IrcStats extends QueueStats {
+  /** Successful reconnects since start. */
+  readonly reconnects: number;
+}
+
+/** What the service can be given besides its context (tests inject a clock). */
+export interface IrcServiceOptions {
+  /** Time, timers and randomness for backoff and flood control; default the system clock. */
+  readonly clock?: Clock;
+}
+
+/** Everything one run (start → stop) holds. */
+interface Run {
+  readonly life: AbortController;
+  readonly queue: OutgoingQueue;
+  readonly relay: IrcRelay;
+  commands: IrcCommands | undefined;
+  tls: TransportTls | undefined;
+  session: IrcSession | undefined;
+  reconnectTimer: TimerHandle | undefined;
+  attempt: number;
+  reconnects: number;
+  stopping: boolean;
+}
+
+/** The parsed `server`: host and port. */
+export function parseServer(server: string, tls: boolean): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(server);
+  const host = m?.[1] ?? m?.[2] ?? server;
+  return { host, port: m?.[3] === undefined ? (tls ? 6697 : 6667) : Number(m[3]) };
+}
+
+/**
+ * The `irc` kind's service: a bot on one IRC server. Ready once registered and joined to every
+ * channel; afterwards a lost connection is no crash — it reconnects with backoff, rejoins and
+ * sends what was queued meanwhile. Outgoing lines go through a token bucket; stop sends QUIT.
+ */
+export class IrcService implements Service {
+  readonly #ctx: ServiceContext<IrcConfig>;
+  readonly #clock: Clock;
+  readonly #server: { host: string; port: number };
+  readonly #channels: ChannelSpec[];
+  readonly #handle: IrcHandle;
+  #run: Run | undefined;
+  #stopping: Promise<void> | undefined;
+
+  constructor(ctx: ServiceContext<IrcConfig>, options: IrcServiceOptions = {}) {
+    this.#ctx = ctx;
+    this.#clock = options.clock ?? systemClock;
+    this.#server = parseServer(ctx.config.server, ctx.config.tls !== false);
+    this.#channels = ctx.config.channels.map((c, index) => (typeof c === 'string' ? { name: c, key: undefined, index } : { name: c.name, key: c.key, index }));
+    const service = this;
+    this.#handle = Object.freeze({
+      say: (target: string, text: string) => service.#send('PRIVMSG', target, text),
+      notice: (target: string, text: string) => service.#send('NOTICE', target, text),
+      get nick() {
+        const session = service.#run?.session;
+        return session?.ready ? session.nick : undefined;
+      },
+      get connected() {
+        return service.#run?.session?.ready ?? false;
+      },
+      stats: (): IrcStats => ({ ...(service.#run?.queue.stats() ?? { queued: 0, sent: 0, dropped: 0 }), reconnects: service.#run?.reconnects ?? 0 }),
+    });
+  }
+
+  /** Loads the commands module and the TLS CA, wires the relay, connects; resolves once joined everywhere. */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#run !== undefined) throw new Error(`irc service ${this.#ctx.name} is already started`);
+    const { config, log } = this.#ctx;
+    const run: Run = {
+      life: new AbortController(),
+      queue: new OutgoingQueue({ ...config.flood, nickBytes: Math.max(config.nick.length, ...config.altNicks.map((n) => n.length)) + 3, clock: this.#clock, log }),
+      relay: new IrcRelay(this.#ctx),
+      commands: undefined,
+      tls: undefined,
+      session: undefined,
+      reconnectTimer: undefined,
+      attempt: 0,
+      reconnects: 0,
+      stopping: false,
+    };
+    this.#run = run;
+    this.#stopping = undefined;
+    try {
+      if (config.commands !== undefined) run.commands = await IrcCommands.load(this.#ctx, config.commands);
+      run.tls = await this.#loadTls();
+      signal.throwIfAborted();
+      run.relay.attach((command, channel, text) => this.#send(command, channel, text));
+      await this.#connectAtStart(run, signal);
+    } catch (error) {
+      this.#teardown(run, 'start failed');
+      throw error;
+    }
+    const session = run.session as IrcSession;
+    log.info({ server: `${this.#server.host}:${this.#server.port}`, tls: run.tls !== undefined, nick: session.nick, channels: this.#channels.map((c) => c.name) }, 'connected');
+  }
+
+  async #loadTls(): Promise<TransportTls | undefined> {
+    const tls = this.#ctx.config.tls;
+    if (tls === false) return undefined;
+    let ca: string | undefined;
+    if (tls.ca !== undefined) {
+      const file = resolve(this.#ctx.baseDir, tls.ca);
+      try {
+        ca = await readFile(file, 'utf8');
+      } catch (error) {
+        throw ircError(this.#ctx, 'HX_ERR_IRC_TLS', ['tls', 'ca'], `cannot read the CA ${file}: ${(error as NodeJS.ErrnoException).code ?? firstLine(error)}`, error);
+      }
+      if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw ircError(this.#ctx, 'HX_ERR_IRC_TLS', ['tls', 'ca'], `${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
+    }
+    return { ca, verify: tls.verify, servername: tls.servername };
+  }
+
+  /** Connects until it works, a refusal that retrying cannot fix, or the start signal aborts. */
+  async #connectAtStart(run: Run, signal: AbortSignal): Promise<void> {
+    const { log, config } = this.#ctx;
+    const stop = AbortSignal.any([signal, run.life.signal]);
+    let last: Error | undefined;
+    const gaveUp = (): Error =>
+      ircError(this.#ctx, 'HX_ERR_IRC_CONNECT', ['server'], `cannot reach ${config.server} in time: ${last?.message ?? 'no answer'}`, last);
+    for (let attempt = 0; ; attempt++) {
+      const session = this.#newSession(run);
+      try {
+        await session.open(stop);
+        run.session = session;
+        run.queue.attach((line) => session.write(line));
+        return;
+      } catch (error) {
+        if (stop.aborted) throw last === undefined ? error : gaveUp();
+        if (!isRetryable(error)) throw error;
+        last = error as Error;
+        const delay = backoffDelay(config.reconnect, attempt, this.#clock.random);
+        log.warn({ attempt: attempt + 1, retryIn: delay, reason: last.message }, 'cannot connect yet, retrying');
+        await this.#sleep(delay, stop).catch(() => {
+          throw gaveUp();
+        });
+      }
+    }
+  }
+
+  #newSession(run: Run): IrcSession {
+    const session: IrcSession = new IrcSession({
+      config: this.#ctx.config,
+      host: this.#server.host,
+      port: this.#server.port,
+      tls: run.tls,
+      channels: this.#channels,
+      service: this.#ctx.name,
+      locate: (path) => this.#ctx.locate(path),
+      log: this.#ctx.log,
+      clock: this.#clock,
+      onMessage: (message) => this.#onMessage(run, message),
+      onLost: (reason) => this.#onLost(run, session, reason),
+    });
+    return session;
+  }
+
+  #onMessage(run: Run, message: IncomingMessage): void {
+    const session = run.session;
+    if (session === undefined || run.stopping) return;
+    run.relay.onMessage(message);
+    const host = this.#commandHost(run);
+    run.commands?.dispatch(message, host);
+  }
+
+  /** What command handlers send through: like the handle, but a reply after stop is dropped, not thrown. */
+  #commandHost(run: Run): CommandHost {
+    const send = (command: 'PRIVMSG' | 'NOTICE', target: string, text: string): number => {
+      if (run.stopping) {
+        this.#ctx.log.debug({ target }, 'command reply after stop: dropped');
+        return 0;
+      }
+      return run.queue.push(command, target, text);
+    };
+    return {
+      get nick() {
+        return run.session?.nick ?? '';
+      },
+      say: (target, text) => send('PRIVMSG', target, text),
+      notice: (target, text) => send('NOTICE', target, text),
+    };
+  }
+
+  #onLost(run: Run, session: IrcSession, reason: string): void {
+    if (run.stopping || run.session !== session) return;
+    run.queue.detach();
+    run.session = undefined;
+    this.#ctx.log.warn({ reason, queued: run.queue.stats().queued }, 'disconnected');
+    this.#scheduleReconnect(run);
+  }
+
+  #scheduleReconnect(run: Run): void {
+    const { config, log } = this.#ctx;
+    if (run.stopping) return;
+    const limit = config.reconnect.limit;
+    if (limit > 0 && run.attempt >= limit) {
+      const error = ircError(this.#ctx, 'HX_ERR_IRC_CONNECT', ['reconnect', 'limit'], `gave up after ${run.attempt} failed reconnect attempt(s) to ${this.#server.host}:${this.#server.port}`);
+      log.error({ code: error.code, attempts: run.attempt }, error.message);
+      this.#teardown(run, 'gave up reconnecting');
+      this.#ctx.crashed(error);
+      return;
+    }
+    const delay = backoffDelay(config.reconnect, run.attempt, this.#clock.random);
+    run.attempt++;
+    log.info({ attempt: run.attempt, delay }, 'reconnecting');
+    run.reconnectTimer = this.#clock.setTimeout(() => {
+      run.reconnectTimer = undefined;
+      this.#reconnect(run);
+    }, delay);
+  }
+
+  #reconnect(run: Run): void {
+    if (run.stopping) return;
+    const session = this.#newSession(run);
+    run.session = session;
+    session.open(run.life.signal).then(
+      () => {
+        if (run.stopping) return;
+        run.attempt = 0;
+        run.reconnects++;
+        this.#ctx.log.info({ nick: session.nick, queued: run.queue.stats().queued }, 'reconnected');
+        run.queue.attach((line) => session.write(line));
+      },
+      (error: unknown) => {
+        if (run.session === session) run.session = undefined;
+        if (run.stopping) return;
+        const hx = error as { code?: string; message?: string };
+        this.#ctx.log.warn({ attempt: run.attempt, code: hx.code, reason: hx.message }, 'reconnect failed');
+        this.#scheduleReconnect(run);
+      },
+    );
+  }
+
+  #send(command: 'PRIVMSG' | 'NOTICE', target: string, text: string): number {
+    const run = this.#run;
+    if (run === undefined || run.stopping) throw new Error(`irc service ${this.#ctx.name} is not running`);
+    return run.queue.push(command, target, text);
+  }
+
+  /** Finishes commands and queued lines (within flushTimeout), sends QUIT and waits for the server to close. */
+  stop(signal: AbortSignal): Promise<void> {
+    const run = this.#run;
+    if (run === undefined) return Promise.resolve();
+    this.#stopping ??= this.#stopRun(run, signal).finally(() => {
+      if (this.#run === run) this.#run = undefined;
+    });
+    return this.#stopping;
+  }
+
+  async #stopRun(run: Run, signal: AbortSignal): Promise<void> {
+    const { config, log } = this.#ctx;
+    run.relay.detach();
+    if (run.reconnectTimer !== undefined) this.#clock.clearTimeout(run.reconnectTimer);
+    run.reconnectTimer = undefined;
+    const session = run.session;
+    if (session?.ready === true && !signal.aborted) {
+      const deadline = this.#clock.now() + config.flushTimeout;
+      const inflight = run.commands?.settled();
+      if (inflight !== undefined) await this.#within(inflight, config.flushTimeout, signal);
+      run.stopping = true;
+      const queued = run.queue.stats().queued;
+      if (queued > 0) log.info({ queued }, 'sending queued lines before quitting');
+      await run.queue.drained(Math.max(0, deadline - this.#clock.now()), signal);
+    }
+    run.stopping = true;
+    run.queue.detach();
+    if (session !== undefined) await session.quit(config.quitMessage, config.quitTimeout, signal);
+    this.#teardown(run, 'stopped');
+    log.debug('quit');
+  }
+
+  /** Lets go of everything a run holds; lines still queued are dropped and logged. */
+  #teardown(run: Run, why: string): void {
+    run.stopping = true;
+    run.life.abort(new Error(why));
+    if (run.reconnectTimer !== undefined) this.#clock.clearTimeout(run.reconnectTimer);
+    run.reconnectTimer = undefined;
+    run.relay.detach();
+    run.session?.destroy();
+    run.session = undefined;
+    run.queue.clear(why);
+    if (this.#run === run && this.#stopping === undefined) this.#run = undefined;
+  }
+
+  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason as Error);
+      const onAbort = (): void => {
+        this.#clock.clearTimeout(timer);
+        reject(signal.reason as Error);
+      };
+      const timer = this.#clock.setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #within(promise: Promise<unknown>, ms: number, signal: AbortSignal): Promise<void> {
+    const controller = new AbortController();
+    const both = AbortSignal.any([signal, controller.signal]);
+    await Promise.race([promise, this.#sleep(ms, both).catch(() => undefined)]);
+    controller.abort();
+  }
+
+  /** `irc://host:port` (ircs:// with TLS) while running. */
+  address(): string | undefined {
+    if (this.#run === undefined) return undefined;
+    const { host, port } = this.#server;
+    return `${this.#ctx.config.tls === false ? 'irc' : 'ircs'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  /** What dependents get from `ctx.peer(name)`. */
+  handle(): IrcHandle {
+    return this.#handle;
+  }
+}
