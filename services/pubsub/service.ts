@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
-import type { Service, ServiceContext } from '../../src/runtime/contract.js';
+import type { CommonServiceConfig, Service, ServiceContext } from '../../src/runtime/contract.js';
 import { listenOn } from '../http/listen.js';
 import type { HttpHandle } from '../http/service.js';
 import { Authenticator, tokenOf, type Grant } from './auth.js';
@@ -92,11 +92,21 @@ export class PubsubService implements Service {
     this.#backplane = backplane;
     const hub = new Hub({ rules, backplane, log });
     this.#hub = hub;
+    // give up a little before the orchestrator's startTimeout, so the error says why (ECONNREFUSED...);
+    // a controller of our own: Node 20 may collect an AbortSignal.any() composite while it is awaited
+    const startTimeout = (config as Partial<CommonServiceConfig>).startTimeout ?? 0;
+    const connecting = new AbortController();
+    const giveUp = setTimeout(() => connecting.abort(), startTimeout > 0 ? Math.max(200, startTimeout - 300) : 10_000);
+    const follow = (): void => connecting.abort();
+    signal.addEventListener('abort', follow, { once: true });
     try {
-      await backplane.start(signal);
+      await backplane.start(connecting.signal);
     } catch (error) {
       this.#hub = undefined;
       throw new HendrixError('HX_ERR_PUBSUB_BACKPLANE', { service: name, path: ['services', name, 'backplane'], location: this.#ctx.locate(['backplane']), message: `cannot connect to the backplane ${config.backplane}: ${(error as Error).message}`, cause: error });
+    } finally {
+      clearTimeout(giveUp);
+      signal.removeEventListener('abort', follow);
     }
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: false });
     this.#accepting = true;
