@@ -65,6 +65,7 @@ export class Connection implements Subscriber {
   #queue: Buffer[] = [];
   #authTimer: NodeJS.Timeout | undefined;
   #gone = false;
+  #closing = false;
   /** Whether the last ping was answered (heartbeat). */
   alive = true;
 
@@ -100,7 +101,7 @@ export class Connection implements Subscriber {
 
   /** Queues a published message (Subscriber). */
   deliver(_message: WireMessage, frame: Buffer): void {
-    if (this.#gone) return;
+    if (this.#gone || this.#closing) return;
     if (this.#socket.writableLength > this.#host.maxBuffered) {
       this.#hub.stats.dropped++;
       if (this.#host.slowConsumer === 'close') {
@@ -156,6 +157,8 @@ export class Connection implements Subscriber {
 
   /** Flushes what is queued and closes with `code` (1001 at stop). */
   close(code: number, reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
     this.flush();
     dirty.delete(this);
     this.#ws.close(code, reason);
