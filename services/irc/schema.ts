@@ -26,6 +26,7 @@ const tlsObject = z.strictObject({
   ca: z.string().min(1).optional().describe('A CA certificate (PEM) to trust for the server, relative to the manifest: for a private CA or a self-signed server. Default: the system CAs.'),
   verify: bool('Whether the server certificate must be valid for its host name and chain to a trusted CA. Turn off only for a test server.').default(true),
   servername: z.string().min(1).optional().describe('The name the certificate is checked against (and SNI). Default: the host of `server`.'),
+  handshakeTimeout: duration('How long the TLS handshake may take once connected (a plain-text port never answers it).').default(10_000),
 });
 
 const tls = z

@@ -83,4 +83,68 @@ describe.runIf(needCommand('ngircd'))('irc bot against ngircd', () => {
       expect(hub.published.find((m) => m.topic === 'irc.relay')?.data).toMatchObject({ channel: '#relay', nick: 'relayw', text: 'hello hub', bot: 'bot' });
     });
   });
+
+  describe('nick collision', () => {
+    it('takes the first free alternative, then generated nicks, and says so in the log', async () => {
+      const holder = await observe('taken', ['#nick']);
+      await observe('taken2', []);
+      const { log, lines } = createCapturingLogger();
+      const { bot } = await startBot({ server: server.server, nick: 'taken', altNicks: ['taken2'], channels: ['#nick'] }, { log });
+      expect(bot.handle().nick).toBe('taken_');
+      expect(await holder.names('#nick')).toContain('taken_');
+      expect(lines.filter((l) => l['msg'] === 'nick taken, trying another').map((l) => l['trying'])).toEqual(['taken2', 'taken_']);
+      // a second bot with the same wishes gets the next one
+      const { bot: second } = await startBot({ server: server.server, nick: 'taken', altNicks: ['taken2'], channels: ['#nick'] }, { name: 'bot2' });
+      expect(second.handle().nick).toBe('taken__');
+    });
+  });
+
+  describe('stop', () => {
+    it('sends QUIT with the configured message and waits for the server to close', async () => {
+      const watcher = await observe('quitw', ['#quit']);
+      const { bot } = await startBot({ server: server.server, nick: 'quitbot', channels: ['#quit'], quitMessage: 'deploying v2' });
+      const started = performance.now();
+      await bot.stop(AbortSignal.timeout(5_000));
+      expect(performance.now() - started).toBeLessThan(1_500);
+      await watcher.waitFor(() => watcher.quits.some((q) => q.nick === 'quitbot'), 3_000, 'the QUIT');
+      expect(watcher.quits.find((q) => q.nick === 'quitbot')?.message).toMatch(/deploying v2/);
+      expect(await watcher.names('#quit')).not.toContain('quitbot');
+      expect(bot.handle().connected).toBe(false);
+      expect(() => bot.handle().say('#quit', 'late')).toThrow(/not running/);
+      await bot.stop(AbortSignal.timeout(1_000)); // idempotent
+    });
+
+    it('sends what is queued before quitting, within flushTimeout', async () => {
+      const watcher = await observe('flushw', ['#flush']);
+      const { bot } = await startBot({ server: server.server, nick: 'flushbot', channels: ['#flush'], flood: { burst: 1, interval: '200ms' }, flushTimeout: '3s' });
+      for (let i = 0; i < 4; i++) bot.handle().say('#flush', `queued ${i}`);
+      await bot.stop(AbortSignal.timeout(5_000));
+      await watcher.waitFor(() => watcher.textsFrom('flushbot').length === 4, 3_000, 'the flushed lines');
+      expect(watcher.textsFrom('flushbot')).toEqual(['queued 0', 'queued 1', 'queued 2', 'queued 3']);
+      expect(bot.handle().stats()).toMatchObject({ queued: 0 });
+    });
+  });
+
+  describe('outgoing lines', () => {
+    it('splits long messages within 512 bytes and never lets a newline inject a command', async () => {
+      const watcher = await observe('longw', ['#long']);
+      const hub = new MemoryHub();
+      const { bot } = await startBot(
+        { server: server.server, nick: 'longbot', channels: ['#long'], relay: [{ from: 'hub:text', to: '#long' }], flood: { interval: 0 } },
+        { peers: { hub } },
+      );
+      const long = `${'ünïcødé ✓ '.repeat(80)}END`;
+      bot.handle().say('#long', long);
+      await hub.publish('text', 'first line\r\nQUIT :pwned\nJOIN #evil\rPRIVMSG #long :spoofed');
+      await watcher.waitFor(() => watcher.textsFrom('longbot').includes('PRIVMSG #long :spoofed'), 5_000, 'the relayed lines');
+      const texts = watcher.textsFrom('longbot', '#long');
+      const split = texts.slice(0, texts.indexOf('first line'));
+      expect(split.length).toBeGreaterThan(1);
+      expect(split.join(' ')).toBe(long.replace(/ +/g, ' ').trim());
+      expect(texts.slice(-4)).toEqual(['first line', 'QUIT :pwned', 'JOIN #evil', 'PRIVMSG #long :spoofed']);
+      // the bot is still there, in one channel only
+      expect(await watcher.names('#long')).toContain('longbot');
+      expect(await watcher.names('#evil')).not.toContain('longbot');
+    });
+  });
 });

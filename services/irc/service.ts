@@ -137,7 +137,7 @@ export class IrcService implements Service {
       }
       if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw ircError(this.#ctx, 'HX_ERR_IRC_TLS', ['tls', 'ca'], `${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
     }
-    return { ca, verify: tls.verify, servername: tls.servername };
+    return { ca, verify: tls.verify, servername: tls.servername, handshakeTimeout: tls.handshakeTimeout };
   }
 
   /** Connects until it works, a refusal that retrying cannot fix, or the start signal aborts. */
@@ -158,7 +158,7 @@ export class IrcService implements Service {
         if (stop.aborted) throw last === undefined ? error : gaveUp();
         if (!isRetryable(error)) throw error;
         last = error as Error;
-        const delay = backoffDelay(config.reconnect, attempt, this.#clock.random);
+        const delay = backoffDelay(config.reconnect, attempt, () => this.#clock.random());
         log.warn({ attempt: attempt + 1, retryIn: delay, reason: last.message }, 'cannot connect yet, retrying');
         await this.#sleep(delay, stop).catch(() => {
           throw gaveUp();
@@ -215,7 +215,17 @@ export class IrcService implements Service {
     run.queue.detach();
     run.session = undefined;
     this.#ctx.log.warn({ reason, queued: run.queue.stats().queued }, 'disconnected');
-    this.#scheduleReconnect(run);
+    this.#guard(run, () => this.#scheduleReconnect(run));
+  }
+
+  /** Runs `fn` from a socket or timer callback: a bug there is reported as a crash, not thrown out of the event loop. */
+  #guard(run: Run, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#teardown(run, 'internal error');
+      this.#ctx.crashed(error);
+    }
   }
 
   #scheduleReconnect(run: Run): void {
@@ -229,12 +239,12 @@ export class IrcService implements Service {
       this.#ctx.crashed(error);
       return;
     }
-    const delay = backoffDelay(config.reconnect, run.attempt, this.#clock.random);
+    const delay = backoffDelay(config.reconnect, run.attempt, () => this.#clock.random());
     run.attempt++;
     log.info({ attempt: run.attempt, delay }, 'reconnecting');
     run.reconnectTimer = this.#clock.setTimeout(() => {
       run.reconnectTimer = undefined;
-      this.#reconnect(run);
+      this.#guard(run, () => this.#reconnect(run));
     }, delay);
   }
 
@@ -255,7 +265,7 @@ export class IrcService implements Service {
         if (run.stopping) return;
         const hx = error as { code?: string; message?: string };
         this.#ctx.log.warn({ attempt: run.attempt, code: hx.code, reason: hx.message }, 'reconnect failed');
-        this.#scheduleReconnect(run);
+        this.#guard(run, () => this.#scheduleReconnect(run));
       },
     );
   }

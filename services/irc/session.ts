@@ -386,7 +386,9 @@ export class IrcSession {
       return;
     }
     if (this.#serverError !== undefined && !this.#registered) {
-      this.#fail?.(this.#error('HX_ERR_IRC_REGISTER', `the server closed the connection during registration: ${this.#serverError}`, ['server']));
+      const password = /password/i.test(this.#serverError);
+      const message = password ? `the server refused the password: ${this.#serverError}` : `the server closed the connection during registration: ${this.#serverError}`;
+      this.#fail?.(this.#error('HX_ERR_IRC_REGISTER', message, password ? ['password'] : ['server']));
       return;
     }
     this.#fail?.(this.#error('HX_ERR_IRC_CONNECT', `cannot connect to ${host}:${port}: ${reason}`, ['server'], this.#socketError));

@@ -10,6 +10,8 @@ export interface TransportTls {
   readonly ca: string | undefined;
   readonly verify: boolean;
   readonly servername: string | undefined;
+  /** How long the handshake may take after the TCP connection is up. */
+  readonly handshakeTimeout: number;
 }
 
 /** What one session's transport reports back. */
@@ -69,7 +71,18 @@ export function createTransportClass(settings: TransportSettings): TransportClas
       this.#socket = socket;
       socket.setNoDelay(true);
       if (settings.idleTimeout > 0) socket.setTimeout(settings.idleTimeout);
+      let handshake: NodeJS.Timeout | undefined;
+      if (tls !== undefined) {
+        socket.once('connect', () => {
+          // a plain-text port answers a ClientHello with nothing (or with text): do not wait for the idle timeout
+          handshake = setTimeout(() => {
+            socket.destroy(Object.assign(new Error(`no TLS handshake within ${tls.handshakeTimeout} ms: is the port a TLS port?`), { code: 'ERR_TLS_HANDSHAKE_TIMEOUT' }));
+          }, tls.handshakeTimeout);
+        });
+        socket.once('close', () => clearTimeout(handshake));
+      }
       socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
+        clearTimeout(handshake);
         this.#handshaken = true;
         this.#state = 'open';
         this.emit('open');
