@@ -249,6 +249,28 @@ describe('auth', () => {
   });
 });
 
+describe('auth with a JWT public key', () => {
+  it('verifies ES256 tokens against the PEM file in publicKey; a missing file stops the start with its line', async () => {
+    const { generateKeyPair, exportSPKI, SignJWT: Sign } = await import('jose');
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const folder = await mkdtemp(join(tmpdir(), 'hendrix-jwt-'));
+    await writeFile(join(folder, 'jwt.pub'), await exportSPKI(publicKey));
+    const { url } = await startHub({ auth: { jwt: { publicKey: join(folder, 'jwt.pub') } } });
+    const token = await new Sign({ subscribe: 'news.* alerts.>' }).setProtectedHeader({ alg: 'ES256' }).setExpirationTime('5m').sign(privateKey);
+    const client = await connect(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(await client.request({ type: 'subscribe', topic: 'alerts.disk.sda' })).toMatchObject({ type: 'ack' });
+    expect(await client.request({ type: 'subscribe', topic: 'ops' })).toMatchObject({ type: 'error', code: 'forbidden' });
+    // an HS256 token signed with the public key text is refused (algorithms are pinned)
+    const confused = await new Sign({ subscribe: ['>'] }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(await exportSPKI(publicKey)));
+    await expect(HubClient.connect(`${url}?token=${confused}`)).rejects.toThrow('refused: 401');
+    const error = await startHub({ auth: { jwt: { publicKey: './missing.pub' } } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'HX_ERR_PUBSUB_AUTH_KEY', path: ['services', 'hub', 'auth', 'jwt', 'publicKey'] });
+  });
+});
+
 describe('HTTP publish', () => {
   it('publishes a JSON body with POST {path}/publish/{topic} and answers 202 with the id', async () => {
     const { url, port } = await startHub({ auth: { tokens: [{ token: 'writer-secret-1', publish: ['alerts.>'], subscribe: ['>'] }] } });
