@@ -60,11 +60,6 @@ export function parsePayload(text: string): Payload | string {
   return { kind: 'template', parts };
 }
 
-/** Whether a payload uses one of the message placeholders (`${data}`, `${topic}`, `${id}`). */
-export function usesMessage(payload: Payload): boolean {
-  return payload.kind === 'template' && payload.parts.some((p) => p === 'data' || p === 'topic' || p === 'id');
-}
-
 /** The length of the rendered payload with `values`, without rendering it. */
 function partLength(part: Buffer | Placeholder, values: PayloadValues, texts: { ts: string; seq: string }): number {
   if (typeof part !== 'string') return part.length;

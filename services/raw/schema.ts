@@ -4,7 +4,7 @@ import { bool, duration, int, number } from '../../src/manifest/fields.js';
 import { checkPattern } from '../pubsub/topics.js';
 import { ETHERTYPE_EXPERIMENTAL, ETHERTYPE_WAKE_ON_LAN } from './frame.js';
 import { BROADCAST, MAC_HELP, formatMac, isGroupMac, parseMac } from './mac.js';
-import { parsePayload, usesMessage } from './payload.js';
+import { parsePayload } from './payload.js';
 
 const HEX2 = '[0-9A-Fa-f]{2}';
 /** The MAC address forms parseMac() accepts, as one pattern (editors check it too). */
@@ -111,9 +111,6 @@ export const rawSchema = z
       if (config.wakeOnLan.mac === undefined && config.from === undefined) {
         ctx.addIssue({ code: 'custom', path: ['wakeOnLan', 'mac'], message: 'wakeOnLan needs the `mac` to wake (or `from`, whose messages name it)' });
       }
-    }
-    if (payload !== undefined && typeof payload !== 'string' && usesMessage(payload) && config.from === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['payload'], message: '${data}, ${topic} and ${id} stand for a hub message: add `from: "<hub>:<topic>"`' });
     }
     if (config.every !== undefined && 1000 / config.every > config.maxRate) {
       ctx.addIssue({ code: 'custom', path: ['every'], message: `every ${config.every}ms is ${Math.round(1000 / config.every)} frames/s, above maxRate ${config.maxRate}: raise maxRate or lengthen every` });
