@@ -1,4 +1,4 @@
-import { renderedLength, writePayload, type Payload, type PayloadValues } from './payload.js';
+import { renderText, renderedLength, writePayload, type Payload, type PayloadValues } from './payload.js';
 
 /** The smallest Ethernet frame without its FCS: shorter ones are padded with zeros. */
 export const MIN_FRAME = 60;
@@ -86,10 +86,22 @@ export class FrameBuilder {
       }
       return this.#fixed;
     }
+    if (payload.text !== undefined) return this.#text(renderText(payload.text, values));
     const length = renderedLength(payload, values);
     const frame = this.#allocate(length);
     const end = writePayload(payload, values, frame, this.#header.length);
     if (end < frame.length) frame.fill(0, end);
+    return frame;
+  }
+
+  /** A frame carrying `text` (UTF-8); the common case of a short beacon needs no length pass. */
+  #text(text: string): Buffer {
+    const start = this.#header.length;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: a text that surely fits the minimum frame skips byteLength()
+    const length = start + text.length * 3 <= this.#minimum ? 0 : Buffer.byteLength(text);
+    const frame = this.#allocate(length);
+    const end = start + frame.write(text, start, 'utf8');
+    for (let i = end; i < frame.length; i++) frame[i] = 0;
     return frame;
   }
 
@@ -103,7 +115,7 @@ export class FrameBuilder {
 
   #allocate(payloadLength: number): Buffer {
     const frame = Buffer.allocUnsafe(this.frameLength(payloadLength));
-    this.#header.copy(frame, 0);
+    frame.set(this.#header, 0);
     return frame;
   }
 }

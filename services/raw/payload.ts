@@ -10,8 +10,20 @@ export const PLACEHOLDERS = ['ts', 'seq', 'data', 'topic', 'id'] as const;
 /** One placeholder name. */
 export type Placeholder = (typeof PLACEHOLDERS)[number];
 
+/** A placeholder of a text-only template (no `${data}`, which is bytes). */
+export interface TextPlaceholder {
+  readonly placeholder: Exclude<Placeholder, 'data'>;
+}
+
 /** A parsed payload: fixed bytes, or a template of fixed bytes and placeholders. */
-export type Payload = { readonly kind: 'static'; readonly bytes: Buffer } | { readonly kind: 'template'; readonly parts: readonly (Buffer | Placeholder)[] };
+export type Payload =
+  | { readonly kind: 'static'; readonly bytes: Buffer }
+  | {
+      readonly kind: 'template';
+      readonly parts: readonly (Buffer | Placeholder)[];
+      /** The same template as text when it has no `${data}`: rendered as one string, which is faster. */
+      readonly text: readonly (string | TextPlaceholder)[] | undefined;
+    };
 
 /** What a template's placeholders stand for in one frame. */
 export interface PayloadValues {
@@ -44,28 +56,29 @@ export function parsePayload(text: string): Payload | string {
     return { kind: 'static', bytes: Buffer.from(body, 'base64') };
   }
   const source = text.startsWith('text:') ? text.slice(5) : text;
-  const parts: (Buffer | Placeholder)[] = [];
+  const items: (string | { placeholder: Placeholder })[] = [];
   let last = 0;
   for (const m of source.matchAll(PLACEHOLDER)) {
     const name = m[1] as string;
     if (!(PLACEHOLDERS as readonly string[]).includes(name)) {
       return `unknown placeholder \${${name}} in the payload: a template may use ${PLACEHOLDERS.map((p) => `\${${p}}`).join(', ')} (written $\${seq} in the manifest)`;
     }
-    if (m.index > last) parts.push(Buffer.from(source.slice(last, m.index), 'utf8'));
-    parts.push(name as Placeholder);
+    if (m.index > last) items.push(source.slice(last, m.index));
+    items.push({ placeholder: name as Placeholder });
     last = m.index + m[0].length;
   }
-  if (last < source.length) parts.push(Buffer.from(source.slice(last), 'utf8'));
-  if (parts.every((p) => typeof p !== 'string')) return { kind: 'static', bytes: Buffer.concat(parts as Buffer[]) };
-  return { kind: 'template', parts };
+  if (last < source.length) items.push(source.slice(last));
+  if (items.every((item) => typeof item === 'string')) return { kind: 'static', bytes: Buffer.from(source, 'utf8') };
+  const parts = items.map((item) => (typeof item === 'string' ? Buffer.from(item, 'utf8') : item.placeholder));
+  const textOnly = items.every((item) => typeof item === 'string' || item.placeholder !== 'data');
+  return { kind: 'template', parts, text: textOnly ? (items as (string | TextPlaceholder)[]) : undefined };
 }
 
-/** The length of the rendered payload with `values`, without rendering it. */
-function partLength(part: Buffer | Placeholder, values: PayloadValues, texts: { ts: string; seq: string }): number {
-  if (typeof part !== 'string') return part.length;
-  if (part === 'data') return values.data.length;
-  if (part === 'ts' || part === 'seq') return texts[part].length;
-  return Buffer.byteLength(values[part]);
+/** A text-only template rendered to its string. */
+export function renderText(text: readonly (string | TextPlaceholder)[], values: PayloadValues): string {
+  let out = '';
+  for (const part of text) out += typeof part === 'string' ? part : values[part.placeholder];
+  return out;
 }
 
 /**
@@ -78,8 +91,7 @@ export function writePayload(payload: Payload, values: PayloadValues, target: Bu
   for (const part of payload.parts) {
     if (typeof part !== 'string') at += part.copy(target, at);
     else if (part === 'data') at += values.data.copy(target, at);
-    else if (part === 'ts' || part === 'seq') at += target.write(String(values[part]), at, 'latin1');
-    else at += target.write(values[part], at, 'utf8');
+    else at += target.write(String(values[part]), at, 'utf8');
   }
   return at;
 }
@@ -87,9 +99,12 @@ export function writePayload(payload: Payload, values: PayloadValues, target: Bu
 /** How many bytes the payload takes with `values`. */
 export function renderedLength(payload: Payload, values: PayloadValues): number {
   if (payload.kind === 'static') return payload.bytes.length;
-  const texts = { ts: String(values.ts), seq: String(values.seq) };
   let total = 0;
-  for (const part of payload.parts) total += partLength(part, values, texts);
+  for (const part of payload.parts) {
+    if (typeof part !== 'string') total += part.length;
+    else if (part === 'data') total += values.data.length;
+    else total += Buffer.byteLength(String(values[part]));
+  }
   return total;
 }
 

@@ -41,7 +41,7 @@ interface LastMessage {
 }
 
 const NO_MESSAGE: LastMessage = { data: Buffer.alloc(0), topic: '', id: '' };
-const DATA_ONLY: Payload = { kind: 'template', parts: ['data'] };
+const DATA_ONLY: Payload = { kind: 'template', parts: ['data'], text: undefined };
 
 /**
  * The `raw` kind's service: an AF_PACKET socket bound to one interface, sending Ethernet frames
@@ -55,6 +55,8 @@ export class RawService implements Service {
   #sender: FrameSender | undefined;
   #builder: FrameBuilder | undefined;
   #payload: Payload = DATA_ONLY;
+  /** Whether the payload uses ${ts}: reading the clock for every frame costs when it does not. */
+  #timed = false;
   #wake: { mac: Buffer | undefined; password: Buffer | undefined } | undefined;
   #info: InterfaceInfo | undefined;
   #seq = 0;
@@ -188,6 +190,7 @@ export class RawService implements Service {
     this.#wake = wake === undefined ? undefined : { mac: wake.mac === undefined ? undefined : parseMac(wake.mac), password: passwordBytes(wake.password) };
     const parsed = config.payload === undefined ? DATA_ONLY : parsePayload(config.payload);
     this.#payload = typeof parsed === 'string' ? DATA_ONLY : parsed;
+    this.#timed = this.#payload.kind === 'template' && this.#payload.parts.includes('ts');
     // the longest a frame gets without message data: 13 digits of ts, 16 of seq
     const length = wake !== undefined ? 6 + 16 * 6 + (this.#wake?.password?.length ?? 0) : renderedLength(this.#payload, { ts: 1e12, seq: 1e15, data: Buffer.alloc(0), topic: '', id: '' });
     if (length > info.mtu) {
@@ -237,7 +240,7 @@ export class RawService implements Service {
         this.#last = { data: bytes, topic: message.topic, id: message.id };
       }
       const last = this.#last;
-      frame = builder.build(this.#payload, { ts: this.#clock.now(), seq: this.#seq, data: last.data, topic: last.topic, id: last.id });
+      frame = builder.build(this.#payload, { ts: this.#timed ? this.#clock.now() : 0, seq: this.#seq, data: last.data, topic: last.topic, id: last.id });
     }
     this.#seq += 1;
     if (frame.length > builder.headerLength + info.mtu) {
