@@ -3,7 +3,8 @@
 // with node-gyp. A failed build does not fail the install — every other kind works without it —
 // it prints what to install instead; a raw service then stops at start with HX_ERR_RAW_ADDON.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -14,9 +15,14 @@ if (process.platform !== 'linux') {
   process.exit(0);
 }
 
-// npm runs scripts with its own node-gyp: npm_config_node_gyp points at it, and it is on PATH
-const nodeGyp = process.env.npm_config_node_gyp;
-const [command, args] = nodeGyp ? [process.execPath, [nodeGyp, 'rebuild']] : ['node-gyp', ['rebuild']];
+// npm runs scripts with its own node-gyp: npm_config_node_gyp points at it; run by hand, use
+// the node-gyp npm ships beside node, else one on PATH
+const bundled = join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
+const nodeGyp = process.env.npm_config_node_gyp || (existsSync(bundled) ? bundled : undefined);
+// headers installed beside node (distribution packages, nodesource) spare node-gyp a download
+const prefix = join(dirname(process.execPath), '..');
+const localHeaders = !process.env.npm_config_nodedir && headersMatch(join(prefix, 'include/node/node_version.h')) ? [`--nodedir=${prefix}`] : [];
+const [command, args] = nodeGyp ? [process.execPath, [nodeGyp, 'rebuild', ...localHeaders]] : ['node-gyp', ['rebuild', ...localHeaders]];
 const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 if (result.status === 0 && existsSync(new URL(addon, `file://${root}`))) {
@@ -32,3 +38,14 @@ console.warn(
     '  `npm rebuild hendrix` in your project (in a checkout of hendrix itself: `npm run build:addon`).',
   ].join('\n'),
 );
+
+/** Whether node_version.h at `file` is the running node's version. */
+function headersMatch(file) {
+  try {
+    const text = readFileSync(file, 'utf8');
+    const part = (name) => new RegExp(`#define NODE_${name}_VERSION (\\d+)`).exec(text)?.[1];
+    return `v${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}` === process.version;
+  } catch {
+    return false;
+  }
+}
