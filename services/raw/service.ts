@@ -204,11 +204,8 @@ export class RawService implements Service {
   #tick(): void {
     this.#periodic = undefined;
     this.#emit(undefined);
-    const every = this.#ctx.config.every ?? 1000;
     const now = this.#clock.now();
-    // keep to the schedule (no drift); after a stall, skip the missed frames rather than burst
-    this.#nextAt += every;
-    if (this.#nextAt <= now) this.#nextAt += Math.ceil((now - this.#nextAt + 1) / every) * every;
+    this.#nextAt = nextDue(this.#nextAt, now, this.#ctx.config.every ?? 1000);
     this.#periodic = this.#clock.setTimeout(() => this.#tick(), this.#nextAt - now);
   }
 
@@ -314,6 +311,16 @@ export class RawService implements Service {
   handle(): RawHandle {
     return this.#handle;
   }
+}
+
+/**
+ * When the periodic frame after the one due at `due` is due: on the schedule set at start (no
+ * drift from late timers); after a stall of more than an interval, the missed frames are
+ * skipped rather than sent in a burst.
+ */
+export function nextDue(due: number, now: number, every: number): number {
+  const next = due + every;
+  return next > now ? next : next + Math.ceil((now - next + 1) / every) * every;
 }
 
 /** The MAC address a message names: a string, or `{ mac }`. */
