@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
@@ -23,18 +23,31 @@ describe('loading the addon', () => {
   });
 });
 
-describe.runIf(canMakeNetns())('the addon survives misuse and never holds the event loop once closed', () => {
-  let ns: TestNetns;
+/**
+ * Where the misuse fixture runs: as root, in a namespace this file makes; otherwise in a user
+ * and network namespace of its own (`unshare -rn`), where it may make its veth pair itself.
+ */
+const root = process.getuid?.() === 0;
+const unshare = !root && spawnSync('unshare', ['-rn', 'true'], { stdio: 'ignore' }).status === 0;
+
+describe.runIf(unshare || canMakeNetns())('the addon survives misuse and never holds the event loop once closed', () => {
+  let ns: TestNetns | undefined;
   beforeAll(() => {
+    if (unshare) return;
     ns = createNetns('misuse');
     ns.veth('hxa', 'hxb');
   });
   afterAll(() => ns?.remove());
 
   it('close twice, calls after close, failed opens, bad arguments, sockets dropped without close', async () => {
-    const child = spawn(process.execPath, ['--expose-gc', fileURLToPath(new URL('./test-fixtures/misuse.mjs', import.meta.url)), `${ROOT}${ADDON_PATH}`, ns.path, 'hxa', 'hxb'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const fixture = fileURLToPath(new URL('./test-fixtures/misuse.mjs', import.meta.url));
+    const node = [process.execPath, '--expose-gc', fixture, `${ROOT}${ADDON_PATH}`];
+    const child =
+      ns !== undefined
+        ? spawn(node[0]!, [...node.slice(1), ns.path, 'hxa', 'hxb'], { stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn('unshare', ['-rn', 'sh', '-c', 'ip link add hxa type veth peer name hxb && ip link set hxa up && ip link set hxb up && exec "$@" "" hxa hxb', 'sh', ...node], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
