@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { mayPublish, maySubscribe, type Authenticator, type Grant } from './auth.js';
+import { BurstJoiner } from './burst.js';
 import type { WireMessage } from './backplane.js';
 import { jsonFrame } from './frame.js';
 import { parseMessageId } from './history.js';
@@ -37,11 +38,13 @@ export type ErrorCode =
 /** Outboxes with frames waiting: flushed together once per event-loop turn. */
 const dirty = new Set<Connection>();
 let flushScheduled = false;
+const joiner = new BurstJoiner();
 
 function flushAll(): void {
   flushScheduled = false;
-  for (const connection of dirty) connection.flush();
+  for (const connection of dirty) connection.flush(joiner);
   dirty.clear();
+  joiner.clear();
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -51,8 +54,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /**
  * One WebSocket client of the hub: it parses the client's frames, checks every request
  * against its grant, and receives messages. Everything sent to it — messages, acks, errors —
- * goes through one outbox, in order, written with one corked burst per event-loop turn: a
- * burst of messages costs one write, and every subscriber gets the same frame bytes.
+ * goes through one outbox, in order, written once per event-loop turn: a burst of messages
+ * costs one write per connection, and subscribers share the same frame bytes.
  */
 export class Connection implements Subscriber {
   readonly #ws: WebSocket;
@@ -68,6 +71,8 @@ export class Connection implements Subscriber {
   #closing = false;
   /** Whether the last ping was answered (heartbeat). */
   alive = true;
+  /** The last fan-out that reached this connection (set by the hub). */
+  stamp = 0;
 
   constructor(ws: WebSocket, socket: Duplex, grant: Grant, host: ConnectionHost, options: { needsAuth: boolean }) {
     this.#ws = ws;
@@ -128,20 +133,18 @@ export class Connection implements Subscriber {
     this.#enqueue(jsonFrame(message));
   }
 
-  /** Writes everything queued in one corked burst (one writev). */
-  flush(): void {
+  /**
+   * Writes everything queued in one write: a single frame as it is, several joined into one
+   * buffer — shared with every other connection that has the same run queued this turn.
+   */
+  flush(burst?: BurstJoiner): void {
     const queue = this.#queue;
     if (queue.length === 0) return;
     this.#queue = [];
     const socket = this.#socket;
     if (this.#gone || socket.destroyed || !socket.writable) return;
-    if (queue.length === 1) {
-      socket.write(queue[0] as Buffer);
-      return;
-    }
-    socket.cork();
-    for (const frame of queue) socket.write(frame);
-    socket.uncork();
+    if (queue.length === 1) socket.write(queue[0] as Buffer);
+    else socket.write(burst === undefined ? Buffer.concat(queue) : burst.join(queue));
   }
 
   /** Sends a ping; a client that did not answer the previous one is terminated. */

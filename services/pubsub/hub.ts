@@ -9,6 +9,8 @@ import { SubscriptionTrie } from './trie.js';
 
 /** Something that receives published messages: a WebSocket connection or a handle listener. */
 export interface Subscriber {
+  /** The fan-out that reached it last (set by the hub: a subscriber matched twice gets a message once). */
+  stamp?: number;
   /** Called once per message per subscriber, with the frame shared by all connections. */
   deliver(message: WireMessage, frame: Buffer): void;
 }
@@ -42,6 +44,9 @@ export class Hub {
   readonly #backplane: Backplane;
   readonly #log: Logger;
   readonly stats: HubStats = { published: 0, delivered: 0, dropped: 0 };
+  readonly #pending: WireMessage[] = [];
+  #fanning = false;
+  #stamp = 0;
 
   constructor(options: { rules: TopicRules; backplane: Backplane; log: Logger; now?: () => number }) {
     this.#rules = options.rules;
@@ -90,27 +95,41 @@ export class Hub {
   }
 
   #fanOut(message: WireMessage): void {
+    // a listener may publish while a message is delivered (the memory backplane calls back at
+    // once): such messages wait for the current one, so order holds and stamps stay unique
+    this.#pending.push(message);
+    if (this.#fanning) return;
+    this.#fanning = true;
+    try {
+      for (let next = this.#pending.shift(); next !== undefined; next = this.#pending.shift()) this.#deliver(next);
+    } finally {
+      this.#fanning = false;
+    }
+  }
+
+  #deliver(message: WireMessage): void {
     this.stats.published++;
     const frame = textFrame(Buffer.from(JSON.stringify({ type: 'message', topic: message.topic, id: message.id, data: message.data, ts: message.ts }), 'utf8'));
     this.#history.record(message, frame);
-    // a subscriber reached through two patterns gets the message once; a set per message, as a
-    // listener may publish (re-entering this method) while it is delivered
-    const reached = new Set<Subscriber>();
+    const stamp = ++this.#stamp;
+    let reached = 0;
     this.#trie.match(message.topic, (subscriber) => {
-      if (reached.has(subscriber)) return;
-      reached.add(subscriber);
+      if (subscriber.stamp === stamp) return;
+      subscriber.stamp = stamp;
+      reached++;
       try {
         subscriber.deliver(message, frame);
       } catch (error) {
         this.#log.error({ err: error, topic: message.topic }, 'subscriber failed');
       }
     });
-    this.stats.delivered += reached.size;
+    this.stats.delivered += reached;
   }
 
   /** A subscriber calling the listener of a programmatic subscription. */
   static listener(listener: (message: HubMessage) => void): Subscriber {
     return {
+      stamp: 0,
       deliver(message) {
         listener({ topic: message.topic, id: message.id, data: message.data, ts: message.ts });
       },

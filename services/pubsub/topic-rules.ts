@@ -20,6 +20,19 @@ interface Rule {
 
 const CACHE_LIMIT = 10_000;
 
+type AjvInstance = import('ajv').Ajv;
+type AjvClass = new (options: { allErrors: boolean; strict: boolean }) => AjvInstance;
+
+/**
+ * The ajv class for draft-07 or 2020-12 schemas, loaded on first use. ajv is CommonJS: its
+ * class is a named export under Node and vitest, but only `default` once bundled.
+ */
+async function ajvClass(draft: '07' | '2020'): Promise<AjvClass> {
+  const mod = (draft === '2020' ? await import('ajv/dist/2020.js') : await import('ajv')) as unknown as Record<string, unknown> & { default?: Record<string, unknown> };
+  const name = draft === '2020' ? 'Ajv2020' : 'Ajv';
+  return (mod[name] ?? mod.default?.[name] ?? mod.default) as AjvClass;
+}
+
 /**
  * The `topics` section compiled: for a topic, the first pattern (in file order) that matches
  * it gives its history limits and its JSON Schema, compiled once with ajv at start.
@@ -35,8 +48,8 @@ export class TopicRules {
   /** Reads and compiles every schema file; a missing or invalid one is HX_ERR_PUBSUB_SCHEMA at its line. */
   static async create(topics: Readonly<Record<string, TopicConfig>>, context: RulesContext): Promise<TopicRules> {
     const entries = Object.entries(topics);
-    let ajv: import('ajv').Ajv | undefined;
-    let ajv2020: import('ajv/dist/2020.js').Ajv2020 | undefined;
+    let ajv: AjvInstance | undefined;
+    let ajv2020: AjvInstance | undefined;
     const rules: Rule[] = [];
     for (const [pattern, config] of entries) {
       let validate: ValidateFunction | undefined;
@@ -58,7 +71,7 @@ export class TopicRules {
           throw fail(`${file} is not JSON: ${(error as Error).message}`, error);
         }
         const modern = /2019-09|2020-12/.test(String((schema as { $schema?: unknown } | null)?.$schema ?? ''));
-        const compiler = modern ? (ajv2020 ??= new (await import('ajv/dist/2020.js')).Ajv2020({ allErrors: true, strict: false })) : (ajv ??= new (await import('ajv')).Ajv({ allErrors: true, strict: false }));
+        const compiler = modern ? (ajv2020 ??= new (await ajvClass('2020'))({ allErrors: true, strict: false })) : (ajv ??= new (await ajvClass('07'))({ allErrors: true, strict: false }));
         try {
           validate = compiler.compile(schema as object);
         } catch (error) {

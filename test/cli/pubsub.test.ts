@@ -26,6 +26,27 @@ async function hubUrl(p: CliProcess): Promise<string> {
   return String((ready.services as Record<string, string>)['hub']);
 }
 
+describe('examples/chat', () => {
+  it('serves the page, validates chat messages against the schema, and welcomes a joiner through crosstown and HTTP publish', async () => {
+    const p = spawnCli(['up', '-f', 'examples/chat/hendrix.yaml'], { env: { PORT: '0' } });
+    running.push(p);
+    const url = await hubUrl(p);
+    const base = url.replace(/^ws/, 'http').replace(/\/hub$/, '');
+    expect((await fetch(`${base}/`)).headers.get('content-type')).toMatch(/text\/html/);
+    const client = await HubClient.connect(url);
+    clients.push(client);
+    await client.request({ type: 'subscribe', topic: 'chat.lobby' });
+    expect(await client.request({ type: 'publish', topic: 'chat.lobby', data: { nope: true } })).toMatchObject({ type: 'error', code: 'invalid_data' });
+    const joined = await fetch(`${base}/join`, { method: 'POST', body: JSON.stringify({ user: 'ada' }) });
+    expect(joined.status).toBe(204);
+    const welcome = await client.next((f) => f.type === 'message');
+    expect(JSON.stringify(welcome['data'])).toContain('ada');
+    p.process.kill('SIGTERM');
+    expect(await p.exited()).toBe(0);
+    expect(client.closed?.code ?? (await client.whenClosed()).code).toBe(1001);
+  }, 30_000);
+});
+
 describe.runIf(needCommand('redis-server', 'redis-server'))('hubs in two hendrix processes sharing a Redis', () => {
   let redis: RedisServer;
   beforeAll(async () => {
