@@ -128,7 +128,10 @@ export function interpolateString(text: string, variables: Readonly<Record<strin
           problems.push({
             code: 'HX_ERR_VAR_UNSET',
             message: `variable \`${part.name}\` is not set and \`${text.slice(part.start, part.end)}\` has no default`,
-            hint: `set ${part.name} in the environment or in .env beside the manifest, or give a default: \${${part.name}:-value}`,
+            hint:
+              `set ${part.name} in the environment or in .env beside the manifest, or give a default: \${${part.name}:-value}` +
+              // lowercase names are usually a kind's own template (a raw payload's ${seq}), not a variable
+              (/[a-z]/.test(part.name) ? `; for a literal \${${part.name}} (a template such as a raw payload's) write $\${${part.name}}` : ''),
             ...at,
           });
       } else if (part.op.endsWith('-')) out += present ? take() : evaluate(part.word);
