@@ -93,7 +93,8 @@ export class PubsubService implements Service {
     const hub = new Hub({ rules, backplane, log });
     this.#hub = hub;
     // give up a little before the orchestrator's startTimeout, so the error says why (ECONNREFUSED...);
-    // a controller of our own: Node 20 may collect an AbortSignal.any() composite while it is awaited
+    // a controller and timer of our own: an AbortSignal.timeout() held only by AbortSignal.any()
+    // can be garbage-collected before it fires (seen on Node 20: the start then hung to the timeout)
     const startTimeout = (config as Partial<CommonServiceConfig>).startTimeout ?? 0;
     const connecting = new AbortController();
     const giveUp = setTimeout(() => connecting.abort(), startTimeout > 0 ? Math.max(200, startTimeout - 300) : 10_000);
