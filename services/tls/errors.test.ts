@@ -155,3 +155,17 @@ describe('selfSigned', () => {
     expect(second.serverCert.fingerprint256).toBe(first.serverCert.fingerprint256);
   });
 });
+
+describe('the ciphers field', () => {
+  it('refuses weak cipher settings and accepts exclusions of them', async () => {
+    const { tlsSchema, weakCipher } = await import('./schema.js');
+    expect(weakCipher('ECDHE-ECDSA-AES128-GCM-SHA256:!aNULL:!eNULL:!EXPORT:!RC4')).toBeUndefined();
+    expect(weakCipher('ECDHE-ECDSA-NULL-SHA:ECDHE-ECDSA-AES128-GCM-SHA256')).toBe('ECDHE-ECDSA-NULL-SHA');
+    expect(weakCipher('HIGH:@SECLEVEL=0')).toBe('@SECLEVEL=0');
+    expect(weakCipher('DES-CBC3-SHA')).toBe('DES-CBC3-SHA');
+    expect(weakCipher('RC4-MD5')).toBe('RC4-MD5');
+    const result = tlsSchema.safeParse({ serves: 'web', selfSigned: true, ciphers: 'EXP-RC4-MD5' });
+    expect(result.success).toBe(false);
+    expect(JSON.stringify(result.error?.issues)).toContain('is a weak cipher setting');
+  });
+});

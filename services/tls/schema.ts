@@ -95,6 +95,10 @@ export const tlsSchema = z
     ciphers: z
       .string()
       .min(1)
+      .superRefine((list, ctx) => {
+        const weak = weakCipher(list);
+        if (weak !== undefined) ctx.addIssue({ code: 'custom', input: list, message: `\`${weak}\` is a weak cipher setting: leave it out (the default list is forward-secret AEAD only)` });
+      })
       .optional()
       .describe("OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed). Default: ECDHE key exchange with AES-GCM or ChaCha20 only (forward secrecy, no CBC)."),
     http2: bool('Whether to serve HTTP/2 as well as HTTP/1.1 on the same port (chosen by ALPN).').default(false),
@@ -121,6 +125,15 @@ export const tlsSchema = z
     const defaults = (config.certs ?? []).flatMap((entry, index) => (entry.default === true ? [index] : []));
     for (const index of defaults.slice(1)) ctx.addIssue({ code: 'custom', path: ['certs', index, 'default'], message: 'only one certificate can be the default' });
   });
+
+/** The first entry of an OpenSSL cipher list that turns on something broken, if any. */
+export function weakCipher(list: string): string | undefined {
+  for (const entry of list.split(/[:,\s]+/)) {
+    if (entry === '' || entry.startsWith('!') || entry.startsWith('-')) continue; // exclusions are fine
+    if (/(?:^|[-+])(?:[ae]?NULL|EXPORT|EXP|RC4|DES|3DES|MD5)(?:$|-)|@SECLEVEL=0/i.test(entry)) return entry;
+  }
+  return undefined;
+}
 
 function sourceKey(source: string): string {
   return source === 'cert/key' ? 'cert' : source;
