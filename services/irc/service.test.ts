@@ -147,4 +147,18 @@ describe.runIf(needCommand('ngircd'))('irc bot against ngircd', () => {
       expect(await watcher.names('#evil')).not.toContain('longbot');
     });
   });
+
+  describe('kicks', () => {
+    it('rejoins a channel it was kicked from, after reconnect.initial', async () => {
+      const op = await observe('chanop', ['#kick']); // the first in a channel is its operator
+      const { log, lines } = createCapturingLogger();
+      await startBot({ server: server.server, nick: 'kickbot', channels: ['#kick'], reconnect: { initial: '200ms' } }, { log });
+      op.client.raw('KICK', '#kick', 'kickbot', 'out you go');
+      const deadline = performance.now() + 5_000;
+      while (!lines.some((l) => l['msg'] === 'kicked from a channel') && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(lines.find((l) => l['msg'] === 'kicked from a channel')).toMatchObject({ channel: '#kick', by: 'chanop', reason: 'out you go', rejoinIn: 200 });
+      while (!(await op.names('#kick')).includes('kickbot') && performance.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await op.names('#kick')).toContain('kickbot');
+    });
+  });
 });
