@@ -48,6 +48,9 @@ interface Run {
   reconnectTimer: TimerHandle | undefined;
   attempt: number;
   reconnects: number;
+  /** Stop began: no new commands or relayed lines, but replies of running commands still go out. */
+  closing: boolean;
+  /** Nothing more is queued. */
   stopping: boolean;
 }
 
@@ -106,6 +109,7 @@ export class IrcService implements Service {
       reconnectTimer: undefined,
       attempt: 0,
       reconnects: 0,
+      closing: false,
       stopping: false,
     };
     this.#run = run;
@@ -186,7 +190,7 @@ export class IrcService implements Service {
 
   #onMessage(run: Run, message: IncomingMessage): void {
     const session = run.session;
-    if (session === undefined || run.stopping) return;
+    if (session === undefined || run.closing) return;
     run.relay.onMessage(message);
     const host = this.#commandHost(run);
     run.commands?.dispatch(message, host);
@@ -288,6 +292,7 @@ export class IrcService implements Service {
 
   async #stopRun(run: Run, signal: AbortSignal): Promise<void> {
     const { config, log } = this.#ctx;
+    run.closing = true;
     run.relay.detach();
     if (run.reconnectTimer !== undefined) this.#clock.clearTimeout(run.reconnectTimer);
     run.reconnectTimer = undefined;
@@ -310,6 +315,7 @@ export class IrcService implements Service {
 
   /** Lets go of everything a run holds; lines still queued are dropped and logged. */
   #teardown(run: Run, why: string): void {
+    run.closing = true;
     run.stopping = true;
     run.life.abort(new Error(why));
     if (run.reconnectTimer !== undefined) this.#clock.clearTimeout(run.reconnectTimer);
