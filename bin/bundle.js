@@ -35,7 +35,7 @@ await build({
   keepNames: true,
   plugins: [zodEnglishOnly],
   chunkNames: 'chunks/[name]-[hash]',
-  external: ['pino-pretty', 'send', 'acme-client', 'selfsigned'],
+  external: ['pino-pretty', 'send', 'acme-client', 'selfsigned', 'irc-framework'],
   // yaml is CommonJS inside: give the bundle a require() for Node built-ins
   banner: { js: "import { createRequire as __hendrixRequire } from 'node:module'; const require = __hendrixRequire(import.meta.url);" },
   logLevel: 'warning',
