@@ -1,8 +1,9 @@
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
+import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { HttpService } from './service.js';
 import { createTestContext, type TestContext, type TestContextOptions } from './test-context.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 
 /** A started service under test and how to reach it. */
 export interface Running {
@@ -29,12 +30,7 @@ export async function startService(partial: Record<string, unknown> = {}, option
 /** Starts a service that must fail; returns its HendrixError after stopping it (which must work). */
 export async function startError(partial: Record<string, unknown>): Promise<HendrixError> {
   const service = new HttpService(createTestContext(partial));
-  const error: unknown = await service.start(AbortSignal.timeout(5_000)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  await service.stop(AbortSignal.timeout(1_000));
-  if (!isHendrixError(error)) throw new Error(`expected a HendrixError, got ${String(error)}`);
+  const error = await startFailure(service);
   return error;
 }
 

@@ -1,24 +1,18 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
+import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
 import { createCapturingLogger } from '../http/test-context.js';
 import { FakeIrcServer, registrationScript } from './fake-server.js';
 import { IRC_FIXTURES, MemoryHub, Observer, createBot, startBot, stopBots, type IrcContextOptions } from './test-harness.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 
 /** Starts a bot that must fail; returns its error after checking that stop() still resolves. */
 async function startError(partial: Record<string, unknown>, options: IrcContextOptions = {}, ms = 10_000): Promise<HendrixError> {
   const { bot } = createBot(partial, options);
-  const error: unknown = await bot.start(AbortSignal.timeout(ms)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  await bot.stop(AbortSignal.timeout(1_000));
-  await bot.stop(AbortSignal.timeout(1_000));
-  if (!isHendrixError(error)) throw new Error(`expected a HendrixError, got ${String(error)}`, { cause: error });
-  expect(error.message, 'no stack trace in the message').not.toMatch(/\n\s+at /);
+  const error = await startFailure(bot, ms);
   return error;
 }
 

@@ -2,14 +2,12 @@ import { fileURLToPath } from 'node:url';
 import { Client, type MessageEvent } from 'irc-framework';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
-import { createSilentLogger } from '../../src/log/logger.js';
 import type { Clock } from '../../src/runtime/clock.js';
 import { commonServiceFields } from '../../src/runtime/common-schema.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
 import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { ircSchema } from './schema.js';
 import { IrcService } from './service.js';
+import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 
 /** The folder of the irc test fixtures (commands modules). */
 export const IRC_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -20,9 +18,7 @@ const testSchema = ircSchema.safeExtend({ kind: z.string(), ...commonServiceFiel
 export type TestIrcConfig = z.output<typeof testSchema>;
 
 /** A hand-made context for an irc service, with what it reported back. */
-export interface IrcTestContext extends ServiceContext<TestIrcConfig> {
-  readonly crashes: unknown[];
-}
+export type IrcTestContext = KindTestContext<TestIrcConfig>;
 
 /** Options of createIrcContext(). */
 export interface IrcContextOptions {
@@ -35,27 +31,7 @@ export interface IrcContextOptions {
 /** Builds an irc context from a partial config, validated (defaults applied) as the manifest would. */
 export function createIrcContext(partial: Record<string, unknown>, options: IrcContextOptions = {}): IrcTestContext {
   const config = testSchema.parse({ kind: 'irc', ...partial });
-  const crashes: unknown[] = [];
-  const peers = options.peers ?? {};
-  return {
-    name: options.name ?? 'bot',
-    kind: 'irc',
-    config,
-    log: options.log ?? createSilentLogger(),
-    baseDir: options.baseDir ?? IRC_FIXTURES,
-    location: { file: 'hendrix.yaml', line: 20, column: 3 },
-    locate(path: readonly PathSegment[]): SourceLocation {
-      return { file: 'hendrix.yaml', line: 21 + path.length, column: 5 };
-    },
-    peer<T>(name: string): T {
-      if (!(name in peers)) throw new Error(`test context: no peer ${name}`);
-      return peers[name] as T;
-    },
-    crashed(error?: unknown): void {
-      crashes.push(error);
-    },
-    crashes,
-  };
+  return createKindContext('irc', config, { name: options.name ?? 'bot', baseDir: options.baseDir ?? IRC_FIXTURES, peers: options.peers, log: options.log, line: 20 });
 }
 
 const running = new Set<IrcService>();

@@ -1,9 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
+import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { Observer, createBot, startBot, stopBots } from './test-harness.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 
 const dir = useCertDir();
 
@@ -21,13 +22,7 @@ describe.runIf(needCommand('ngircd') && needCommand('openssl'))('TLS to the serv
 
   async function startError(partial: Record<string, unknown>): Promise<HendrixError> {
     const { bot } = createBot(partial, { baseDir: dir });
-    const error: unknown = await bot.start(AbortSignal.timeout(5_000)).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await bot.stop(AbortSignal.timeout(1_000));
-    if (!isHendrixError(error)) throw new Error(`expected a HendrixError, got ${String(error)}`);
-    return error;
+    return startFailure(bot);
   }
 
   it('connects over TLS trusting the CA given in tls.ca (irc-framework alone has no ca option)', async () => {

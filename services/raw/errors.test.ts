@@ -1,23 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
+import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { createCapturingLogger } from '../http/test-context.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
 import { loadRawAddon } from './addon.js';
 import { RawService, type RawServiceOptions } from './service.js';
 import { Capture, MemoryHub, createRawContext, startRaw, stopRaw, type RawTestContext } from './test-harness.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 
 const run = canMakeNetns();
 
 /** Starts a raw service that must fail; returns its error after checking that stop still works. */
 async function startError(partial: Record<string, unknown>, options: { peers?: Record<string, unknown>; service?: RawServiceOptions } = {}): Promise<HendrixError> {
   const service = new RawService(createRawContext(partial, options), options.service);
-  const error: unknown = await service.start(AbortSignal.timeout(5_000)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  await service.stop(AbortSignal.timeout(1_000));
-  await service.stop(AbortSignal.timeout(1_000));
-  if (!isHendrixError(error)) throw new Error(`expected a HendrixError, got ${String(error)}`);
+  const error = await startFailure(service);
   expect(error.path?.slice(0, 2)).toEqual(['services', 'beacon']);
   expect(error.service).toBe('beacon');
   return error;

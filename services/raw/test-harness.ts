@@ -1,13 +1,11 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
-import { createSilentLogger } from '../../src/log/logger.js';
 import { commonServiceFields } from '../../src/runtime/common-schema.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
 import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { loadRawAddon, type RawSocket } from './addon.js';
 import { rawSchema } from './schema.js';
 import { RawService, type RawServiceOptions } from './service.js';
+import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 
 const testSchema = rawSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
 
@@ -15,34 +13,12 @@ const testSchema = rawSchema.safeExtend({ kind: z.string(), ...commonServiceFiel
 export type TestRawConfig = z.output<typeof testSchema>;
 
 /** A hand-made context for a raw service, with what it reported back. */
-export interface RawTestContext extends ServiceContext<TestRawConfig> {
-  readonly crashes: unknown[];
-}
+export type RawTestContext = KindTestContext<TestRawConfig>;
 
 /** Builds a raw context (validated like a manifest) whose peers are `options.peers`. */
 export function createRawContext(partial: Record<string, unknown>, options: { peers?: Record<string, unknown>; log?: Logger; name?: string } = {}): RawTestContext {
   const config = testSchema.parse({ kind: 'raw', ...partial });
-  const crashes: unknown[] = [];
-  const peers = options.peers ?? {};
-  return {
-    name: options.name ?? 'beacon',
-    kind: 'raw',
-    config,
-    log: options.log ?? createSilentLogger(),
-    baseDir: process.cwd(),
-    location: { file: 'hendrix.yaml', line: 7, column: 3 },
-    locate(path: readonly PathSegment[]): SourceLocation {
-      return { file: 'hendrix.yaml', line: 8 + path.length, column: 5 };
-    },
-    peer<T>(name: string): T {
-      if (!(name in peers)) throw new Error(`test context: no peer ${name}`);
-      return peers[name] as T;
-    },
-    crashed(error?: unknown): void {
-      crashes.push(error);
-    },
-    crashes,
-  };
+  return createKindContext('raw', config, { name: options.name ?? 'beacon', baseDir: process.cwd(), peers: options.peers, log: options.log, line: 7 });
 }
 
 const running = new Set<RawService>();

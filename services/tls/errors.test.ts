@@ -2,12 +2,13 @@ import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
+import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { createCapturingLogger } from '../http/test-context.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { TlsService } from './service.js';
 import { createTlsContext, startTls, stopTls } from './test-harness.js';
 import { httpsGet } from './test-client.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 
 const dir = useCertDir();
 let ca: TestCert;
@@ -29,12 +30,7 @@ afterEach(stopTls);
 /** Starts a tls listener that must fail; returns its error after checking stop still works. */
 async function startError(partial: Record<string, unknown>, peers: Record<string, unknown> = { web: fakeHttpHandle() }): Promise<HendrixError> {
   const service = new TlsService(createTlsContext(partial, { baseDir: dir, peers }));
-  const error: unknown = await service.start(AbortSignal.timeout(5_000)).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  await service.stop(AbortSignal.timeout(1_000));
-  if (!isHendrixError(error)) throw new Error(`expected a HendrixError, got ${String(error)}`);
+  const error = await startFailure(service);
   return error;
 }
 

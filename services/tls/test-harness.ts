@@ -1,14 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
-import { createSilentLogger } from '../../src/log/logger.js';
 import { commonServiceFields } from '../../src/runtime/common-schema.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
 import { HttpService } from '../http/service.js';
 import { createTestContext as createHttpContext } from '../http/test-context.js';
 import { tlsSchema } from './schema.js';
 import { TlsService } from './service.js';
+import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 
 /** The folder of the tls test fixtures (an app reporting what TLS saw). */
 export const TLS_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -19,33 +17,12 @@ const testSchema = tlsSchema.safeExtend({ kind: z.string(), ...commonServiceFiel
 export type TestTlsConfig = z.output<typeof testSchema>;
 
 /** A hand-made context for a tls service, with what it reported back. */
-export interface TlsTestContext extends ServiceContext<TestTlsConfig> {
-  readonly crashes: unknown[];
-}
+export type TlsTestContext = KindTestContext<TestTlsConfig>;
 
 /** Builds a tls context whose `serves` peer is `peers[name]`. */
 export function createTlsContext(partial: Record<string, unknown>, options: { baseDir: string; peers: Record<string, unknown>; log?: Logger; name?: string }): TlsTestContext {
   const config = testSchema.parse({ kind: 'tls', listen: '127.0.0.1:0', serves: 'web', ...partial });
-  const crashes: unknown[] = [];
-  return {
-    name: options.name ?? 'secure',
-    kind: 'tls',
-    config,
-    log: options.log ?? createSilentLogger(),
-    baseDir: options.baseDir,
-    location: { file: 'hendrix.yaml', line: 7, column: 3 },
-    locate(path: readonly PathSegment[]): SourceLocation {
-      return { file: 'hendrix.yaml', line: 8 + path.length, column: 5 };
-    },
-    peer<T>(name: string): T {
-      if (!(name in options.peers)) throw new Error(`test context: no peer ${name}`);
-      return options.peers[name] as T;
-    },
-    crashed(error?: unknown): void {
-      crashes.push(error);
-    },
-    crashes,
-  };
+  return createKindContext('tls', config, { name: options.name ?? 'secure', baseDir: options.baseDir, peers: options.peers, log: options.log, line: 7 });
 }
 
 /** An http service and a tls listener serving it, both started. */

@@ -104,7 +104,7 @@ export const ERROR_CODES = {
   HX_ERR_IRC_QUEUE_FULL: { title: 'IRC outgoing queue is full: lines dropped', hint: 'raise `flood.maxQueue` or the rate (`flood.burst`, `flood.interval`), or send less; the bot keeps running', exit: 1 },
   HX_ERR_IRC_TLS: { title: 'TLS to the IRC server failed', hint: 'check `tls.ca` (a PEM file, relative to the manifest) for a private CA, and that the server certificate names the host of `server` (or set `tls.servername`)', exit: 1 },
   // --- raw ---
-  HX_ERR_RAW_ADDON: { title: 'raw frame addon is not built or cannot be loaded', hint: 'install python3, make and a C compiler (apt-get install -y python3 make g++), then run `npm rebuild hendrix` (in a hendrix checkout: `npm run build:addon`)', exit: 1 },
+  HX_ERR_RAW_ADDON: { title: 'raw frame addon is not built or cannot be loaded', hint: 'install python3, make and a C compiler (apt-get install -y python3 make g++), then run `npm rebuild hendrix` (npm 11 runs it only once the project allows it: `npm install-scripts approve hendrix`; in a hendrix checkout: `npm run build:addon`)', exit: 1 },
   HX_ERR_RAW_PERMISSION: { title: 'no permission to open a raw socket', hint: 'raw frames need CAP_NET_RAW: run hendrix as root, or give node the capability once: sudo setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")"', exit: 1 },
   HX_ERR_RAW_NO_INTERFACE: { title: 'network interface does not exist', hint: 'name one of the interfaces the message lists (`ip link` shows them)', exit: 1 },
   HX_ERR_RAW_INTERFACE_DOWN: { title: 'network interface is down', hint: 'bring it up (ip link set NAME up) and start again; while running, frames are dropped until it is back up', exit: 1 },

@@ -35,7 +35,8 @@ console.warn(
     `hendrix: could not build ${addon}: the raw kind will not start (HX_ERR_RAW_ADDON); every other kind works.`,
     result.error ? `  ${result.error.message}` : output.replace(/^/gm, '  | '),
     '  To build it: install python3, make and a C compiler (apt-get install -y python3 make g++), then run',
-    '  `npm rebuild hendrix` in your project (in a checkout of hendrix itself: `npm run build:addon`).',
+    '  `npm rebuild hendrix` in your project (npm 11 runs it only once your project allows it:',
+    '  `npm install-scripts approve hendrix`; in a checkout of hendrix itself: `npm run build:addon`).',
   ].join('\n'),
 );
 
