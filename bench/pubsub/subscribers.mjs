@@ -5,12 +5,14 @@
 // progress on stderr.
 //   --target hendrix|naive|socketio  --url ws://... (hendrix, naive) or http://... (socketio)
 //   --subscribers N --messages M --rate R --seconds S --server-pid PID --stall SECONDS
-// hendrix and naive speak the hub's JSON protocol over the `ws` client; socketio uses
+// hendrix and naive speak the hub's JSON protocol: subscribers over lean-ws.mjs (the `ws`
+// client cost more CPU per frame than the hub spent delivering it), the publisher over `ws`; socketio uses
 // socket.io-client (websocket transport, one Manager per subscriber: no multiplexing).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
+import { leanConnect } from './lean-ws.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -64,14 +66,14 @@ function record(seq, sentUs) {
   p.lastAt = now;
 }
 
-// The ws clients read the two numbers they need straight from the frame bytes instead of
+// The subscribers read the two numbers they need straight from the frame bytes instead of
 // JSON.parse-ing millions of messages: the load generator must not be the bottleneck it
 // measures. The data object starts with {"s":<seq>,"t":<µs>, (see data() below).
 const M_CHAR = 'm'.charCodeAt(0); // {"type":"message"… has the m at index 9
-function onWsFrame(buf) {
-  if (buf[9] !== M_CHAR) return;
-  const end = buf.length - 8;
-  for (let i = 30; i < end; i++) {
+function onWsFrame(buf, start, stop) {
+  if (buf[start + 9] !== M_CHAR) return;
+  const end = stop - 8;
+  for (let i = start + 30; i < end; i++) {
     // {"s":
     if (buf[i] !== 123 || buf[i + 1] !== 34 || buf[i + 2] !== 115 || buf[i + 3] !== 34 || buf[i + 4] !== 58) continue;
     let j = i + 5;
@@ -88,32 +90,38 @@ function onWsFrame(buf) {
 // ---- subscribers ------------------------------------------------------------------------
 function wsSubscriber(i) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(values.url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: 30_000 });
     let subscribed = false;
     const timer = setTimeout(() => reject(new Error(`subscriber ${i}: no ack in 30 s`)), 30_000);
-    ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', topic: TOPIC, id: i })));
-    ws.on('message', (buf) => {
-      if (subscribed) return onWsFrame(buf);
-      const frame = JSON.parse(buf);
-      if (frame.type === 'ack' && frame.id === i) {
-        subscribed = true;
-        clearTimeout(timer);
-        resolve({ close: () => ws.terminate() });
-      } else if (frame.type === 'error') {
-        reject(new Error(`subscriber ${i}: ${frame.code} ${frame.message}`));
-      }
-    });
-    ws.on('error', (error) => {
-      errors++;
-      reject(error);
-    });
-    ws.on('close', (code) => {
-      if (subscribed && !shuttingDown) {
-        closed++;
-        log(`subscriber ${i} closed by the server (${code})`);
-      }
-      reject(new Error(`subscriber ${i} closed (${code})`));
-    });
+    let ws;
+    leanConnect(values.url, {
+      onFrame(buf, start, end) {
+        if (subscribed) return onWsFrame(buf, start, end);
+        const frame = JSON.parse(buf.toString('utf8', start, end));
+        if (frame.type === 'ack' && frame.id === i) {
+          subscribed = true;
+          clearTimeout(timer);
+          resolve({ close: () => ws.terminate() });
+        } else if (frame.type === 'error') {
+          reject(new Error(`subscriber ${i}: ${frame.code} ${frame.message}`));
+        }
+      },
+      onClose(code) {
+        if (subscribed && !shuttingDown) {
+          closed++;
+          log(`subscriber ${i} closed by the server (${code})`);
+        }
+        reject(new Error(`subscriber ${i} closed (${code})`));
+      },
+    }).then(
+      (socket) => {
+        ws = socket;
+        ws.sendText(JSON.stringify({ type: 'subscribe', topic: TOPIC, id: i }));
+      },
+      (error) => {
+        errors++;
+        reject(error);
+      },
+    );
   });
 }
 
