@@ -8,6 +8,7 @@ import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { ircSchema } from './schema.js';
 import { IrcService } from './service.js';
 import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
+import { matches } from '../pubsub/topics.js';
 
 /** The folder of the irc test fixtures (commands modules). */
 export const IRC_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
@@ -217,14 +218,4 @@ export class MemoryHub implements HubHandle {
   get subscriptions(): number {
     return this.#subs.size;
   }
-}
-
-function matches(pattern: string, topic: string): boolean {
-  const p = pattern.split('.');
-  const t = topic.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return t.length > i;
-    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
-  }
-  return p.length === t.length;
 }

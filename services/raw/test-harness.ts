@@ -6,6 +6,7 @@ import { loadRawAddon, type RawSocket } from './addon.js';
 import { rawSchema } from './schema.js';
 import { RawService, type RawServiceOptions } from './service.js';
 import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
+import { matches } from '../pubsub/topics.js';
 
 const testSchema = rawSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
 
@@ -130,7 +131,7 @@ export class MemoryHub implements HubHandle {
   publish(topic: string, data: unknown): Promise<string> {
     this.#seq += 1;
     const message: HubMessage = { topic, id: `1:${this.#seq}`, data, ts: Date.now() };
-    for (const { pattern, listener } of this.#listeners) if (matchesPattern(pattern, topic)) listener(message);
+    for (const { pattern, listener } of this.#listeners) if (matches(pattern, topic)) listener(message);
     return Promise.resolve(message.id);
   }
 
@@ -139,14 +140,4 @@ export class MemoryHub implements HubHandle {
     this.#listeners.add(entry);
     return () => void this.#listeners.delete(entry);
   }
-}
-
-function matchesPattern(pattern: string, topic: string): boolean {
-  const p = pattern.split('.');
-  const t = topic.split('.');
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === '>') return t.length > i;
-    if (i >= t.length || (p[i] !== '*' && p[i] !== t[i])) return false;
-  }
-  return p.length === t.length;
 }

@@ -1,12 +1,12 @@
-import { createServer, type Server } from 'node:http';
 import { connect } from 'node:net';
 import { httpKind } from '../../services/http/kind.js';
 import { FIXTURES } from '../../services/http/test-context.js';
 import { nodeRequest } from '../../services/http/test-client.js';
+import { holdMidResponse, PortBlockers } from './helpers.js';
 import { describeServiceContract } from './service-contract.js';
 
-/** Servers holding the ports failingConfig() hands out; closed in teardown. */
-const blockers: Server[] = [];
+/** Ports failingConfig() hands out; released in teardown. */
+const blockers = new PortBlockers();
 
 function urlOf(address: string | undefined): string {
   if (address === undefined) throw new Error('the service reported no address');
@@ -20,11 +20,7 @@ describeServiceContract({
   // fetch-stream.mjs: /hang streams 'waiting' and never ends (no timer of its own); other paths answer at once
   goodConfig: () => ({ listen: '127.0.0.1:0', app: './fetch-stream.mjs', keepAliveTimeout: '30s' }),
   async failingConfig() {
-    const blocker = createServer();
-    blockers.push(blocker);
-    await new Promise<void>((listening) => blocker.listen(0, '127.0.0.1', listening));
-    const { port } = blocker.address() as { port: number };
-    return { listen: `127.0.0.1:${port}`, app: './fetch-stream.mjs' };
+    return { listen: `127.0.0.1:${await blockers.hold()}`, app: './fetch-stream.mjs' };
   },
   failingCode: 'HX_ERR_LISTEN',
   async probe(_service, address) {
@@ -35,22 +31,9 @@ describeServiceContract({
   // one keep-alive connection: /ping answered, then /hang held mid-response
   openClient(_service, address) {
     const { hostname, port } = new URL(urlOf(address));
-    return new Promise((opened, failed) => {
-      const socket = connect({ host: hostname, port: Number(port) });
-      let received = '';
-      socket.on('error', failed);
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString('latin1');
-        if (!received.includes('waiting')) return;
-        socket.removeAllListeners('data');
-        socket.off('error', failed);
-        socket.on('error', () => undefined); // the forced stop resets it
-        opened(() => void socket.destroy());
-      });
-      socket.write('GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\nGET /hang HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    });
+    return holdMidResponse(connect({ host: hostname, port: Number(port) }));
   },
   async teardown() {
-    await Promise.all(blockers.splice(0).map((b) => new Promise((closed) => b.close(closed))));
+    await blockers.release();
   },
 });

@@ -1,10 +1,10 @@
-import { createServer, type Server } from 'node:net';
 import { WebSocket } from 'ws';
 import { pubsubKind } from '../../services/pubsub/kind.js';
+import { PortBlockers } from './helpers.js';
 import { describeServiceContract } from './service-contract.js';
 
-/** Ports held for failingConfig(); closed in teardown. */
-const blockers: Server[] = [];
+/** Ports held for failingConfig(); released in teardown. */
+const blockers = new PortBlockers();
 
 function wsUrl(address: string | undefined): string {
   if (address === undefined) throw new Error('the hub reported no address');
@@ -28,11 +28,7 @@ describeServiceContract({
   name: 'hub',
   goodConfig: () => ({ listen: '127.0.0.1:0', heartbeat: '1s' }),
   async failingConfig() {
-    const blocker = createServer();
-    blockers.push(blocker);
-    await new Promise<void>((listening) => blocker.listen(0, '127.0.0.1', listening));
-    const { port } = blocker.address() as { port: number };
-    return { listen: `127.0.0.1:${port}` };
+    return { listen: `127.0.0.1:${await blockers.hold()}` };
   },
   failingCode: 'HX_ERR_LISTEN',
   async probe(_service, address) {
@@ -48,6 +44,6 @@ describeServiceContract({
     return () => void ws.terminate();
   },
   async teardown() {
-    await Promise.all(blockers.splice(0).map((b) => new Promise((closed) => b.close(closed))));
+    await blockers.release();
   },
 });

@@ -1,5 +1,4 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -8,10 +7,11 @@ import { FIXTURES } from '../../services/http/test-context.js';
 import type { Service } from '../../src/runtime/contract.js';
 import { tlsKind } from '../../services/tls/kind.js';
 import { httpsGet } from '../../services/tls/test-client.js';
+import { holdMidResponse, PortBlockers } from './helpers.js';
 import { createContractContext, describeServiceContract } from './service-contract.js';
 
 /** Ports held for failingConfig(), the served http service, and the state folder. */
-const blockers: Server[] = [];
+const blockers = new PortBlockers();
 let web: Service | undefined;
 const stateDir = mkdtempSync(join(tmpdir(), 'hendrix-tls-contract-'));
 
@@ -31,11 +31,7 @@ describeServiceContract({
   },
   goodConfig: () => ({ listen: '127.0.0.1:0', serves: 'web', selfSigned: true, stateDir, watch: false }),
   async failingConfig() {
-    const blocker = createServer();
-    blockers.push(blocker);
-    await new Promise<void>((listening) => blocker.listen(0, '127.0.0.1', listening));
-    const { port } = blocker.address() as { port: number };
-    return { listen: `127.0.0.1:${port}`, serves: 'web', selfSigned: true, stateDir, watch: false };
+    return { listen: `127.0.0.1:${await blockers.hold()}`, serves: 'web', selfSigned: true, stateDir, watch: false };
   },
   failingCode: 'HX_ERR_LISTEN',
   async probe(_service, address) {
@@ -44,24 +40,11 @@ describeServiceContract({
   },
   // one TLS keep-alive connection: /ping answered, then /hang held mid-response
   openClient(_service, address) {
-    return new Promise((opened, failed) => {
-      const socket = tlsConnect({ host: '127.0.0.1', port: portOf(address), rejectUnauthorized: false, servername: 'localhost' });
-      let received = '';
-      socket.on('error', failed);
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString('latin1');
-        if (!received.includes('waiting')) return;
-        socket.removeAllListeners('data');
-        socket.off('error', failed);
-        socket.on('error', () => undefined);
-        opened(() => void socket.destroy());
-      });
-      socket.write('GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\nGET /hang HTTP/1.1\r\nHost: localhost\r\n\r\n');
-    });
+    return holdMidResponse(tlsConnect({ host: '127.0.0.1', port: portOf(address), rejectUnauthorized: false, servername: 'localhost' }));
   },
   async teardown() {
     await web?.stop(AbortSignal.timeout(2_000));
-    await Promise.all(blockers.splice(0).map((b) => new Promise((closed) => b.close(closed))));
+    await blockers.release();
     rmSync(stateDir, { recursive: true, force: true });
   },
 });
