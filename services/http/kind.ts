@@ -1,11 +1,16 @@
 import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
 import { httpSchema } from './schema.js';
 
+/** Time after both drains for the service to report what was left and close its pools. */
+const STOP_REPORT_MARGIN = 1_000;
+
 /** The `http` kind: your web app (and static files) as a network resource. */
 export const httpKind = defineServiceKind({
   kind: 'http',
   description: 'An HTTP server running your app module and static folders.',
   schema: httpSchema,
+  // stop drains HTTP for up to stopTimeout, then crosstown tasks for up to drainTimeout
+  stopDeadline: (config) => config.stopTimeout + config.crosstown.drainTimeout + STOP_REPORT_MARGIN,
   async create(ctx) {
     // the implementation loads only when a manifest uses the kind
     const { HttpService } = await import('./service.js');

@@ -4,7 +4,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { crosstownShared } from '../../src/crosstown/context.js';
 import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
+import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
+import { formatDuration } from '../../src/manifest/units.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/runtime/contract.js';
 import { accessLogLevel } from './access-log.js';
 import { loadApp } from './app-loader.js';
@@ -57,9 +59,6 @@ export interface HttpHandle {
     stats(): CrosstownStats;
   };
 }
-
-/** Ms kept back from stopTimeout when the crosstown drain is cut by it: time to report and close. */
-const STOP_MARGIN = 500;
 
 function onClientError(this: Logger, error: NodeJS.ErrnoException, socket: Duplex): void {
   const code = error.code;
@@ -182,24 +181,48 @@ export class HttpService implements Service {
 
   /**
    * The HTTP drain first (no new requests; work scheduled by the responses still in flight
-   * joins the queue), then the crosstown drain: running and queued tasks, until drainTimeout
-   * or what stopTimeout leaves of the stop, whichever comes first.
+   * joins the queue), for at most `stopTimeout`: then what is still open is closed and the stop
+   * reports HX_ERR_STOP_TIMEOUT. Then the crosstown drain: running and queued tasks, for at most
+   * `crosstown.drainTimeout`. The orchestrator allows both (the kind's stopDeadline) and forces
+   * only after that, or on a second signal.
    */
   async #stopAll(signal: AbortSignal): Promise<void> {
-    const started = performance.now();
     let failure: unknown;
+    // the kind's config type lacks the common fields the orchestrator adds
+    const stopTimeout = (this.#ctx.config as Partial<CommonServiceConfig>).stopTimeout ?? 0;
+    const httpDrain = new AbortController();
+    const forward = (): void => httpDrain.abort(signal.reason);
+    signal.addEventListener('abort', forward, { once: true });
+    let timedOut = false;
+    const timer =
+      stopTimeout > 0 && !signal.aborted
+        ? setTimeout(() => {
+            timedOut = true;
+            httpDrain.abort();
+          }, stopTimeout)
+        : undefined;
+    if (signal.aborted) forward();
     try {
-      await this.#drain(signal);
+      await this.#drain(httpDrain.signal);
     } catch (error) {
       failure = error;
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', forward);
+    }
+    if (timedOut) {
+      const name = this.#ctx.name;
+      failure ??= new HendrixError('HX_ERR_STOP_TIMEOUT', {
+        message: `${name} (http): requests in flight outlasted stopTimeout (${formatDuration(stopTimeout)}); their connections were closed`,
+        path: ['services', name, 'stopTimeout'],
+        service: name,
+        location: this.#ctx.locate(['stopTimeout']),
+      });
     }
     const crosstown = this.#crosstown;
     if (crosstown !== undefined) {
-      // the kind's config type lacks the common fields the orchestrator adds
-      const stopTimeout = (this.#ctx.config as Partial<CommonServiceConfig>).stopTimeout ?? 0;
-      const within = stopTimeout > 0 ? Math.max(0, stopTimeout - (performance.now() - started) - STOP_MARGIN) : undefined;
       try {
-        await crosstown.drain({ signal, ...(within === undefined ? {} : { within }) });
+        await crosstown.drain({ signal });
       } catch (error) {
         failure ??= error;
       } finally {

@@ -29,7 +29,7 @@ export const crosstownSchema = z
       .default(1000),
     taskTimeout: duration('How long a thread or process task may run before it fails and its worker is replaced (0: no limit). Loop tasks cannot be stopped and have no limit.').default(0),
     drainTimeout: duration(
-      'At stop, how long running and queued tasks get to finish once the HTTP drain is over; what is left is reported by task name. The drain also ends at the service stopTimeout: keep stopTimeout above it.',
+      'At stop, how long running and queued tasks get to finish once the HTTP drain (bounded by stopTimeout) is over; what is left is reported by task name.',
     ).default(30_000),
     journal: z
       .union([z.string().min(1), z.literal(false)])

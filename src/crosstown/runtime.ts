@@ -56,8 +56,6 @@ export interface CrosstownRuntimeOptions {
 export interface DrainOptions {
   /** Aborts the drain at once (a forced stop); what is left is reported. */
   readonly signal?: AbortSignal;
-  /** At most this many ms, even when drainTimeout is longer (what is left of stopTimeout). */
-  readonly within?: number;
 }
 
 /** After this many starts found it unfinished, a journaled task is given up on. */
@@ -196,15 +194,14 @@ export class CrosstownRuntime implements CrosstownHost {
 
   /**
    * Waits for every task (waiting, queued and running) to end, for at most drainTimeout (or
-   * `within`, or until `signal` aborts); reports what is left by task name, logs the stats and
+   * until `signal` aborts); reports what is left by task name, logs the stats and
    * closes the pools and the journal. Tasks scheduled meanwhile are drained too. Rejects with
    * HX_ERR_CROSSTOWN_DRAIN_LEFT when tasks are lost (left and not journaled for replay).
    */
   async drain(options: DrainOptions = {}): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'draining';
-    const limit = Math.max(0, Math.min(this.#config.drainTimeout, options.within ?? Infinity));
-    const cutByStop = options.within !== undefined && options.within < this.#config.drainTimeout;
+    const limit = this.#config.drainTimeout;
     if (this.#live.size) {
       this.#log.info({ tasks: this.#live.size, timeout: limit }, 'crosstown draining');
       await this.#whenIdle(limit, options.signal);
@@ -217,7 +214,7 @@ export class CrosstownRuntime implements CrosstownHost {
     await this.#closePools(left.count > 0);
     this.#journal?.close();
     if (left.count === 0) return;
-    const reason = options.signal?.aborted ? 'the stop was forced' : cutByStop ? 'stopTimeout ended the drain' : 'drainTimeout passed';
+    const reason = options.signal?.aborted ? 'the stop was forced' : 'drainTimeout passed';
     this.#log.warn({ left: left.byName, journaled: left.journaled || undefined, reason }, 'crosstown tasks left undone');
     const lost = left.count - left.journaled;
     if (lost > 0) {

@@ -75,7 +75,7 @@ export const ERROR_CODES = {
   HX_ERR_CROSSTOWN_TASK_FAILED: { title: 'crosstown task failed', hint: "the task's own error is the cause; the client was not affected", exit: 1 },
   HX_ERR_CROSSTOWN_TASK_TIMEOUT: { title: 'crosstown task timed out', hint: 'raise `crosstown.taskTimeout` (or the call\'s `timeout`), or make the task faster; its worker was stopped', exit: 1 },
   HX_ERR_CROSSTOWN_BAD_TASK: { title: 'crosstown task cannot be run as written', hint: "write 'module#export' with a path relative to the calling module (or the manifest), an export that is a function, and JSON data when the journal is on", exit: 1 },
-  HX_ERR_CROSSTOWN_DRAIN_LEFT: { title: 'crosstown tasks left undone at stop', hint: 'raise `crosstown.drainTimeout` (and `stopTimeout` above it), or turn on `crosstown.journal` so the next start replays them', exit: 3 },
+  HX_ERR_CROSSTOWN_DRAIN_LEFT: { title: 'crosstown tasks left undone at stop', hint: 'raise `crosstown.drainTimeout`, or turn on `crosstown.journal` so the next start replays them', exit: 3 },
   HX_ERR_CROSSTOWN_NO_SERVICE: { title: 'crosstown called outside an http service', hint: 'loop tasks run at once; thread and process tasks use a default runtime (cores-sized pools, no journal, no drain at exit)', exit: 1 },
   HX_ERR_CROSSTOWN_CLOSED: { title: 'crosstown is stopped', hint: 'the service stopped (or is stopping past its drain); schedule work while it runs', exit: 1 },
   // --- tls (1 at start; warnings and reload errors are logged with their code) ---

@@ -73,6 +73,12 @@ export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject>
   readonly references?: readonly string[] | ReferenceLister<z.output<Schema>>;
   /** Builds the service; must open nothing. */
   create(ctx: ServiceContext<z.output<Schema> & CommonServiceConfig>): Service | Promise<Service>;
+  /**
+   * How long the orchestrator lets stop() run before forcing it, for a kind whose stop has
+   * phases with limits of their own (the http kind: `stopTimeout` for the HTTP drain, then
+   * `crosstown.drainTimeout` for the tasks). Default: the service's `stopTimeout`.
+   */
+  readonly stopDeadline?: (config: z.output<Schema> & CommonServiceConfig) => number;
 }
 
 /** The fields every service has, whatever its kind (see src/runtime/common-schema.ts). */

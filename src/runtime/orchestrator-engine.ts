@@ -390,7 +390,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     if (!instance) return void (s.live = false);
     // a failed, exited or restarting service keeps showing why while its instance is cleaned up
     const visible = s.state === 'ready' || s.state === 'starting';
-    const timeout = s.plan.config.stopTimeout;
+    const timeout = s.plan.kind.stopDeadline?.(s.plan.config) ?? s.plan.config.stopTimeout;
     const t0 = this.#clock.now();
     if (visible) this.#transition(s, 'stopping');
     s.log.debug('stopping');

@@ -233,6 +233,43 @@ describe('nothing lost at stop', () => {
     expect(w.handle.crosstown.stats()).toMatchObject({ done: 1, waiting: 0 });
   });
 
+  it('gives the tasks all of drainTimeout, however short stopTimeout is (each drain has its own limit)', async () => {
+    const w = await web('listener', { stopTimeout: '200ms', crosstown: { threads: 1, drainTimeout: '10s' } });
+    const id = uid('long');
+    await get(`${w.url}/thread?id=${id}&ms=200&n=4`);
+    await until(() => w.handle.crosstown.stats().running === 1);
+    const t0 = performance.now();
+    await w.app.stop();
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(500);
+    expect(eventsOf(id, 'result')).toHaveLength(4);
+    expect(w.lines.some((l) => l.msg === 'crosstown tasks left undone' || l.msg === 'stop timed out, forcing')).toBe(false);
+  });
+
+  it('cuts a request that outlasts stopTimeout with HX_ERR_STOP_TIMEOUT, and still drains the tasks', async () => {
+    const w = await web('listener', { stopTimeout: '200ms', crosstown: { threads: 1 } });
+    const id = uid('cut');
+    await get(`${w.url}/thread?id=${id}&ms=500`);
+    await until(() => w.handle.crosstown.stats().running === 1);
+    const held = get(`${w.url}/loop?id=${uid('held')}&ms=10&hold=5000`).then(
+      () => 'answered',
+      () => 'cut',
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = performance.now();
+    const error = await w.app.stop().then(
+      () => undefined,
+      (e: unknown) => e as { code: string; errors: { code: string; message: string; path: string[] }[] },
+    );
+    expect(performance.now() - t0).toBeLessThan(4_000);
+    expect(await held).toBe('cut');
+    expect(error?.code).toBe('HX_ERR_STOP_FAILED');
+    expect(error?.errors.map((e) => e.code)).toEqual(['HX_ERR_STOP_TIMEOUT']);
+    expect(error?.errors[0]!.message).toBe('web (http): requests in flight outlasted stopTimeout (200 ms); their connections were closed');
+    expect(error?.errors[0]!.path).toEqual(['services', 'web', 'stopTimeout']);
+    // the thread task, longer than stopTimeout, ran to its end
+    expect(eventsOf(id, 'result')).toHaveLength(1);
+  });
+
   it('reports what drainTimeout left undone, by task name and count', async () => {
     const w = await web('listener', { crosstown: { threads: 1, drainTimeout: '200ms' } });
     const id = uid('left');
