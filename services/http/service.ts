@@ -190,34 +190,18 @@ export class HttpService implements Service {
     let failure: unknown;
     // the kind's config type lacks the common fields the orchestrator adds
     const stopTimeout = (this.#ctx.config as Partial<CommonServiceConfig>).stopTimeout ?? 0;
-    const httpDrain = new AbortController();
-    const forward = (): void => httpDrain.abort(signal.reason);
-    signal.addEventListener('abort', forward, { once: true });
-    let timedOut = false;
-    const timer =
-      stopTimeout > 0 && !signal.aborted
-        ? setTimeout(() => {
-            timedOut = true;
-            httpDrain.abort();
-          }, stopTimeout)
-        : undefined;
-    if (signal.aborted) forward();
     try {
-      await this.#drain(httpDrain.signal);
+      if (await this.#drainWithin(stopTimeout, signal)) {
+        const name = this.#ctx.name;
+        failure = new HendrixError('HX_ERR_STOP_TIMEOUT', {
+          message: `${name} (http): requests in flight outlasted stopTimeout (${formatDuration(stopTimeout)}); their connections were closed`,
+          path: ['services', name, 'stopTimeout'],
+          service: name,
+          location: this.#ctx.locate(['stopTimeout']),
+        });
+      }
     } catch (error) {
       failure = error;
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', forward);
-    }
-    if (timedOut) {
-      const name = this.#ctx.name;
-      failure ??= new HendrixError('HX_ERR_STOP_TIMEOUT', {
-        message: `${name} (http): requests in flight outlasted stopTimeout (${formatDuration(stopTimeout)}); their connections were closed`,
-        path: ['services', name, 'stopTimeout'],
-        service: name,
-        location: this.#ctx.locate(['stopTimeout']),
-      });
     }
     const crosstown = this.#crosstown;
     if (crosstown !== undefined) {
@@ -230,6 +214,29 @@ export class HttpService implements Service {
       }
     }
     if (failure !== undefined) throw failure;
+  }
+
+  /** The HTTP drain, forced when `signal` aborts or after `ms` (0: no limit); true when `ms` forced it. */
+  async #drainWithin(ms: number, signal: AbortSignal): Promise<boolean> {
+    const drain = new AbortController();
+    const forward = (): void => drain.abort(signal.reason);
+    let timedOut = false;
+    const timer =
+      ms > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            drain.abort();
+          }, ms)
+        : undefined;
+    if (signal.aborted) forward();
+    else signal.addEventListener('abort', forward, { once: true });
+    try {
+      await this.#drain(drain.signal);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', forward);
+    }
+    return timedOut;
   }
 
   async #drain(signal: AbortSignal): Promise<void> {

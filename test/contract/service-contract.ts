@@ -116,8 +116,6 @@ export interface ContractSubject<S extends Service = Service, Schema extends z.Z
   probe(service: S, address: string | undefined): Promise<void>;
   /** Opens a client connection the service must cut when forced (a request held mid-response). */
   openClient?(service: S, address: string | undefined): Promise<CloseClient>;
-  /** Whether one instance may start again after a stop; default true. */
-  readonly restartInPlace?: boolean;
   /** Resource types (process.getActiveResourcesInfo()) the leak checks ignore. */
   readonly ignoreResources?: readonly string[];
   /** How long a stop with an aborted signal may take; default 1000 ms. */
@@ -421,7 +419,7 @@ export function describeServiceContract<S extends Service = Service, Schema exte
       await backToBaseline(opened, ignore, 'start() and stop()');
     });
 
-    it.skipIf(subject.restartInPlace === false)('start() after stop() works again on the same instance, and leaks nothing', async () => {
+    it('start() after stop() works again on the same instance, and leaks nothing', async () => {
       const opened = await watch();
       const service = await create(await subject.goodConfig());
       await probe(service, await start(service));
