@@ -6,8 +6,9 @@
 //   --target hendrix|naive|socketio  --url ws://... (hendrix, naive) or http://... (socketio)
 //   --subscribers N --messages M --rate R --seconds S --server-pid PID --stall SECONDS
 // hendrix and naive speak the hub's JSON protocol: subscribers over lean-ws.mjs (the `ws`
-// client cost more CPU per frame than the hub spent delivering it), the publisher over `ws`; socketio uses
-// socket.io-client (websocket transport, one Manager per subscriber: no multiplexing).
+// client cost more CPU per frame than the hub spent delivering it), the publisher over `ws`;
+// socketio uses socket.io-client (websocket transport, one Manager per subscriber: no
+// multiplexing).
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { io } from 'socket.io-client';

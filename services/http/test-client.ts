@@ -1,9 +1,9 @@
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 import { HttpService } from './service.js';
 import { createTestContext, type TestContext, type TestContextOptions } from './test-context.js';
-import { startFailure } from '../../test/helpers/start-failure.js';
 
 /** A started service under test and how to reach it. */
 export interface Running {
@@ -30,8 +30,7 @@ export async function startService(partial: Record<string, unknown> = {}, option
 /** Starts a service that must fail; returns its HendrixError after stopping it (which must work). */
 export async function startError(partial: Record<string, unknown>): Promise<HendrixError> {
   const service = new HttpService(createTestContext(partial));
-  const error = await startFailure(service);
-  return error;
+  return startFailure(service);
 }
 
 /** Stops every service startService() started; for afterEach. */

@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../src/runtime/clock.js';
 import { commonServiceFields } from '../../src/runtime/common-schema.js';
+import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 import type { HubHandle, HubMessage } from '../pubsub/handle.js';
+import { matches } from '../pubsub/topics.js';
 import { ircSchema } from './schema.js';
 import { IrcService } from './service.js';
-import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
-import { matches } from '../pubsub/topics.js';
 
 /** The folder of the irc test fixtures (commands modules). */
 export const IRC_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { Observer, createBot, startBot, stopBots } from './test-harness.js';
-import { startFailure } from '../../test/helpers/start-failure.js';
 
 const dir = useCertDir();
 

@@ -2,10 +2,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { createCapturingLogger } from '../http/test-context.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 import { loadRawAddon } from './addon.js';
 import { RawService, type RawServiceOptions } from './service.js';
 import { Capture, MemoryHub, createRawContext, startRaw, stopRaw, type RawTestContext } from './test-harness.js';
-import { startFailure } from '../../test/helpers/start-failure.js';
 
 const run = canMakeNetns();
 

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { commonServiceFields } from '../../src/runtime/common-schema.js';
+import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 import type { HubHandle, HubMessage } from '../pubsub/handle.js';
+import { matches } from '../pubsub/topics.js';
 import { loadRawAddon, type RawSocket } from './addon.js';
 import { rawSchema } from './schema.js';
 import { RawService, type RawServiceOptions } from './service.js';
-import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
-import { matches } from '../pubsub/topics.js';
 
 const testSchema = rawSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
 

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { createCapturingLogger } from '../http/test-context.js';
+import { startFailure } from '../../test/helpers/start-failure.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { TlsService } from './service.js';
 import { createTlsContext, startTls, stopTls } from './test-harness.js';
 import { httpsGet } from './test-client.js';
-import { startFailure } from '../../test/helpers/start-failure.js';
 
 const dir = useCertDir();
 let ca: TestCert;
@@ -30,8 +30,7 @@ afterEach(stopTls);
 /** Starts a tls listener that must fail; returns its error after checking stop still works. */
 async function startError(partial: Record<string, unknown>, peers: Record<string, unknown> = { web: fakeHttpHandle() }): Promise<HendrixError> {
   const service = new TlsService(createTlsContext(partial, { baseDir: dir, peers }));
-  const error = await startFailure(service);
-  return error;
+  return startFailure(service);
 }
 
 function fakeHttpHandle(): unknown {
