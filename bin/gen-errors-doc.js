@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Writes docs/errors.md from the code table (run `npm run build` first).
+// Writes docs/errors.md from the core's code table and the built-in kinds' (run `npm run build` first).
 import { writeFileSync } from 'node:fs';
 import { renderErrorsDoc } from '../dist/src/errors/errors-doc.js';
+import { builtinKinds } from '../dist/services/index.js';
 
-writeFileSync(new URL('../docs/errors.md', import.meta.url), renderErrorsDoc());
+const kinds = [...builtinKinds].filter(([, kind]) => kind.errors).map(([name, kind]) => ({ name, codes: kind.errors }));
+writeFileSync(new URL('../docs/errors.md', import.meta.url), renderErrorsDoc(kinds));

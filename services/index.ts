@@ -1,4 +1,4 @@
-import type { ServiceKind } from '../src/runtime/contract.js';
+import type { ServiceKind } from '../src/kinds/contract.js';
 import { httpKind } from './http/kind.js';
 import { ircKind } from './irc/kind.js';
 import { tlsKind } from './tls/kind.js';

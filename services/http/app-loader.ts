@@ -5,7 +5,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import type { ServiceContext } from '../../src/kinds/contract.js';
 
 /** A Node request listener as the app exports it: `(req, res)`, maybe async, maybe with `next`. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse, ...rest: never[]) => unknown;

@@ -1,4 +1,5 @@
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { httpCodes } from './codes.js';
 import { httpSchema } from './schema.js';
 
 /** Time after both drains for the service to report what was left and close its pools. */
@@ -9,6 +10,7 @@ export const httpKind = defineServiceKind({
   kind: 'http',
   description: 'An HTTP server running your app module and static folders.',
   schema: httpSchema,
+  errors: httpCodes,
   // stop drains HTTP for up to stopTimeout, then crosstown tasks for up to drainTimeout
   stopDeadline: (config) => config.stopTimeout + config.crosstown.drainTimeout + STOP_REPORT_MARGIN,
   async create(ctx) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { crosstownSchema } from '../../src/crosstown/config.js';
-import { bool, duration, listen, size } from '../../src/manifest/fields.js';
+import { bool, duration, listen, size } from '../../src/kinds/fields.js';
 
 /** The config of an `http` service: an app module, static folders, listen address and limits. */
 export const httpSchema = z.strictObject({

@@ -5,15 +5,17 @@ import type { Logger } from 'pino';
 import { crosstownShared } from '../../src/crosstown/context.js';
 import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
-import { formatDuration } from '../../src/manifest/units.js';
-import type { CommonServiceConfig, Service, ServiceContext } from '../../src/runtime/contract.js';
+import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import { formatDuration } from '../../src/kinds/units.js';
+import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { accessLogLevel } from './access-log.js';
 import { loadApp } from './app-loader.js';
-import { listenOn } from './listen.js';
+import { listenOn } from '../../src/net/listen.js';
 import { RequestPipeline, type RequestInterceptor } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
 import { Upgrades, type UpgradeListener } from './upgrades.js';
+// the kind's error codes, declared also when the service is built without its kind (tests)
+import './codes.js';
 
 export type { UpgradeListener } from './upgrades.js';
 export type { RequestInterceptor } from './request-pipeline.js';

@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { pino, type Logger } from 'pino';
 import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
 import { createSilentLogger } from '../../src/log/logger.js';
-import { commonServiceFields } from '../../src/runtime/common-schema.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import { commonServiceFields } from '../../src/kinds/common-schema.js';
+import type { ServiceContext } from '../../src/kinds/contract.js';
 import { httpSchema } from './schema.js';
 
 /** The folder of the app fixtures. */

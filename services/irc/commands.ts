@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import type { ServiceContext } from '../../src/kinds/contract.js';
 import { firstLine, ircError } from './errors.js';
 import type { IncomingMessage } from './session.js';
 

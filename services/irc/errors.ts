@@ -1,4 +1,7 @@
-import type { ErrorCode } from '../../src/errors/codes.js';
+import { ircCodes } from './codes.js';
+
+/** A code of this kind's table. */
+type ErrorCode = keyof typeof ircCodes;
 import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
 
 /** Where an irc service is declared: its name and how to locate its config paths. */

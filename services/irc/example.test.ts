@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log/logger.js';
-import { up, type Hendrix } from '../../src/runtime/up.js';
+import { up, type Hendrix } from '../../src/index.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
 import { HubClient } from '../pubsub/test-client.js';

@@ -1,4 +1,5 @@
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { ircCodes } from './codes.js';
 import { relayReferences } from './relay-endpoint.js';
 import { ircSchema } from './schema.js';
 
@@ -7,6 +8,7 @@ export const ircKind = defineServiceKind({
   kind: 'irc',
   description: 'An IRC bot on one server: channels, !commands, relays to and from pub/sub hub topics, flood control, reconnects with backoff.',
   schema: ircSchema,
+  errors: ircCodes,
   // every hub a relay entry names (`hub:alerts`) is an edge: the bot starts after it
   references: (config) => relayReferences(config.relay),
   async create(ctx) {

@@ -1,4 +1,4 @@
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import type { ServiceContext } from '../../src/kinds/contract.js';
 import { isHubHandle, type HubHandle, type HubMessage } from '../pubsub/handle.js';
 import { firstLine, ircError } from './errors.js';
 import { renderFormat } from './format.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, int, number } from '../../src/manifest/fields.js';
+import { bool, duration, int, number } from '../../src/kinds/fields.js';
 import { checkFormat } from './format.js';
 import { CHANNEL, parseEndpoint } from './relay-endpoint.js';
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { Service, ServiceContext } from '../../src/runtime/contract.js';
+import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
 import { backoffDelay } from '../../src/runtime/supervisor.js';
 import { IrcCommands, type CommandHost } from './commands.js';
@@ -10,6 +10,8 @@ import { IrcRelay } from './relay.js';
 import type { IrcConfig } from './schema.js';
 import { IrcSession, isRetryable, type ChannelSpec, type IncomingMessage } from './session.js';
 import type { TransportTls } from './transport.js';
+// the kind's error codes, declared also when the service is built without its kind (tests)
+import './codes.js';
 
 /** What an irc service gives its dependents (`ctx.peer('<bot>')`). */
 export interface IrcHandle {

@@ -1,7 +1,10 @@
 import { Client, type IrcMessage, type MessageEvent } from 'irc-framework';
 import type { Logger } from 'pino';
 import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
-import type { ErrorCode } from '../../src/errors/codes.js';
+import { ircCodes } from './codes.js';
+
+/** A code of this kind's table. */
+type ErrorCode = keyof typeof ircCodes;
 import type { Clock, TimerHandle } from '../../src/runtime/clock.js';
 import { ircError } from './errors.js';
 import { NickChooser } from './nicks.js';

@@ -3,7 +3,7 @@ import { Client, type MessageEvent } from 'irc-framework';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../src/runtime/clock.js';
-import { commonServiceFields } from '../../src/runtime/common-schema.js';
+import { commonServiceFields } from '../../src/kinds/common-schema.js';
 import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { matches } from '../pubsub/topics.js';

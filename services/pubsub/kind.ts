@@ -1,4 +1,5 @@
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { pubsubCodes } from './codes.js';
 import { pubsubSchema } from './schema.js';
 
 /** The `pubsub` kind: a WebSocket pub/sub hub, attached to an http service or on its own port. */
@@ -6,6 +7,7 @@ export const pubsubKind = defineServiceKind({
   kind: 'pubsub',
   description: 'A WebSocket pub/sub hub: topics with wildcards, history, auth, schemas, HTTP publish, and a Redis backplane for more than one node.',
   schema: pubsubSchema,
+  errors: pubsubCodes,
   references: ['attach'],
   async create(ctx) {
     const { PubsubService } = await import('./service.js');

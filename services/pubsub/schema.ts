@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, int, listen, size } from '../../src/manifest/fields.js';
+import { bool, duration, int, listen, size } from '../../src/kinds/fields.js';
 import { PATTERN_HELP, checkPattern } from './topics.js';
 
 /** A subscription or permission pattern: `chat.lobby`, `chat.*` (one segment), `chat.>` (the rest). */

@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
-import type { CommonServiceConfig, Service, ServiceContext } from '../../src/runtime/contract.js';
-import { listenOn } from '../http/listen.js';
+import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
+import { listenOn } from '../../src/net/listen.js';
 import type { HttpHandle } from '../http/service.js';
 import { Authenticator, tokenOf, type Grant } from './auth.js';
 import { MemoryBackplane, type Backplane } from './backplane.js';
@@ -15,6 +15,8 @@ import { Hub, PublishRefused } from './hub.js';
 import type { PubsubConfig } from './schema.js';
 import { TopicRules } from './topic-rules.js';
 import { checkPattern } from './topics.js';
+// the kind's error codes, declared also when the service is built without its kind (tests)
+import './codes.js';
 
 /** What a pubsub service gives its dependents: the hub handle, its stats and address. */
 export interface PubsubHandle extends HubHandle {

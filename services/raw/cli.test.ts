@@ -31,7 +31,17 @@ describe.runIf(canMakeNetns())('hendrix up with a raw service (the built CLI)', 
       expect(frames.map((f) => f.bytes.subarray(14, 22).toString('latin1'))).toEqual(['beacon 0', 'beacon 1', 'beacon 2']);
       cli.process.kill('SIGINT');
       expect(await cli.exited()).toBe(0);
-      expect(cli.stdout()).toMatch(/"msg":"stopped"/);
+      // the orchestrator says ready and stopped for the service; the service's own lines say something else
+      const beacon = cli
+        .stdout()
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line['service'] === 'beacon');
+      const said = (msg: string) => beacon.filter((line) => line['msg'] === msg).length;
+      expect({ ready: said('ready'), stopped: said('stopped') }).toEqual({ ready: 1, stopped: 1 });
+      expect(beacon.find((line) => line['msg'] === 'socket open')).toMatchObject({ interface: 'hxa', ethertype: '0x88b5' });
+      expect(beacon.find((line) => line['msg'] === 'queue drained')).toMatchObject({ sent: expect.any(Number), dropped: 0 });
     } finally {
       cli.process.kill('SIGKILL');
       capture.close();

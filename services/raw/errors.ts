@@ -1,7 +1,10 @@
 import { realpathSync } from 'node:fs';
 import { HendrixError, type PathSegment } from '../../src/errors/hendrix-error.js';
-import type { ErrorCode } from '../../src/errors/codes.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import { rawCodes } from './codes.js';
+
+/** A code of this kind's table. */
+type ErrorCode = keyof typeof rawCodes;
+import type { ServiceContext } from '../../src/kinds/contract.js';
 import { AddonMissing, type AddonError } from './addon.js';
 
 /** What a raw error needs from the service context. */

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log/logger.js';
-import { up, type Hendrix } from '../../src/runtime/up.js';
+import { up, type Hendrix } from '../../src/index.js';
 import { canMakeNetns } from '../../test/helpers/netns.js';
 import { Capture, ethertypeOfFrame } from './test-harness.js';
 

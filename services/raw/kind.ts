@@ -1,4 +1,5 @@
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { rawCodes } from './codes.js';
 import { fromEntries, rawSchema } from './schema.js';
 
 /** The `raw` kind: raw Ethernet frames on one interface, periodic or driven by a hub topic. */
@@ -6,6 +7,7 @@ export const rawKind = defineServiceKind({
   kind: 'raw',
   description: 'Raw Ethernet frames (AF_PACKET) on one interface: beacons every interval, one frame per pub/sub message, Wake-on-LAN magic packets.',
   schema: rawSchema,
+  errors: rawCodes,
   references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub })),
   async create(ctx) {
     // the implementation (and its addon, loaded at start) loads only when a manifest uses the kind

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
 import { flattenErrors } from '../../src/errors/render.js';
-import { resolveManifest } from '../../src/manifest/resolve.js';
+import { join } from 'node:path';
+import { createPlan } from '../../src/runtime/plan.js';
 import { useManifestDirs } from '../../test/helpers/manifest-dir.js';
 import { rawKind } from './kind.js';
 import { ethertypeOf, fromEntries } from './schema.js';
+import { testKinds } from '../../test/helpers/kinds.js';
 
 const dirs = useManifestDirs();
 
@@ -12,7 +14,7 @@ const dirs = useManifestDirs();
 async function resolve(services: string, environment: Record<string, string> = {}): Promise<{ config?: Record<string, unknown>; errors: HendrixError[] }> {
   const cwd = dirs({ 'hendrix.yaml': `version: 1\nservices:\n${services}` });
   try {
-    const resolved = await resolveManifest({ cwd, set: [], environment, env: undefined });
+    const { resolved } = await createPlan(join(cwd, 'hendrix.yaml'), { kinds: testKinds, cwd, environment });
     return { config: resolved.manifest.services['beacon'] as Record<string, unknown>, errors: [] };
   } catch (error) {
     if (!isHendrixError(error)) throw error;

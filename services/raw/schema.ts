@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SERVICE_NAME } from '../../src/manifest/root-schema.js';
-import { bool, duration, int, number } from '../../src/manifest/fields.js';
+import { bool, duration, int, number } from '../../src/kinds/fields.js';
 import { checkPattern } from '../pubsub/topics.js';
 import { ETHERTYPE_EXPERIMENTAL, ETHERTYPE_WAKE_ON_LAN } from './frame.js';
 import { BROADCAST, MAC_HELP, formatMac, isGroupMac, parseMac } from './mac.js';

@@ -1,4 +1,4 @@
-import type { Service, ServiceContext } from '../../src/runtime/contract.js';
+import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
 import { isHubHandle, type HubHandle, type HubMessage } from '../pubsub/handle.js';
 import { AddonMissing, loadRawAddon, netnsPath, type InterfaceInfo, type RawAddon, type RawSocket } from './addon.js';
@@ -8,6 +8,8 @@ import { formatMac, parseMac } from './mac.js';
 import { dataBytes, parsePayload, renderedLength, type Payload } from './payload.js';
 import { ethertypeOf, fromEntries, type RawConfig } from './schema.js';
 import { FrameSender, type SenderStats } from './sender.js';
+// the kind's error codes, declared also when the service is built without its kind (tests)
+import './codes.js';
 
 /** ARPHRD_ETHER and ARPHRD_LOOPBACK: the interfaces whose frames start with an Ethernet header. */
 const ETHERNET_TYPES = new Set([1, 772]);
@@ -93,6 +95,7 @@ export class RawService implements Service {
       throw error;
     }
     const { config, log } = this.#ctx;
+    // `ready` and `stopped` are the orchestrator's lines for every service: this one says what opened
     log.info(
       {
         interface: config.interface,
@@ -104,7 +107,7 @@ export class RawService implements Service {
         ...(config.every === undefined ? {} : { every: config.every }),
         ...(config.from === undefined ? {} : { from: config.from }),
       },
-      config.every === undefined && config.from === undefined ? 'ready: frames come only from dependents (no every, no from)' : 'ready',
+      config.every === undefined && config.from === undefined ? 'socket open: frames come only from dependents (no every, no from)' : 'socket open',
     );
   }
 
@@ -271,7 +274,7 @@ export class RawService implements Service {
       if (sender !== undefined) {
         await sender.drain(signal);
         const { sent, dropped } = sender.stats();
-        this.#ctx.log.info({ sent, dropped }, 'stopped');
+        this.#ctx.log.info({ sent, dropped }, 'queue drained');
       }
     } finally {
       this.#teardown();

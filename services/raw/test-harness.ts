@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { commonServiceFields } from '../../src/runtime/common-schema.js';
+import { commonServiceFields } from '../../src/kinds/common-schema.js';
 import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { matches } from '../pubsub/topics.js';

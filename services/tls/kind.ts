@@ -1,4 +1,5 @@
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { tlsCodes } from './codes.js';
 import { tlsSchema } from './schema.js';
 
 /** The `tls` kind: a TLS listener (HTTPS, HTTP/2, mTLS) serving an http service's app. */
@@ -6,6 +7,7 @@ export const tlsKind = defineServiceKind({
   kind: 'tls',
   description: "A TLS listener serving an http service's app: SNI, HTTP/2, mutual TLS, hot certificate reload, development and ACME certificates.",
   schema: tlsSchema,
+  errors: tlsCodes,
   references: ['serves'],
   async create(ctx) {
     // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, listen } from '../../src/manifest/fields.js';
+import { bool, duration, listen } from '../../src/kinds/fields.js';
 
 const path = (description: string) => z.string().min(1).describe(description);
 

@@ -4,9 +4,9 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import { resolve } from 'node:path';
 import type { SecureContextOptions, Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
-import type { Service, ServiceContext } from '../../src/runtime/contract.js';
-import { listenOn } from '../http/listen.js';
+import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import type { Service, ServiceContext } from '../../src/kinds/contract.js';
+import { listenOn } from '../../src/net/listen.js';
 import type { HttpHandle } from '../http/service.js';
 import type { AcmeChallenges } from './acme-challenges.js';
 import type { AcmeManager } from './acme.js';
@@ -14,6 +14,8 @@ import { TlsConnections } from './connections.js';
 import { createRedirectServer } from './redirect.js';
 import type { TlsConfig } from './schema.js';
 import { TlsCertificates } from './tls-certificates.js';
+// the kind's error codes, declared also when the service is built without its kind (tests)
+import './codes.js';
 
 /**
  * TLS 1.2 suites with forward secrecy and AEAD only (Mozilla's "intermediate" list without

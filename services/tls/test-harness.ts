@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { commonServiceFields } from '../../src/runtime/common-schema.js';
+import { commonServiceFields } from '../../src/kinds/common-schema.js';
 import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
 import { HttpService } from '../http/service.js';
 import { createTestContext as createHttpContext } from '../http/test-context.js';

@@ -1,7 +1,7 @@
 import type { SecureContext, SecureContextOptions } from 'node:tls';
 import { resolve } from 'node:path';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import type { ServiceContext } from '../../src/kinds/contract.js';
 import { checkPair, configuredSources, loadCert, parseChain, readPemFile, validityProblem, type CertErrorContext, type CertSource, type LoadedCert } from './certs.js';
 import type { PemPair } from './pem-pair.js';
 import type { TlsConfig } from './schema.js';

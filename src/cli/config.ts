@@ -2,7 +2,7 @@ import { stringify } from 'yaml';
 import { HendrixError, type PathSegment } from '../errors/hendrix-error.js';
 import { explain } from '../manifest/resolve.js';
 import type { ResolvedManifest } from '../manifest/types.js';
-import { plan } from '../runtime/up.js';
+import { createPlan } from '../runtime/plan.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
 import { HELP } from './help.js';
 import { manifestArgs, type CliIO } from './io.js';
@@ -37,7 +37,7 @@ export async function configCommand(argv: string[], io: CliIO): Promise<number> 
     throw new HendrixError('HX_ERR_USAGE', { message: `config: unknown --format ${format}`, hint: 'use yaml or json' });
   }
   const args = manifestArgs(io, values);
-  const { resolved } = await plan(args.manifest, args);
+  const { resolved } = await createPlan(args.files, args.options);
   if (values.explain !== undefined) {
     const origins = explain(resolved, values.explain);
     const rows = origins.map((o, i) => {

@@ -1,6 +1,6 @@
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { Graph } from '../runtime/graph-types.js';
-import { plan } from '../runtime/up.js';
+import { createPlan } from '../runtime/plan.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
 import { HELP } from './help.js';
 import { manifestArgs, type CliIO } from './io.js';
@@ -37,7 +37,7 @@ export async function graphCommand(argv: string[], io: CliIO): Promise<number> {
     throw new HendrixError('HX_ERR_USAGE', { message: `graph: unknown --format ${format}`, hint: 'use text, mermaid or dot' });
   }
   const args = manifestArgs(io, values);
-  const { resolved, graph } = await plan(args.manifest, args);
+  const { resolved, graph } = await createPlan(args.files, args.options);
   io.stdout.write(renderGraph(graph, (n) => resolved.manifest.services[n]?.kind ?? '?', format));
   return 0;
 }

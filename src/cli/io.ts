@@ -1,10 +1,14 @@
 import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
 import { renderError } from '../errors/render.js';
+import type { KindRegistry } from '../kinds/registry.js';
+import type { PlanOptions } from '../runtime/plan.js';
 
 /** What a command may touch of the outside world; main.ts builds it from the process. */
 export interface CliIO {
   readonly cwd: string;
   readonly env: Record<string, string | undefined>;
+  /** The kinds known by name: main.ts composes the built-in ones here. */
+  readonly kinds: KindRegistry;
   readonly stdout: { write(text: string): unknown; isTTY?: boolean };
   readonly stderr: { write(text: string): unknown; isTTY?: boolean };
   /** Subscribes to SIGINT/SIGTERM; returns an unsubscribe function. */
@@ -27,17 +31,20 @@ export function reportError(io: CliIO, error: unknown): number {
   return internal.exitCode;
 }
 
-/** The manifest options of a parsed command line, as up()/plan() take them. */
+/** The manifest files and plan options of a parsed command line. */
 export function manifestArgs(
   io: CliIO,
   values: { file?: string[] | undefined; env?: string | undefined; set?: string[] | undefined },
-): { manifest: string; overlays: string[]; env: string | undefined; set: string[]; environment: Record<string, string | undefined> } {
-  const [first, ...rest] = values.file ?? [];
+): { files: string[]; options: PlanOptions } {
+  const files = values.file?.length ? values.file : ['hendrix.yaml'];
   return {
-    manifest: first ?? 'hendrix.yaml',
-    overlays: rest,
-    env: values.env ?? (io.env.HENDRIX_ENV || undefined),
-    set: values.set ?? [],
-    environment: io.env,
+    files,
+    options: {
+      cwd: io.cwd,
+      env: values.env ?? (io.env.HENDRIX_ENV || undefined),
+      set: values.set ?? [],
+      environment: io.env,
+      kinds: io.kinds,
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { formatDuration } from '../manifest/units.js';
+import { formatDuration } from '../kinds/units.js';
 
 /** One state change of one service, as the orchestrator reports it. */
 export interface TransitionEvent {

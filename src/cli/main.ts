@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { builtinKinds } from '../../services/index.js';
 import { HendrixError } from '../errors/hendrix-error.js';
+import { createKindRegistry } from '../kinds/registry.js';
 import { EXIT } from '../errors/codes.js';
 import { HELP } from './help.js';
 import { reportError, type CliIO } from './io.js';
@@ -40,7 +42,7 @@ async function run(argv: string[], io: CliIO): Promise<number> {
     if (name === '--version' || name === '-v') return io.stdout.write(`${version()}\n`), EXIT.ok;
     const load = COMMANDS[name];
     if (!load) {
-      const { didYouMean } = await import('../manifest/suggest.js');
+      const { didYouMean } = await import('../errors/suggest.js');
       throw new HendrixError('HX_ERR_USAGE', {
         message: `unknown command \`${name}\``,
         hint: didYouMean(name, Object.keys(COMMANDS)) || 'run `hendrix --help` for the commands',
@@ -55,6 +57,8 @@ async function run(argv: string[], io: CliIO): Promise<number> {
 const io: CliIO = {
   cwd: process.cwd(),
   env: process.env,
+  // composition at the edge: the core knows no kind; the CLI gives it the built-in ones
+  kinds: createKindRegistry(builtinKinds),
   stdout: process.stdout,
   stderr: process.stderr,
   onSignal(listener) {

@@ -1,7 +1,8 @@
 import { HendrixError } from '../errors/hendrix-error.js';
 import { createRootLogger, flushLogger } from '../log/logger.js';
-import { formatDuration } from '../manifest/units.js';
-import { orchestrate, plan } from '../runtime/up.js';
+import { formatDuration } from '../kinds/units.js';
+import { createPlan } from '../runtime/plan.js';
+import { logWarnings, orchestrate } from '../runtime/up.js';
 import { EXIT } from '../errors/codes.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
 import { HELP } from './help.js';
@@ -16,7 +17,8 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('up', argv, MANIFEST_OPTIONS, true);
   if (values.help) return io.stdout.write(`${HELP.up}\n`), 0;
   const args = manifestArgs(io, values);
-  const { resolved, graph } = await plan(args.manifest, args);
+  const plan = await createPlan(args.files, args.options);
+  const { resolved, graph } = plan;
 
   for (const name of positionals) {
     if (!graph.nodes.includes(name)) {
@@ -38,7 +40,8 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     ...(view ? { output: view.logSink } : {}),
   });
   const log = logger.child({ service: 'hendrix' });
-  const orchestrator = orchestrate(resolved, graph, logger, positionals);
+  logWarnings(plan, logger);
+  const orchestrator = orchestrate(plan, logger, positionals);
   const selected = positionals.length ? graph.closure(positionals) : [...graph.order];
   const kindOf = (name: string) => resolved.manifest.services[name]?.kind ?? '?';
   const startTimes: { service: string; ms: number }[] = [];

@@ -3,12 +3,13 @@ import { HendrixError, formatPath } from '../errors/hendrix-error.js';
 import { resolveManifest } from '../manifest/resolve.js';
 import { useManifestDirs } from '../../test/helpers/manifest-dir.js';
 import { crosstownSchema, defaultCrosstownConfig } from './config.js';
+import { testKinds } from '../../test/helpers/kinds.js';
 
 const makeDir = useManifestDirs();
 
 async function manifestErrors(crosstown: string): Promise<{ path: string; line: number | undefined; message: string }[]> {
   const dir = makeDir({ 'hendrix.yaml': `services:\n  web:\n    kind: http\n    crosstown:\n${crosstown}` });
-  const error = await resolveManifest({ cwd: dir, environment: {} }).then(
+  const error = await resolveManifest({ kinds: testKinds, cwd: dir, environment: {} }).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -20,7 +21,7 @@ describe('the crosstown section of an http service', () => {
   it('defaults: no pools sizes (cores), a queue of 1000, no task timeout, a 30 s drain, no journal, skip 4xx/5xx', async () => {
     expect(defaultCrosstownConfig()).toEqual({ maxQueue: 1000, taskTimeout: 0, drainTimeout: 30_000, journal: false, skipStatus: ['4xx', '5xx'], runOnAbort: false });
     const dir = makeDir({ 'hendrix.yaml': 'services:\n  web:\n    kind: http\n' });
-    const { manifest } = await resolveManifest({ cwd: dir, environment: {} });
+    const { manifest } = await resolveManifest({ kinds: testKinds, cwd: dir, environment: {} });
     expect((manifest.services.web as unknown as { crosstown: unknown }).crosstown).toEqual(defaultCrosstownConfig());
   });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, int } from '../manifest/fields.js';
+import { bool, duration, int } from '../kinds/fields.js';
 import { DEFAULT_SKIP_STATUS, STATUS_PATTERN_HELP, STATUS_PATTERN_REGEX, parseStatusPattern } from './status-filter.js';
 
 /** One skipStatus entry: a code, or a code, range or class as text. */

@@ -45,7 +45,7 @@ describe('bundled pools', () => {
     const out = mkdtempSync(join(cache, 'hx-crosstown-'));
     made.push(out);
     await build({
-      stdin: { contents: "export { createThreadPool } from './thread-pool.ts'; export { createProcessPool } from './process-pool.ts';", resolveDir: here, loader: 'ts' },
+      stdin: { contents: "export { createThreadPool } from './thread-pool.js'; export { createProcessPool } from './process-pool.js';", resolveDir: here, loader: 'ts' },
       outfile: join(out, 'pools.js'),
       bundle: true,
       format: 'esm',

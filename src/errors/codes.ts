@@ -10,7 +10,7 @@ export interface ErrorCodeInfo {
   /** What the user can do about it, when the error itself does not say more. */
   readonly hint: string;
   /** The exit code of `hendrix` when this error ends the run. */
-  readonly exit: 1 | 2 | 3 | 64 | 78;
+  readonly exit: 1 | 2 | 3 | 4 | 64 | 78;
 }
 
 /** Exit codes of the CLI, as in DESIGN.md section 5. */
@@ -19,6 +19,8 @@ export const EXIT = {
   startFailed: 1,
   forced: 2,
   stopFailed: 3,
+  /** A service failed while running (restart limit reached) and `onFailed: stop` stopped the graph. */
+  serviceFailed: 4,
   usage: 64,
   config: 78,
 } as const;
@@ -62,8 +64,6 @@ export const ERROR_CODES = {
   HX_ERR_RESTART_LIMIT: { title: 'service failed: restart limit reached', hint: 'fix the cause, or widen `restart.limit`', exit: 1 },
   HX_ERR_PEER: { title: 'peer not available', hint: 'a service may reach only the services it depends on (dependsOn or a reference)', exit: 1 },
   HX_ERR_LISTEN: { title: 'cannot listen on the address', hint: 'the port may be in use (EADDRINUSE) or need privileges (EACCES); pick another', exit: 1 },
-  HX_ERR_APP_LOAD: { title: 'app module cannot be loaded', hint: 'check the `app` path (relative to the manifest) and the module itself', exit: 1 },
-  HX_ERR_APP_SHAPE: { title: 'app export has an unknown shape', hint: 'export a (req, res) listener, an object with fetch(request), or a factory (ctx) => one of them', exit: 1 },
   HX_ERR_INTERNAL: { title: 'internal error', hint: 'this is a bug in hendrix; please report it with the log', exit: 1 },
   // --- runtime: stop (3, 2) ---
   HX_ERR_STOP_FAILED: { title: 'the graph did not stop cleanly', hint: 'see the errors listed', exit: 3 },
@@ -78,43 +78,38 @@ export const ERROR_CODES = {
   HX_ERR_CROSSTOWN_DRAIN_LEFT: { title: 'crosstown tasks left undone at stop', hint: 'raise `crosstown.drainTimeout`, or turn on `crosstown.journal` so the next start replays them', exit: 3 },
   HX_ERR_CROSSTOWN_NO_SERVICE: { title: 'crosstown called outside an http service', hint: 'loop tasks run at once; thread and process tasks use a default runtime (cores-sized pools, no journal, no drain at exit)', exit: 1 },
   HX_ERR_CROSSTOWN_CLOSED: { title: 'crosstown is stopped', hint: 'the service stopped (or is stopping past its drain); schedule work while it runs', exit: 1 },
-  // --- tls (1 at start; warnings and reload errors are logged with their code) ---
-  HX_ERR_TLS_FILE: { title: 'TLS file cannot be read', hint: 'check the path (relative to the manifest) and that the user running hendrix may read it', exit: 1 },
-  HX_ERR_TLS_PEM: { title: 'TLS file is not a valid PEM certificate or key', hint: 'give PEM files (-----BEGIN CERTIFICATE----- / -----BEGIN PRIVATE KEY-----); convert DER or PKCS#12 with openssl', exit: 1 },
-  HX_ERR_TLS_KEY_MISMATCH: { title: 'private key does not match the certificate', hint: 'pair each certificate with the key it was issued for (compare `openssl x509 -noout -pubkey` and `openssl pkey -pubout`)', exit: 1 },
-  HX_ERR_TLS_CERT_EXPIRED: { title: 'certificate has expired or is not yet valid', hint: 'renew the certificate; clients will refuse it (this is a warning: the listener still starts)', exit: 1 },
-  HX_ERR_TLS_RELOAD: { title: 'new certificate rejected: the old one stays in use', hint: 'fix the files named in the message; they are read again on their next change', exit: 1 },
-  HX_ERR_TLS_SERVES: { title: '`serves` does not name an http service', hint: 'a tls listener serves the app of an `http` service: serves: <name of a kind: http service>', exit: 1 },
-  HX_ERR_TLS_SELF_SIGNED: { title: 'development certificate cannot be created or stored', hint: 'make `stateDir` (default .hendrix/tls beside the manifest) writable', exit: 1 },
-  HX_ERR_TLS_ACME: { title: 'ACME certificate could not be obtained or renewed', hint: 'check `acme.directory`, that the hosts resolve to this machine and that port 80 (the http-01 challenge) reaches the redirect listener or the served http service', exit: 1 },
-  // --- pubsub ---
-  HX_ERR_PUBSUB_ATTACH: { title: '`attach` does not name an http service', hint: 'a hub attaches to a service of kind http (or listens on its own with `listen`)', exit: 1 },
-  HX_ERR_PUBSUB_SCHEMA: { title: 'topic schema cannot be used', hint: 'give a readable JSON file holding a valid JSON Schema, relative to the manifest', exit: 1 },
-  HX_ERR_PUBSUB_AUTH_KEY: { title: 'JWT public key cannot be read', hint: 'give a PEM public key file, relative to the manifest', exit: 1 },
-  HX_ERR_PUBSUB_BACKPLANE: { title: 'cannot connect to the backplane', hint: 'check that Redis runs at the `backplane` URL and accepts connections from here', exit: 1 },
-  HX_ERR_PUBSUB_REJECTED: { title: 'message refused by the hub', hint: 'publish on a topic without wildcards, with data that satisfies the topic schema', exit: 1 },
-  // --- irc ---
-  HX_ERR_IRC_CONNECT: { title: 'cannot reach the IRC server', hint: 'check `server` (host:port) and that the server is up; start retries until startTimeout, and once ready the bot reconnects by itself (see `reconnect`)', exit: 1 },
-  HX_ERR_IRC_REGISTER: { title: 'the IRC server refused to register the bot', hint: "check `password`, `sasl` and `nick` against the server's rules; its own reason is quoted in the message", exit: 1 },
-  HX_ERR_IRC_JOIN: { title: 'an IRC channel refused the bot', hint: 'check the channel key (channels: [{ name, key }]), bans (+b), invite-only (+i) and the channel limit (+l)', exit: 1 },
-  HX_ERR_IRC_COMMANDS: { title: 'IRC commands module cannot be loaded or has the wrong shape', hint: 'export one function per command, named after it (export function ping(message, reply, ctx) {...}), or a default object of them', exit: 1 },
-  HX_ERR_IRC_COMMAND_FAILED: { title: 'IRC command handler failed', hint: "the handler's own error is the cause; the bot keeps running and told the sender the command failed", exit: 1 },
-  HX_ERR_IRC_RELAY: { title: 'relay entry cannot be used', hint: 'write from/to as `<pubsub service>:<topic>` or a channel (#name) listed in `channels`; the service named must be of kind pubsub', exit: 1 },
-  HX_ERR_IRC_RELAY_PUBLISH: { title: 'IRC line could not be published to the hub', hint: "the hub's own error (topic rules, the topic's schema) is the cause; the line was dropped, the bot keeps running", exit: 1 },
-  HX_ERR_IRC_QUEUE_FULL: { title: 'IRC outgoing queue is full: lines dropped', hint: 'raise `flood.maxQueue` or the rate (`flood.burst`, `flood.interval`), or send less; the bot keeps running', exit: 1 },
-  HX_ERR_IRC_TLS: { title: 'TLS to the IRC server failed', hint: 'check `tls.ca` (a PEM file, relative to the manifest) for a private CA, and that the server certificate names the host of `server` (or set `tls.servername`)', exit: 1 },
-  // --- raw ---
-  HX_ERR_RAW_ADDON: { title: 'raw frame addon is not built or cannot be loaded', hint: 'install python3, make and a C compiler (apt-get install -y python3 make g++), then run `npm rebuild hendrix` (npm 11 runs it only once the project allows it: `npm install-scripts approve hendrix`; in a hendrix checkout: `npm run build:addon`)', exit: 1 },
-  HX_ERR_RAW_PERMISSION: { title: 'no permission to open a raw socket', hint: 'raw frames need CAP_NET_RAW: run hendrix as root, or give node the capability once: sudo setcap cap_net_raw+ep "$(readlink -f "$(command -v node)")"', exit: 1 },
-  HX_ERR_RAW_NO_INTERFACE: { title: 'network interface does not exist', hint: 'name one of the interfaces the message lists (`ip link` shows them)', exit: 1 },
-  HX_ERR_RAW_INTERFACE_DOWN: { title: 'network interface is down', hint: 'bring it up (ip link set NAME up) and start again; while running, frames are dropped until it is back up', exit: 1 },
-  HX_ERR_RAW_NOT_ETHERNET: { title: 'interface does not carry Ethernet frames', hint: 'pick an Ethernet interface (`ip link` shows link/ether) or lo; tun, wireguard and CAN interfaces have no Ethernet header', exit: 1 },
-  HX_ERR_RAW_NETNS: { title: 'network namespace cannot be entered', hint: 'check the name (`ip netns list`) or path; entering a namespace needs CAP_SYS_ADMIN (root)', exit: 1 },
-  HX_ERR_RAW_FRAME_TOO_BIG: { title: 'frame larger than the interface MTU', hint: 'shorten the payload, or raise the MTU of the interface (ip link set NAME mtu BYTES)', exit: 1 },
-  HX_ERR_RAW_QUEUE_FULL: { title: 'raw frames dropped: the send queue is full', hint: 'raise `maxRate` or `maxQueue`, or publish less often', exit: 1 },
-  HX_ERR_RAW_SEND: { title: 'raw socket failed: frames cannot be sent', hint: 'the cause is quoted in the message; the restart policy decides what happens next', exit: 1 },
-  HX_ERR_RAW_FROM: { title: '`from` does not name a pub/sub hub, or a message cannot become a frame', hint: 'write from: "<hub>:<topic>" naming a kind: pubsub service; message data is text, JSON, { hex } or { base64 } (a MAC address or { mac } with wakeOnLan)', exit: 1 },
+  HX_ERR_REFERENCE_KIND: { title: 'reference to a service of the wrong kind', hint: 'name a service of the kind the field expects', exit: 78 },
+  HX_ERR_PROVISION: { title: 'service cannot be provisioned', hint: 'fix the problem named in the message; nothing was started', exit: 78 },
+  HX_ERR_LISTEN_CONFLICT: { title: 'two services listen on the same address', hint: 'give each service its own port (or unix socket path)', exit: 78 },
+  HX_ERR_LISTEN_PRIVILEGED: { title: 'port below 1024 needs a privilege this process lacks', hint: 'listen on a port from 1024 up, run as root, or give node CAP_NET_BIND_SERVICE: sudo setcap cap_net_bind_service+ep "$(readlink -f "$(command -v node)")"', exit: 78 },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
-/** A code from the table. */
+/** A code of the core table. */
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A table of error codes, as the core and each kind declare theirs. */
+export type ErrorCodeTable = Readonly<Record<`HX_ERR_${string}`, ErrorCodeInfo>>;
+
+const registered = new Map<string, ErrorCodeInfo>(Object.entries(ERROR_CODES));
+
+/**
+ * Declares error codes (a kind's own, given to `defineServiceKind({ errors })`), so that a
+ * HendrixError with one of them gets its hint and exit code. Declaring a code again with the
+ * same text is harmless; a code that would mean something else is refused: codes are stable.
+ */
+export function defineErrorCodes<const T extends ErrorCodeTable>(table: T): T {
+  for (const [code, info] of Object.entries(table) as [string, ErrorCodeInfo][]) {
+    if (!/^HX_ERR_[A-Z0-9_]+$/.test(code)) throw new TypeError(`error code ${code} must look like HX_ERR_NAME`);
+    const known = registered.get(code);
+    if (known && (known.title !== info.title || known.hint !== info.hint || known.exit !== info.exit)) {
+      throw new TypeError(`error code ${code} is already declared with another meaning`);
+    }
+    registered.set(code, Object.freeze({ ...info }));
+  }
+  return Object.freeze(table);
+}
+
+/** The title, hint and exit code of a code: the core's, or one a kind declared. */
+export function errorCodeInfo(code: string): ErrorCodeInfo | undefined {
+  return registered.get(code);
+}

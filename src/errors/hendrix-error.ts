@@ -1,4 +1,7 @@
-import { ERROR_CODES, type ErrorCode } from './codes.js';
+import { errorCodeInfo, type ErrorCode } from './codes.js';
+
+/** A code of the core table, or one a kind declares (`HX_ERR_TLS_FILE`). */
+export type HendrixErrorCode = ErrorCode | `HX_ERR_${string}`;
 
 /** A place in a source file; line and column are 1-based. */
 export interface SourceLocation {
@@ -48,30 +51,34 @@ export function formatPath(path: readonly PathSegment[]): string {
  * about, a hint, and an exit code taken from the code table.
  */
 export class HendrixError extends Error {
-  readonly code: ErrorCode;
+  readonly code: HendrixErrorCode;
   readonly path: readonly PathSegment[] | undefined;
   readonly location: SourceLocation | undefined;
   readonly service: string | undefined;
-  readonly hint: string;
+  readonly #hint: string | undefined;
   readonly related: readonly { message: string; location?: SourceLocation }[];
   readonly errors: readonly HendrixError[];
 
-  constructor(code: ErrorCode, options: HendrixErrorOptions = {}) {
-    const info = ERROR_CODES[code];
-    super(options.message ?? info.title, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: HendrixErrorCode, options: HendrixErrorOptions = {}) {
+    super(options.message ?? errorCodeInfo(code)?.title ?? code, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HendrixError';
     this.code = code;
     this.path = options.path;
     this.location = options.location;
     this.service = options.service;
-    this.hint = options.hint ?? info.hint;
+    this.#hint = options.hint;
     this.related = options.related ?? [];
     this.errors = options.errors ?? [];
   }
 
-  /** The process exit code this error calls for. */
+  /** What the user can do: the given hint, or the code's (looked up late: a kind declares its codes when it loads). */
+  get hint(): string {
+    return this.#hint ?? errorCodeInfo(this.code)?.hint ?? '';
+  }
+
+  /** The process exit code this error calls for (1 for a code nobody declared). */
   get exitCode(): number {
-    return ERROR_CODES[this.code].exit;
+    return errorCodeInfo(this.code)?.exit ?? 1;
   }
 
   /** A plain object for `--format json` and structured logs. */

@@ -10,6 +10,8 @@ export interface RenderOptions {
    * the error by attachSources(), else the file read from disk (relative to the process cwd).
    */
   source?: (file: string) => string | undefined;
+  /** The word before the code: `error` (default) or `warning` for problems that do not stop a start. */
+  label?: 'error' | 'warning';
 }
 
 /** One error for `--format json`: where it is, what it is, what to do. */
@@ -89,8 +91,8 @@ function causeText(error: HendrixError): string | undefined {
   return undefined;
 }
 
-function renderOne(error: HendrixError, lookup: (file: string) => string | undefined, paint: Paint): string {
-  const out = [`${paint.error(`error[${error.code}]`)}${paint.bold(`: ${error.message}`)}`];
+function renderOne(error: HendrixError, lookup: (file: string) => string | undefined, paint: Paint, label = 'error'): string {
+  const out = [`${paint.error(`${label}[${error.code}]`)}${paint.bold(`: ${error.message}`)}`];
   const path = error.path?.length ? formatPath(error.path) : undefined;
   if (error.location) {
     out.push(`  ${paint.dim('-->')} ${where(error.location)}${path ? `  (${path})` : ''}`);
@@ -115,13 +117,15 @@ function renderOne(error: HendrixError, lookup: (file: string) => string | undef
  */
 export function renderError(error: HendrixError, options: RenderOptions = {}): string {
   const paint = painter(options.color ?? false);
-  const lookup = options.source ?? attached.get(error) ?? readFromDisk;
+  const primary = options.source ?? attached.get(error);
+  // an app module's own file (a syntax error in it) is read from disk when no lookup has it
+  const lookup = (file: string) => primary?.(file) ?? readFromDisk(file);
   const cache = new Map<string, string | undefined>();
   const cached = (file: string) => {
     if (!cache.has(file)) cache.set(file, lookup(file));
     return cache.get(file);
   };
-  if (!error.errors.length) return renderOne(error, cached, paint);
+  if (!error.errors.length) return renderOne(error, cached, paint, options.label);
   const parts = flattenErrors(error).map((e) => renderOne(e, cached, paint));
   parts.push(`${paint.error(`error[${error.code}]`)}${paint.bold(`: ${error.message}`)}`);
   return parts.join('\n\n');

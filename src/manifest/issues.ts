@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { HendrixError, formatPath, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
 import { getAt } from './path.js';
-import { suggest } from './suggest.js';
+import { suggest } from '../errors/suggest.js';
 
 /** The message zod gives an issue when the schema did not set one (see toManifestErrors). */
 export const DEFAULT_MESSAGE = '\u0000hendrix-default';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { builtinKinds } from '../../services/index.js';
-import type { ServiceKind } from '../runtime/contract.js';
+import type { ServiceKind } from '../kinds/contract.js';
 import { buildRootSchema } from './root-schema.js';
 
 /** The `$id` of the manifest JSON Schema. */
@@ -8,10 +7,10 @@ export const MANIFEST_SCHEMA_ID = 'urn:hendrix:schema:manifest:1';
 
 /**
  * The JSON Schema (draft 2020-12) of a manifest, generated from the zod schemas of the given
- * kinds (default: the built-in ones): what editors use to complete and check hendrix.yaml,
+ * kinds (the CLI passes the built-in ones): what editors use to complete and check hendrix.yaml,
  * and what schemas/hendrix.schema.json holds.
  */
-export function toManifestJsonSchema(kinds: Iterable<readonly [string, ServiceKind]> = builtinKinds): Record<string, unknown> {
+export function toManifestJsonSchema(kinds: Iterable<readonly [string, ServiceKind]>): Record<string, unknown> {
   const generated = z.toJSONSchema(buildRootSchema(kinds), {
     io: 'input',
     unrepresentable: 'any',

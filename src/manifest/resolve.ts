@@ -1,22 +1,41 @@
 import { basename, dirname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { HendrixError, formatPath, type PathSegment } from '../errors/hendrix-error.js';
 import { attachSources } from '../errors/render.js';
-import { analyzeGraph } from '../runtime/graph.js';
-import type { Graph } from '../runtime/graph-types.js';
+import type { ServiceKind } from '../kinds/contract.js';
 import { loadVariables } from './env-files.js';
 import { interpolateTree } from './interpolate.js';
 import { loadManifestFile, type LoadResult, type LoadedLayer } from './load.js';
 import { mergeLayers } from './overlay.js';
 import { PathSyntaxError, getAt, isPathPrefix, isPlainMap, parsePath } from './path.js';
 import { SET_FILE, parseSetFlag } from './set.js';
-import { suggest } from './suggest.js';
-import type { Origin, ResolveOptions, ResolvedManifest } from './types.js';
+import { suggest } from '../errors/suggest.js';
+import type { Origin, Provenance, ResolveOptions, ResolvedManifest } from './types.js';
 import { deepFreeze, validateManifest } from './validate.js';
 
-/** A resolved manifest together with its dependency graph. */
-export interface ResolvedWithGraph {
-  readonly resolved: ResolvedManifest;
-  readonly graph: Graph;
+/**
+ * What the manifest stage found: the resolved manifest when it is valid, every problem, and
+ * what the later stages need to report their own problems in the same run (the services that
+ * did not validate still have references worth checking).
+ */
+export interface ManifestResult {
+  /** The resolved manifest, or undefined when any problem was found. */
+  readonly resolved: ResolvedManifest | undefined;
+  /** Every problem found so far, unsorted. */
+  readonly errors: readonly HendrixError[];
+  /** Every declared service name, in manifest order. */
+  readonly declared: readonly string[];
+  /** Each service's validated config, or its raw mapping when it did not validate. */
+  readonly services: Readonly<Record<string, Record<string, unknown>>>;
+  /** The services whose config did not validate. */
+  readonly unvalidated: ReadonlySet<string>;
+  /** The kind of each service whose kind resolved. */
+  readonly kinds: ReadonlyMap<string, ServiceKind>;
+  /** Where each value came from. */
+  readonly provenance: Provenance;
+  /** The folder of the base manifest. */
+  readonly baseDir: string;
+  /** Throws HX_ERR_MANIFEST with the given problems sorted and their code frames attached. */
+  fail(errors: readonly HendrixError[]): never;
 }
 
 /**
@@ -58,10 +77,10 @@ function fail(errors: readonly HendrixError[], fileOrder: readonly string[], tex
 
 /**
  * Runs the manifest pipeline — load every layer, overlay them, interpolate variables, validate
- * against the kinds' schemas, check the graph — and returns the resolved manifest with its
- * graph. Throws HX_ERR_MANIFEST with every problem found, sorted by file, line and column.
+ * against the kinds' schemas — and returns what it found, problems included. Throws
+ * HX_ERR_MANIFEST only when a layer cannot be read or parsed (nothing later can be checked).
  */
-export async function resolveWithGraph(options: ResolveOptions): Promise<ResolvedWithGraph> {
+export async function loadManifest(options: ResolveOptions): Promise<ManifestResult> {
   const cwd = resolvePath(options.cwd);
   const files = options.files?.length ? options.files : ['hendrix.yaml'];
   const absolute = files.map((f) => (isAbsolute(f) ? f : resolvePath(cwd, f)));
@@ -103,7 +122,7 @@ export async function resolveWithGraph(options: ResolveOptions): Promise<Resolve
   const varPaths = interpolated.errors.map((e) => e.path ?? []);
   const raw = interpolated.value;
 
-  const validated = await validateManifest({ raw, baseDir, provenance });
+  const validated = await validateManifest({ raw, baseDir, provenance, kinds: options.kinds });
   // a value that failed to interpolate is reported once, not again as an invalid value
   errors.push(...validated.errors.filter((e) => !varPaths.some((p) => isPathPrefix(p, e.path ?? []))));
 
@@ -118,32 +137,39 @@ export async function resolveWithGraph(options: ResolveOptions): Promise<Resolve
       unvalidated.add(name);
     }
   }
-  const { graph, errors: graphErrors } = analyzeGraph(
-    { manifest: { services }, kinds: validated.kinds, provenance },
-    Object.keys(declared),
+  const resolved: ResolvedManifest | undefined =
+    errors.length || !validated.manifest
+      ? undefined
+      : Object.freeze({
+          manifest: validated.manifest,
+          raw: deepFreeze(raw),
+          provenance,
+          layers: Object.freeze(layers.map((l) => l.layer)),
+          baseDir,
+          kinds: validated.kinds,
+          secretPaths: Object.freeze(interpolated.secretPaths.map((p) => Object.freeze(p))),
+        });
+  return {
+    resolved,
+    errors,
+    declared: Object.keys(declared),
+    services,
     unvalidated,
-  );
-  errors.push(...graphErrors);
-  if (errors.length || !validated.manifest) fail(errors, fileOrder, texts);
-
-  const resolved: ResolvedManifest = Object.freeze({
-    manifest: validated.manifest,
-    raw: deepFreeze(raw),
-    provenance,
-    layers: Object.freeze(layers.map((l) => l.layer)),
-    baseDir,
     kinds: validated.kinds,
-    secretPaths: Object.freeze(interpolated.secretPaths.map((p) => Object.freeze(p))),
-  });
-  return { resolved, graph };
+    provenance,
+    baseDir,
+    fail: (problems) => fail(problems, fileOrder, texts),
+  };
 }
 
 /**
- * Resolves the manifest (see resolveWithGraph) and returns it; the graph is checked too, so
- * a manifest with a cycle or an unknown reference is rejected here already.
+ * Resolves the manifest (see loadManifest) and returns it; throws HX_ERR_MANIFEST with every
+ * problem found, sorted by file, line and column. The graph is checked by the plan.
  */
 export async function resolveManifest(options: ResolveOptions): Promise<ResolvedManifest> {
-  return (await resolveWithGraph(options)).resolved;
+  const result = await loadManifest(options);
+  if (result.errors.length || !result.resolved) return result.fail(result.errors);
+  return result.resolved;
 }
 
 /**

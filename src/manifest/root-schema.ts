@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { commonServiceFields } from '../runtime/common-schema.js';
-import type { ServiceKind } from '../runtime/contract.js';
+import { commonServiceFields } from '../kinds/common-schema.js';
+import type { ServiceKind } from '../kinds/contract.js';
 
 /** What a service name (a key under `services:`) must look like. */
 export const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;

@@ -1,5 +1,6 @@
 import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
-import type { CommonServiceConfig, ServiceKind } from '../runtime/contract.js';
+import type { CommonServiceConfig, ServiceKind } from '../kinds/contract.js';
+import type { KindRegistry } from '../kinds/registry.js';
 
 /** One layer of the manifest, lowest precedence first: the base file, overlays, then --set. */
 export interface ManifestLayer {
@@ -49,6 +50,8 @@ export interface ResolveOptions {
   set?: string[];
   /** The process environment for ${VAR} interpolation (the CLI passes process.env). */
   environment: Record<string, string | undefined>;
+  /** Resolves `kind:` values: the kinds the edge registered, module paths and packages. */
+  kinds: KindRegistry;
 }
 
 /** The result of the manifest pipeline: everything `up`, `check`, `config` and `graph` need. */

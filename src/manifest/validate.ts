@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { HendrixError, isHendrixError, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
-import type { ServiceKind } from '../runtime/contract.js';
-import { builtinKindNames, loadKind } from '../runtime/registry.js';
+import type { ServiceKind } from '../kinds/contract.js';
+import type { KindRegistry } from '../kinds/registry.js';
 import { PARSE_PARAMS, describeValue, toManifestErrors } from './issues.js';
 import { isPlainMap } from './path.js';
 import { SERVICE_NAME, loggingSchema, serviceSchema, versionSchema } from './root-schema.js';
@@ -21,8 +21,8 @@ export interface ValidateInput {
     locate(path: readonly PathSegment[]): SourceLocation | undefined;
     locateKey(path: readonly PathSegment[]): SourceLocation | undefined;
   };
-  /** Resolves a `kind:` value; default the registry's loadKind. */
-  readonly loadKind?: (spec: string, baseDir: string) => Promise<ServiceKind>;
+  /** Resolves `kind:` values. */
+  readonly kinds: KindRegistry;
 }
 
 /** The validated manifest (when there were no errors), the kinds that resolved, and every problem. */
@@ -69,7 +69,7 @@ function schemaOf(kind: ServiceKind): z.ZodObject {
  */
 export async function validateManifest(input: ValidateInput): Promise<ValidateResult> {
   const { raw, provenance } = input;
-  const load = input.loadKind ?? loadKind;
+  const load = (spec: string, baseDir: string) => input.kinds.load(spec, baseDir);
   const errors: HendrixError[] = [];
   const locate = (path: readonly PathSegment[]) => provenance.locate(path);
   const locateKey = (path: readonly PathSegment[]) => provenance.locateKey(path);
@@ -123,7 +123,7 @@ export async function validateManifest(input: ValidateInput): Promise<ValidateRe
           message: missing
             ? `service \`${name}\` is missing the required key \`kind\``
             : `\`kind\` must be the name of a kind, but found ${describeValue(spec)}`,
-          hint: `built-in kinds: ${builtinKindNames().join(', ')}; a custom kind is a path (./my-kind.mjs) or a package name`,
+          hint: `built-in kinds: ${[...input.kinds.builtins.keys()].join(', ')}; a custom kind is a path (./my-kind.mjs) or a package name`,
           ...at(missing ? base : [...base, 'kind'], missing ? locateKey(base) : undefined),
           service: name,
         }),

@@ -1,6 +1,6 @@
 import { HendrixError, formatPath, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
-import { didYouMean } from '../manifest/suggest.js';
-import type { Reference, ServiceKind } from './contract.js';
+import { didYouMean } from '../errors/suggest.js';
+import type { Reference, ServiceKind } from '../kinds/contract.js';
 import type { Graph, GraphEdge } from './graph-types.js';
 
 /** What the graph is built from: the validated services, their kinds, and where values came from. */
@@ -21,12 +21,18 @@ export function referencesOf(kind: ServiceKind | undefined, config: Record<strin
   const refs = kind?.references;
   if (typeof refs === 'function') return refs(config as never);
   const out: Reference[] = [];
-  for (const field of refs ?? []) {
+  for (const entry of refs ?? []) {
+    const { field, ...typed } = typeof entry === 'string' ? { field: entry } : entry;
     const value = config[field];
-    if (typeof value === 'string') out.push({ path: [field], target: value });
-    else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && out.push({ path: [field, i], target: v }));
+    if (typeof value === 'string') out.push({ path: [field], target: value, ...typed });
+    else if (Array.isArray(value)) value.forEach((v, i) => typeof v === 'string' && out.push({ path: [field, i], target: v, ...typed }));
   }
   return out;
+}
+
+function locatedAt(input: GraphInput, path: readonly PathSegment[]): { location?: SourceLocation } {
+  const location = input.provenance.locate(path);
+  return location ? { location } : {};
 }
 
 function edgeText(e: GraphEdge): string {
@@ -141,7 +147,7 @@ export function analyzeGraph(
   const edgePaths = new Map<GraphEdge, PathSegment[]>();
   const errors: HendrixError[] = [];
   for (const [name, config] of Object.entries(input.manifest.services)) {
-    const refs: { path: readonly PathSegment[]; target: string; via: string }[] = [];
+    const refs: (Reference & { via: string })[] = [];
     const dependsOn = Array.isArray(config.dependsOn) ? (config.dependsOn as unknown[]) : [];
     dependsOn.forEach((t, i) => typeof t === 'string' && refs.push({ path: ['dependsOn', i], target: t, via: 'dependsOn' }));
     try {
@@ -167,6 +173,19 @@ export function analyzeGraph(
           }),
         );
         continue;
+      }
+      const targetKind = input.kinds.get(r.target);
+      if (r.kinds && targetKind && !r.kinds.includes(targetKind.kind)) {
+        const wanted = r.kinds.map((k) => `\`${k}\``).join(' or ');
+        errors.push(
+          new HendrixError(r.code ?? 'HX_ERR_REFERENCE_KIND', {
+            message: `\`${formatPath(r.path)}\` of service \`${name}\` must name a ${wanted} service, but \`${r.target}\` is of kind \`${targetKind.kind}\``,
+            path,
+            service: name,
+            ...(location ? { location } : {}),
+            related: [{ message: `\`${r.target}\` is declared here`, ...locatedAt(input, ['services', r.target, 'kind']) }],
+          }),
+        );
       }
       const edge: GraphEdge = { from: name, to: r.target, via: r.via, location };
       edges.push(edge);

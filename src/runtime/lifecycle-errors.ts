@@ -1,5 +1,5 @@
 import { HendrixError, isHendrixError, type SourceLocation } from '../errors/hendrix-error.js';
-import { formatDuration } from '../manifest/units.js';
+import { formatDuration } from '../kinds/units.js';
 
 /** The service an error is about: its name, kind and where it is declared. */
 export interface ErrorSubject {

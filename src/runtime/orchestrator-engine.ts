@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { HendrixError, type PathSegment } from '../errors/hendrix-error.js';
 import type { ServiceConfig } from '../manifest/types.js';
 import { systemClock, type Clock } from './clock.js';
-import type { ServiceContext } from './contract.js';
+import type { ServiceContext } from '../kinds/contract.js';
 import {
   abandonedError,
   aggregateError,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { SourceLocation } from '../errors/hendrix-error.js';
 import type { TimerHandle } from './clock.js';
-import type { Service } from './contract.js';
+import type { Service } from '../kinds/contract.js';
 import type { ServicePlan, ServiceState } from './orchestrator.js';
 import { createSupervisor, type Supervisor } from './supervisor.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
 import type { ServiceConfig } from '../manifest/types.js';
 import type { Clock } from './clock.js';
-import type { ServiceKind } from './contract.js';
+import type { ServiceKind } from '../kinds/contract.js';
 import type { Graph } from './graph-types.js';
 import { OrchestratorEngine } from './orchestrator-engine.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { at, deferred, flush, makeHarness, untilAborted, type ConfigOverrides, type Harness } from '../../test/helpers/probe-kind.js';
 import { systemClock } from './clock.js';
-import type { RestartConfig } from './contract.js';
+import type { RestartConfig } from '../kinds/contract.js';
 import { backoffDelay, createSupervisor, shouldRestart } from './supervisor.js';
 
 const restart = (o: Partial<RestartConfig> & { backoff?: Partial<RestartConfig['backoff']>; limit?: Partial<RestartConfig['limit']> } = {}): RestartConfig => ({

@@ -1,4 +1,4 @@
-import type { RestartConfig } from './contract.js';
+import type { RestartConfig } from '../kinds/contract.js';
 
 /**
  * Supervision logic: the restart policy, the backoff schedule and the restart limit of one

@@ -1,22 +1,14 @@
-import { resolve as resolvePath } from 'node:path';
 import type { Logger } from 'pino';
-import { resolveManifest } from '../manifest/resolve.js';
-import type { ResolvedManifest } from '../manifest/types.js';
 import { createRootLogger } from '../log/logger.js';
-import { buildGraph } from './graph.js';
+import type { ResolvedManifest } from '../manifest/types.js';
 import type { Graph } from './graph-types.js';
 import { createOrchestrator, type Orchestrator, type ServicePlan } from './orchestrator.js';
+import { createPlan, type Plan, type PlanOptions } from './plan.js';
 
 /** Options of `up()`; the CLI fills them from argv and the environment. */
-export interface UpOptions {
+export interface UpOptions extends PlanOptions {
   /** Extra manifest files overlaid on the first, in order. */
   overlays?: string[];
-  /** The environment name: adds hendrix.<env>.yaml and .env.<env>. */
-  env?: string | undefined;
-  /** `path=value` overrides, highest precedence. */
-  set?: string[];
-  /** Variables for ${VAR}; default process.env. */
-  environment?: Record<string, string | undefined>;
   /** Start only these services and their dependencies. */
   services?: string[];
   /** The root logger; default one built from the manifest's `logging`. */
@@ -29,6 +21,8 @@ export interface UpOptions {
 
 /** A running graph, as `up()` returns it. */
 export interface Hendrix {
+  /** The plan the graph runs. */
+  readonly plan: Plan;
   /** The resolved manifest. */
   readonly resolved: ResolvedManifest;
   /** The dependency graph. */
@@ -47,55 +41,35 @@ export interface Hendrix {
   force(): void;
 }
 
-/** Loads and validates a manifest and builds its graph, without starting anything. */
-export async function plan(
-  manifestPath: string,
-  options: Pick<UpOptions, 'overlays' | 'env' | 'set' | 'environment'> = {},
-): Promise<{ resolved: ResolvedManifest; graph: Graph }> {
-  const file = resolvePath(manifestPath);
-  const resolved = await resolveManifest({
-    cwd: process.cwd(),
-    files: [file, ...(options.overlays ?? []).map((f) => resolvePath(f))],
-    env: options.env,
-    set: options.set ?? [],
-    environment: options.environment ?? process.env,
-  });
-  return { resolved, graph: buildGraph(resolved) };
-}
-
-/** Builds the orchestrator of a planned graph (the CLI adds its own live view before start). */
-export function orchestrate(
-  resolved: ResolvedManifest,
-  graph: Graph,
-  logger: Logger,
-  only?: string[],
-): Orchestrator {
-  const services: ServicePlan[] = Object.entries(resolved.manifest.services).map(([name, config]) => ({
-    name,
-    kind: resolved.kinds.get(name)!,
-    config,
-    location: resolved.provenance.locate(['services', name]),
+/** Builds the orchestrator of a plan (the CLI adds its own live view before start). */
+export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]): Orchestrator {
+  const services: ServicePlan[] = [...plan.services.values()].map((s) => ({
+    name: s.name,
+    kind: s.kind,
+    config: s.config,
+    location: s.location,
   }));
   return createOrchestrator({
     services,
-    graph,
+    graph: plan.graph,
     ...(only && only.length ? { only } : {}),
     logger,
-    baseDir: resolved.baseDir,
-    locate: (path) => resolved.provenance.locate(path),
+    baseDir: plan.baseDir,
+    locate: (path) => plan.resolved.provenance.locate(path),
   });
 }
 
 /** Wraps a started orchestrator as the public handle. */
-export function toHendrix(resolved: ResolvedManifest, graph: Graph, orchestrator: Orchestrator, logger: Logger): Hendrix {
+export function toHendrix(plan: Plan, orchestrator: Orchestrator, logger: Logger): Hendrix {
   return {
-    resolved,
-    graph,
+    plan,
+    resolved: plan.resolved,
+    graph: plan.graph,
     orchestrator,
     logger,
     addresses() {
       const out: Record<string, string> = {};
-      for (const name of graph.order) {
+      for (const name of plan.order) {
         const address = orchestrator.address(name);
         if (address) out[name] = address;
       }
@@ -107,18 +81,27 @@ export function toHendrix(resolved: ResolvedManifest, graph: Graph, orchestrator
   };
 }
 
+/** Logs the plan's warnings (an expired certificate, an open hub beyond loopback), once each. */
+export function logWarnings(plan: Plan, logger: Logger): void {
+  for (const w of plan.warnings) {
+    logger.child({ service: w.service ?? 'hendrix' }).warn({ code: w.code, path: w.path, location: w.location, hint: w.hint }, w.message);
+  }
+}
+
 /**
- * Starts the graph a manifest declares and resolves once every service is ready — the same
+ * Plans a manifest and starts its graph, resolving once every service is ready — the same
  * launch the CLI's `hendrix up` does, for tests and for apps that embed Hendrix.
  */
-export async function up(manifestPath = 'hendrix.yaml', options: UpOptions = {}): Promise<Hendrix> {
-  const { resolved, graph } = await plan(manifestPath, options);
-  const logging = resolved.manifest.logging;
+export async function upWith(manifestPath: string | readonly string[], options: UpOptions): Promise<Hendrix> {
+  const files = [...(typeof manifestPath === 'string' ? [manifestPath] : manifestPath), ...(options.overlays ?? [])];
+  const plan = await createPlan(files, options);
+  const logging = plan.manifest.logging;
   const logger =
     options.logger ??
     (await createRootLogger({ level: logging.level, ...(logging.format ? { format: logging.format } : {}), isTTY: options.isTTY ?? false }));
-  const orchestrator = orchestrate(resolved, graph, logger, options.services);
+  logWarnings(plan, logger);
+  const orchestrator = orchestrate(plan, logger, options.services);
   if (options.onTransition) orchestrator.on('transition', options.onTransition);
   await orchestrator.start();
-  return toHendrix(resolved, graph, orchestrator, logger);
+  return toHendrix(plan, orchestrator, logger);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { httpKind } from '../../services/http/kind.js';
 import { FIXTURES } from '../../services/http/test-context.js';
-import type { Service } from '../../src/runtime/contract.js';
+import type { Service } from '../../src/kinds/contract.js';
 import { tlsKind } from '../../services/tls/kind.js';
 import { httpsGet } from '../../services/tls/test-client.js';
 import { holdMidResponse, PortBlockers } from './helpers.js';

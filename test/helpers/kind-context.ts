@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
 import { createSilentLogger } from '../../src/log/logger.js';
-import type { ServiceContext } from '../../src/runtime/contract.js';
+import type { ServiceContext } from '../../src/kinds/contract.js';
 
 /** A hand-made context for one service of a kind, with what it reported back. */
 export interface KindTestContext<Config> extends ServiceContext<Config> {

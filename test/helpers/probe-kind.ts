@@ -3,8 +3,8 @@ import { vi } from 'vitest';
 import { z } from 'zod';
 import type { ServiceConfig } from '../../src/manifest/types.js';
 import type { Clock } from '../../src/runtime/clock.js';
-import type { RestartConfig, Service, ServiceContext, ServiceKind } from '../../src/runtime/contract.js';
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import type { RestartConfig, Service, ServiceContext, ServiceKind } from '../../src/kinds/contract.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { createOrchestrator, type Orchestrator, type ServicePlan, type TransitionEvent } from '../../src/runtime/orchestrator.js';
 import { makeGraph } from './make-graph.js';
 

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isHendrixError } from '../../src/errors/hendrix-error.js';
 import { renderError, renderErrorsJson } from '../../src/errors/render.js';
-import { resolveManifest } from '../../src/manifest/resolve.js';
+import { createPlan } from '../../src/runtime/plan.js';
+import { testKinds } from '../helpers/kinds.js';
 
 /**
  * Golden files for rendered manifest errors: every folder under test/fixtures/broken holds a
@@ -29,9 +30,9 @@ const cases = readdirSync(root, { withFileTypes: true })
 async function render(dir: string): Promise<{ text: string; json: unknown }> {
   const spec: Case = existsSync(join(dir, 'case.json')) ? (JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case) : {};
   try {
-    await resolveManifest({
+    await createPlan(spec.files ?? ['hendrix.yaml'], {
+      kinds: testKinds,
       cwd: dir,
-      ...(spec.files ? { files: spec.files } : {}),
       env: spec.env,
       set: spec.set ?? [],
       environment: spec.environment ?? {},

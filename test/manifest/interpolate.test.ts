@@ -3,6 +3,7 @@ import { interpolateString, isSecretName } from '../../src/manifest/interpolate.
 import { resolveManifest } from '../../src/manifest/resolve.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { rejection } from '../helpers/rejection.js';
+import { testKinds } from '../helpers/kinds.js';
 
 const makeDir = useManifestDirs();
 
@@ -101,11 +102,11 @@ services:
       '.env': 'PORT=1000\nAPP=./from-env-file.mjs\n',
       '.env.prod': 'PORT=2000\n',
     });
-    const base = await resolveManifest({ cwd: dir, environment: {} });
+    const base = await resolveManifest({ kinds: testKinds, cwd: dir, environment: {} });
     expect(base.manifest.services.web).toMatchObject({ listen: { port: 1000 }, app: './from-env-file.mjs' });
-    const prod = await resolveManifest({ cwd: dir, env: 'prod', environment: {} });
+    const prod = await resolveManifest({ kinds: testKinds, cwd: dir, env: 'prod', environment: {} });
     expect(prod.manifest.services.web).toMatchObject({ listen: { port: 2000 } });
-    const proc = await resolveManifest({ cwd: dir, env: 'prod', environment: { PORT: '3000', APP: undefined } });
+    const proc = await resolveManifest({ kinds: testKinds, cwd: dir, env: 'prod', environment: { PORT: '3000', APP: undefined } });
     expect(proc.manifest.services.web).toMatchObject({ listen: { port: 3000 }, app: './from-env-file.mjs' });
     // keys are never interpolated
     expect(Object.keys(proc.manifest.services.web!.static as object)).toEqual(['/${NOT_INTERPOLATED}']);
@@ -117,7 +118,7 @@ services:
       'hendrix.prod.yaml': "services:\n  web:\n    stopTimeout: '${STOP:?say how long}'\n",
     });
     const error = await rejection(
-      resolveManifest({ cwd: dir, env: 'prod', set: ['services.web.startTimeout=${START}'], environment: { DIR: 'src' } }),
+      resolveManifest({ kinds: testKinds, cwd: dir, env: 'prod', set: ['services.web.startTimeout=${START}'], environment: { DIR: 'src' } }),
     );
     expect(error.errors.map((e) => [e.code, e.location?.file, e.location?.line, e.location?.column])).toEqual([
       ['HX_ERR_VAR_UNSET', 'hendrix.yaml', 5, 13],
@@ -141,7 +142,7 @@ services:
       /p: \${PUBLIC_DIR}
 `,
     });
-    const resolved = await resolveManifest({ cwd: dir, environment: { HANDLER_TOKEN: 'abc', PUBLIC_DIR: './p' } });
+    const resolved = await resolveManifest({ kinds: testKinds, cwd: dir, environment: { HANDLER_TOKEN: 'abc', PUBLIC_DIR: './p' } });
     // a default is written in the manifest, so it is not a secret
     expect(resolved.secretPaths).toEqual([['services', 'web', 'app']]);
   });

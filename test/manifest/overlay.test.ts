@@ -6,6 +6,7 @@ import { explain, resolveManifest } from '../../src/manifest/resolve.js';
 import { parseSetFlag } from '../../src/manifest/set.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { rejection } from '../helpers/rejection.js';
+import { testKinds } from '../helpers/kinds.js';
 
 const makeDir = useManifestDirs();
 
@@ -145,7 +146,7 @@ describe('provenance', () => {
       'extra.yaml': 'services:\n  web:\n    listen: 8500\n',
       'hendrix.production.yaml': '# prod\nservices:\n  web:\n    listen: "9000"\n',
     });
-    const resolved = await resolveManifest({
+    const resolved = await resolveManifest({ kinds: testKinds,
       cwd: dir,
       files: ['hendrix.yaml', 'extra.yaml'],
       env: 'production',
@@ -168,7 +169,7 @@ describe('provenance', () => {
   });
 
   it('explains a default and a misspelt path with HX_ERR_EXPLAIN_PATH', async () => {
-    const resolved = await resolveManifest({ cwd: makeDir({ 'hendrix.yaml': BASE }), environment: {} });
+    const resolved = await resolveManifest({ kinds: testKinds, cwd: makeDir({ 'hendrix.yaml': BASE }), environment: {} });
     expect(() => explain(resolved, 'services.web.keepAliveTimeout')).toThrow(/default value 5000/);
     const error = (() => {
       try {
@@ -184,18 +185,18 @@ describe('provenance', () => {
   });
 
   it('requires the environment overlay when an env is given', async () => {
-    const error = await rejection(resolveManifest({ cwd: makeDir({ 'hendrix.yaml': BASE }), env: 'staging', environment: {} }));
+    const error = await rejection(resolveManifest({ kinds: testKinds, cwd: makeDir({ 'hendrix.yaml': BASE }), env: 'staging', environment: {} }));
     expect(error.errors.map((e) => e.code)).toEqual(['HX_ERR_OVERLAY_NOT_FOUND']);
   });
 
   it('reports a missing base manifest', async () => {
-    const error = await rejection(resolveManifest({ cwd: makeDir({}), environment: {} }));
+    const error = await rejection(resolveManifest({ kinds: testKinds, cwd: makeDir({}), environment: {} }));
     expect(error.errors.map((e) => [e.code, e.message])).toEqual([['HX_ERR_MANIFEST_NOT_FOUND', 'manifest file not found: hendrix.yaml']]);
   });
 
   it('accepts an empty overlay file', async () => {
     const dir = makeDir({ 'hendrix.yaml': BASE, 'hendrix.dev.yaml': '# nothing yet\n' });
-    const resolved = await resolveManifest({ cwd: dir, env: 'dev', environment: {} });
+    const resolved = await resolveManifest({ kinds: testKinds, cwd: dir, env: 'dev', environment: {} });
     expect(Object.keys(resolved.manifest.services)).toEqual(['web', 'db', 'cache']);
   });
 });

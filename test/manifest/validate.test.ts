@@ -1,17 +1,20 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import { resolveManifest, resolveWithGraph } from '../../src/manifest/resolve.js';
+import { resolveManifest } from '../../src/manifest/resolve.js';
+import { createPlan } from '../../src/runtime/plan.js';
 import { buildRootSchema, deepFreeze } from '../../src/manifest/validate.js';
 import { builtinKinds } from '../../services/index.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
+import { testKinds } from '../helpers/kinds.js';
 
 const makeDir = useManifestDirs();
 const kindsDir = fileURLToPath(new URL('../fixtures/kinds/', import.meta.url));
 
 async function problems(files: Record<string, string>, cwd?: string): Promise<HendrixError[]> {
   const dir = cwd ?? makeDir(files);
-  const error = await resolveManifest({ cwd: dir, environment: {}, ...(cwd ? { files: Object.keys(files) } : {}) }).then(
+  const error = await resolveManifest({ kinds: testKinds, cwd: dir, environment: {}, ...(cwd ? { files: Object.keys(files) } : {}) }).then(
     () => undefined,
     (e: unknown) => e,
   );
@@ -23,7 +26,7 @@ async function problems(files: Record<string, string>, cwd?: string): Promise<He
 describe('validateManifest', () => {
   it('applies every default and freezes the result deeply', async () => {
     const dir = makeDir({ 'hendrix.yaml': 'services:\n  web:\n    kind: http\n' });
-    const { manifest } = await resolveManifest({ cwd: dir, environment: {} });
+    const { manifest } = await resolveManifest({ kinds: testKinds, cwd: dir, environment: {} });
     expect(manifest.version).toBe(1);
     expect(manifest.logging).toEqual({ level: 'info' });
     expect(manifest.services.web).toMatchObject({
@@ -42,7 +45,7 @@ describe('validateManifest', () => {
     const dir = makeDir({
       'hendrix.yaml': 'version: "1"\nservices:\n  web:\n    kind: http\n    listen: "127.0.0.1:9000"\n    stopTimeout: 1m30s\n    restart:\n      limit: { burst: "3" }\n',
     });
-    const { manifest } = await resolveManifest({ cwd: dir, environment: {} });
+    const { manifest } = await resolveManifest({ kinds: testKinds, cwd: dir, environment: {} });
     expect(manifest.version).toBe(1);
     expect(manifest.services.web).toMatchObject({ listen: { host: '127.0.0.1', port: 9000 }, stopTimeout: 90_000, restart: { limit: { burst: 3 } } });
   });
@@ -59,7 +62,7 @@ describe('validateManifest', () => {
   });
 
   it('loads a custom kind relative to the manifest and validates its fields and references', async () => {
-    const { resolved, graph } = await resolveWithGraph({ cwd: kindsDir, environment: {} });
+    const { resolved, graph } = await createPlan(join(kindsDir, 'hendrix.yaml'), { kinds: testKinds, cwd: kindsDir, environment: {} });
     expect(resolved.manifest.services.jobs).toMatchObject({ kind: './queue-kind.mjs', size: 5, feeds: ['web'] });
     expect(resolved.kinds.get('jobs')?.kind).toBe('queue');
     expect(resolved.kinds.get('web')?.kind).toBe('http');

@@ -1,11 +1,13 @@
+import { join } from 'node:path';
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
 import { HendrixError, formatPath, type PathSegment } from '../../src/errors/hendrix-error.js';
-import type { ServiceKind } from '../../src/runtime/contract.js';
-import { defineServiceKind } from '../../src/runtime/define-service-kind.js';
+import type { ServiceKind } from '../../src/kinds/contract.js';
+import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { analyzeGraph, buildGraph, referencesOf } from '../../src/runtime/graph.js';
-import { resolveWithGraph } from '../../src/manifest/resolve.js';
+import { createPlan } from '../../src/runtime/plan.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
+import { testKinds } from '../helpers/kinds.js';
 
 const makeDir = useManifestDirs();
 
@@ -132,7 +134,7 @@ describe('the graph of a resolved manifest', () => {
       'hendrix.yaml': 'services:\n  a:\n    kind: http\n    dependsOn: [b]\n  b:\n    kind: http\n    listen: 8001\n',
       'hendrix.prod.yaml': 'services:\n  b:\n    dependsOn:\n      - a\n',
     });
-    const error = await resolveWithGraph({ cwd: dir, env: 'prod', environment: {} }).then(
+    const error = await createPlan(join(dir, 'hendrix.yaml'), { kinds: testKinds, cwd: dir, env: 'prod', environment: {} }).then(
       () => undefined,
       (e: unknown) => e as HendrixError,
     );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration, int, number, serviceNames } from '../manifest/fields.js';
+import { duration, int, number, serviceNames } from './fields.js';
 
 /** The restart policy every service has; defaults follow systemd's `on-failure` with backoff. */
 export const restartSchema = z

@@ -2,9 +2,9 @@ import { lstat, unlink } from 'node:fs/promises';
 import type { Server } from 'node:net';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
-import { HendrixError } from '../../src/errors/hendrix-error.js';
-import type { SourceLocation } from '../../src/errors/hendrix-error.js';
-import { formatListen, type ListenAddress } from '../../src/manifest/fields.js';
+import { HendrixError } from '../errors/hendrix-error.js';
+import type { SourceLocation } from '../errors/hendrix-error.js';
+import { formatListen, type ListenAddress } from '../kinds/fields.js';
 
 /** Where a listen failure is reported. */
 export interface ListenContext {

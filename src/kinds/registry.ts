@@ -2,9 +2,8 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtinKinds } from '../../services/index.js';
 import { HendrixError } from '../errors/hendrix-error.js';
-import { didYouMean } from '../manifest/suggest.js';
+import { didYouMean } from '../errors/suggest.js';
 import type { ServiceKind } from './contract.js';
 import { isServiceKind } from './define-service-kind.js';
 
@@ -58,11 +57,27 @@ async function importKind(file: string, spec: string): Promise<ServiceKind> {
   return candidate;
 }
 
+/** How `kind:` values resolve: the kinds given at the edge by name, then module paths and packages. */
+export interface KindRegistry {
+  /** The kinds known by name (the CLI and the package entry pass the built-in ones). */
+  readonly builtins: ReadonlyMap<string, ServiceKind>;
+  /**
+   * Resolves a `kind:` value to its descriptor: a known name, a module path relative to the
+   * manifest folder, or a package name. Rejects with HX_ERR_UNKNOWN_KIND or HX_ERR_KIND_LOAD.
+   */
+  load(spec: string, baseDir: string): Promise<ServiceKind>;
+}
+
 /**
- * Resolves a `kind:` value to its descriptor: a built-in name, a module path relative to the
- * manifest folder, or a package name. Throws HX_ERR_UNKNOWN_KIND or HX_ERR_KIND_LOAD.
+ * Creates the registry of a run from the kinds known by name: the core knows no kind itself,
+ * so the edge (the CLI, the package entry, a test) says which ones exist.
  */
-export function loadKind(spec: string, baseDir: string): Promise<ServiceKind> {
+export function createKindRegistry(known: Iterable<readonly [string, ServiceKind]> = []): KindRegistry {
+  const builtins: ReadonlyMap<string, ServiceKind> = new Map(known);
+  return { builtins, load: (spec, baseDir) => loadKind(spec, baseDir, builtins) };
+}
+
+function loadKind(spec: string, baseDir: string, builtinKinds: ReadonlyMap<string, ServiceKind>): Promise<ServiceKind> {
   const builtin = builtinKinds.get(spec);
   if (builtin) return Promise.resolve(builtin);
   let file: string | undefined;
@@ -90,9 +105,4 @@ export function loadKind(spec: string, baseDir: string): Promise<ServiceKind> {
     pending.catch(() => cache.delete(file));
   }
   return pending;
-}
-
-/** The names of the built-in kinds. */
-export function builtinKindNames(): string[] {
-  return [...builtinKinds.keys()];
 }

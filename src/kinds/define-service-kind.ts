@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { defineErrorCodes } from '../errors/codes.js';
 import { KIND_BRAND, type ServiceKind, type ServiceKindDefinition } from './contract.js';
 
 /**
@@ -12,6 +13,7 @@ export function defineServiceKind<Schema extends z.ZodObject>(
     throw new TypeError('defineServiceKind: `kind` must be a non-empty string');
   }
   if (typeof definition.create !== 'function') throw new TypeError('defineServiceKind: `create` must be a function');
+  if (definition.errors) defineErrorCodes(definition.errors);
   return Object.freeze({ ...definition, [KIND_BRAND]: true as const });
 }
 

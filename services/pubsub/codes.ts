@@ -1,0 +1,10 @@
+import { defineErrorCodes } from '../../src/errors/codes.js';
+
+/** The error codes of the `pubsub` kind: title, hint and exit code of each (docs/errors.md lists them). */
+export const pubsubCodes = defineErrorCodes({
+  HX_ERR_PUBSUB_ATTACH: { title: '`attach` does not name an http service', hint: 'a hub attaches to a service of kind http (or listens on its own with `listen`)', exit: 1 },
+  HX_ERR_PUBSUB_SCHEMA: { title: 'topic schema cannot be used', hint: 'give a readable JSON file holding a valid JSON Schema, relative to the manifest', exit: 1 },
+  HX_ERR_PUBSUB_AUTH_KEY: { title: 'JWT public key cannot be read', hint: 'give a PEM public key file, relative to the manifest', exit: 1 },
+  HX_ERR_PUBSUB_BACKPLANE: { title: 'cannot connect to the backplane', hint: 'check that Redis runs at the `backplane` URL and accepts connections from here', exit: 1 },
+  HX_ERR_PUBSUB_REJECTED: { title: 'message refused by the hub', hint: 'publish on a topic without wildcards, with data that satisfies the topic schema', exit: 1 },
+});

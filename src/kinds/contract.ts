@@ -1,0 +1,173 @@
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { ErrorCodeTable } from '../errors/codes.js';
+import type { HendrixError, HendrixErrorCode, PathSegment, SourceLocation } from '../errors/hendrix-error.js';
+import type { commonServiceFields, restartSchema } from './common-schema.js';
+import type { ListenAddress } from './fields.js';
+
+/**
+ * A running network resource: what every kind's `create()` returns.
+ *
+ * The constructor opens nothing; `start` resolves only once the service is ready for its
+ * dependents; `stop` drains gracefully and force-closes when its signal aborts, and is safe
+ * after a partial or failed start. The orchestrator owns the state machine.
+ */
+export interface Service {
+  /** Opens sockets and resolves once ready; rejects (or honours the abort) on failure. */
+  start(signal: AbortSignal): Promise<void>;
+  /** Drains gracefully; when `signal` aborts, force-closes whatever is left. */
+  stop(signal: AbortSignal): Promise<void>;
+  /** Applies a changed config in place, when the kind can. */
+  reload?(next: unknown, signal: AbortSignal): Promise<void>;
+  /** What dependents receive from `ctx.peer(name)`. */
+  handle?(): unknown;
+  /** A short address for the "all ready" line, e.g. `http://127.0.0.1:8000`. */
+  address?(): string | undefined;
+}
+
+/** What the orchestrator gives each service instance. */
+export interface ServiceContext<Config = unknown> {
+  /** The instance name (its key under `services:`). */
+  readonly name: string;
+  /** The kind name as written in the manifest. */
+  readonly kind: string;
+  /** The validated, frozen config of this instance. */
+  readonly config: Config;
+  /** The service's logger, bound to `{ service, kind }`. */
+  readonly log: Logger;
+  /** The folder of the base manifest: relative paths in the config resolve against it. */
+  readonly baseDir: string;
+  /** Where the service is declared, for error messages. */
+  readonly location: SourceLocation | undefined;
+  /** Locates a path inside this service's config (`['listen']`), for error messages. */
+  locate(path: readonly PathSegment[]): SourceLocation | undefined;
+  /** The handle of a declared dependency; throws HX_ERR_PEER for anything else. */
+  peer<T = unknown>(name: string): T;
+  /** Reports that the service died after it was ready (`error` undefined: a clean exit). */
+  crashed(error?: unknown): void;
+}
+
+/** A reference from one service's config to another service: an edge of the graph. */
+export interface Reference {
+  /** The path of the referring value inside the service config, e.g. ['serves']. */
+  path: readonly PathSegment[];
+  /** The name of the referenced service. */
+  target: string;
+  /**
+   * The kinds the target may be (their `kind` names, e.g. `['http']`); any kind when absent.
+   * The plan refuses a reference to a service of another kind at the reference's file:line.
+   */
+  kinds?: readonly string[];
+  /** The error code for a target of another kind; default HX_ERR_REFERENCE_KIND. */
+  code?: HendrixErrorCode;
+}
+
+/**
+ * A config field holding service names (a string or a list of strings), declared by name, or
+ * with the kinds its targets may be and the code of the error when they are not.
+ */
+export type ReferenceField = string | { readonly field: string; readonly kinds?: readonly string[]; readonly code?: HendrixErrorCode };
+
+/**
+ * Lists the references of one config. Declared with method syntax so that a kind with its own
+ * schema is still assignable to the general `ServiceKind` (parameters are bivariant).
+ */
+export type ReferenceLister<Config> = { list(config: Config): Reference[] }['list'];
+
+/** A kind of service, as `defineServiceKind()` describes it. */
+export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject> {
+  /** The name used as `kind:` in the manifest (for custom kinds, informative). */
+  readonly kind: string;
+  /** One sentence for the JSON Schema and docs. */
+  readonly description?: string;
+  /** The zod object of this kind's own fields; common fields (dependsOn, restart...) are added. */
+  readonly schema: Schema;
+  /**
+   * The config fields holding service names (string or string[]), or a function listing the
+   * references of one config; each becomes an edge of the graph.
+   */
+  readonly references?: readonly ReferenceField[] | ReferenceLister<z.output<Schema>>;
+  /**
+   * The error codes this kind raises (message title, hint, exit code), merged into the code
+   * table for rendering and docs. Core codes stay in the core; a code is never renamed.
+   */
+  readonly errors?: ErrorCodeTable;
+  /**
+   * Checks one service's config before anything starts, without opening a socket (Caddy's
+   * Provision/Validate): files exist and are readable, modules import and have a usable shape,
+   * certificates match their keys. Reports every problem through `ctx.problem()` and records
+   * the files the service depends on through `ctx.file()`. Run by `check` and `up`, all
+   * services in parallel.
+   */
+  readonly provision?: (ctx: ProvisionContext<z.output<Schema> & CommonServiceConfig>) => void | Promise<void>;
+  /**
+   * The addresses this service listens on, for the plan's checks (two services on one
+   * host:port, privileged ports) and for status views.
+   */
+  readonly listens?: (config: z.output<Schema> & CommonServiceConfig) => readonly ListenSite[];
+  /** Builds the service; must open nothing. */
+  create(ctx: ServiceContext<z.output<Schema> & CommonServiceConfig>): Service | Promise<Service>;
+  /**
+   * How long the orchestrator lets stop() run before forcing it, for a kind whose stop has
+   * phases with limits of their own (the http kind: `stopTimeout` for the HTTP drain, then
+   * `crosstown.drainTimeout` for the tasks). Default: the service's `stopTimeout`.
+   */
+  readonly stopDeadline?: (config: z.output<Schema> & CommonServiceConfig) => number;
+}
+
+/** The fields every service has, whatever its kind (inferred from src/kinds/common-schema.ts). */
+export type CommonServiceConfig = { kind: string } & z.output<z.ZodObject<typeof commonServiceFields>>;
+
+/** A service's restart policy, resolved with defaults (inferred from its schema). */
+export type RestartConfig = z.output<typeof restartSchema>;
+
+/** One address a service listens on, with the config field that set it. */
+export interface ListenSite {
+  /** The path of the field inside the service config, e.g. `['listen']`. */
+  readonly path: readonly PathSegment[];
+  /** The address. */
+  readonly address: ListenAddress;
+}
+
+/** What a file is to the service that depends on it (for reload diffs and watching). */
+export type PlanFileRole = 'manifest' | 'app' | 'module' | 'static' | 'cert' | 'key' | 'ca' | 'jwt-key' | 'schema' | 'commands' | 'kind' | 'other';
+
+/** What a kind's provision step gets: one service's config and the means to check it. */
+export interface ProvisionContext<Config = unknown> {
+  /** The instance name. */
+  readonly name: string;
+  /** The kind name as written in the manifest. */
+  readonly kind: string;
+  /** The validated, frozen config. */
+  readonly config: Config;
+  /** The folder of the base manifest: relative paths resolve against it. */
+  readonly baseDir: string;
+  /** False under `hendrix check --no-import`: app code is not to be imported. */
+  readonly importModules: boolean;
+  /** Locates a path inside this service's config, for error messages. */
+  locate(path: readonly PathSegment[]): SourceLocation | undefined;
+  /** The kind name and config of another service of the manifest (a declared reference). */
+  peer(name: string): { readonly kind: string; readonly config: Readonly<Record<string, unknown>> } | undefined;
+  /**
+   * Records that the service depends on a file or folder (absolute, or relative to the
+   * manifest folder) named at `path` in its config; returns the absolute path.
+   */
+  file(file: string, role: PlanFileRole, path: readonly PathSegment[]): string;
+  /**
+   * Checks that a file (or folder, with `folder: true`) named at `path` exists and is readable,
+   * records it, and returns its absolute path — or reports `code` at `path` and returns undefined.
+   */
+  need(file: string, role: PlanFileRole, path: readonly PathSegment[], options: { code: HendrixErrorCode; folder?: boolean; what?: string }): Promise<string | undefined>;
+  /** Reports a problem; the location is found from the error's path (inside this service) when it has none. */
+  problem(error: HendrixError): void;
+  /** Reports something that does not stop the start (printed by check, logged by up). */
+  warn(error: HendrixError): void;
+}
+
+/** The brand that marks a kind descriptor (also across copies of the package). */
+export const KIND_BRAND = Symbol.for('hendrix.serviceKind');
+
+/** A kind descriptor as returned by defineServiceKind(). */
+export type ServiceKind<Schema extends z.ZodObject = z.ZodObject> = ServiceKindDefinition<Schema> & {
+  readonly [KIND_BRAND]: true;
+};
