@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { detectShape, loadApp, parseAppSpec, raceAbort } from './app-loader.js';
-import { createTestContext } from './test-context.js';
-import { startService, stopAll } from './test-client.js';
+import { createTestContext } from '../../test/helpers/http/test-context.js';
+import { startService, stopAll } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

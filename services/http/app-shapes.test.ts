@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCapturingLogger } from './test-context.js';
-import { startService, stopAll } from './test-client.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { startService, stopAll } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { HttpService } from './service.js';
-import { createCapturingLogger, createTestContext } from './test-context.js';
-import { rawExchange, startError, startService, statusOf, stopAll } from './test-client.js';
+import { createCapturingLogger, createTestContext } from '../../test/helpers/http/test-context.js';
+import { rawExchange, startError, startService, statusOf, stopAll } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

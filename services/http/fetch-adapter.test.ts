@@ -1,7 +1,7 @@
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nodeRequest, rawExchange, startService, statusOf, stopAll, until } from './test-client.js';
+import { nodeRequest, rawExchange, startService, statusOf, stopAll, until } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

@@ -1,3 +1,4 @@
+import type { RequestInterceptor } from './handle.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
@@ -11,11 +12,6 @@ import type { StaticFiles, StaticMatch } from './static-files.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
 
-/**
- * A handler asked before the static folders and the app (an ACME http-01 responder): it
- * returns true when it answered the request, false to let the request go on.
- */
-export type RequestInterceptor = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /** How a pipeline answers and logs. */
 export interface PipelineOptions {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { HttpService, type HttpHandle } from './service.js';
-import { createCapturingLogger, createTestContext, FIXTURES } from './test-context.js';
-import { rawExchange, startError, startService, statusOf, stopAll, until } from './test-client.js';
+import { createCapturingLogger, createTestContext, FIXTURES } from '../../test/helpers/http/test-context.js';
+import { rawExchange, startError, startService, statusOf, stopAll, until } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

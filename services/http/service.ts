@@ -1,9 +1,8 @@
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { EventEmitter } from 'node:events';
+import { createServer, STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { crosstownShared } from '../../src/crosstown/context.js';
-import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
+import { CrosstownRuntime, emptyStats } from '../../src/crosstown/runtime.js';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import { formatDuration } from '../../src/kinds/units.js';
@@ -11,56 +10,15 @@ import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kin
 import { accessLogLevel } from './access-log.js';
 import { loadApp } from './app-loader.js';
 import { listenOn } from '../../src/net/listen.js';
-import { RequestPipeline, type RequestInterceptor } from './request-pipeline.js';
+import { RequestPipeline } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
-import { Upgrades, type UpgradeListener } from './upgrades.js';
+import type { HttpHandle } from './handle.js';
+import { Upgrades } from './upgrades.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
-export type { UpgradeListener } from './upgrades.js';
-export type { RequestInterceptor } from './request-pipeline.js';
+export type { HttpHandle, UpgradeListener, RequestInterceptor } from './handle.js';
 export type { AppContext } from './app-loader.js';
-
-/**
- * What an http service gives its dependents through `ctx.peer(name)`: its address, its
- * server, the composed request handler (static folders + app) for other servers to run (a
- * TLS listener serving this app), and a way to take over upgrade requests (a WebSocket hub).
- */
-export interface HttpHandle {
-  /** The bound address (`{ host, port }` or `{ path }` for a unix socket); undefined until listening. */
-  address(): ListenAddress | undefined;
-  /** The bound address as text, e.g. `http://127.0.0.1:8000` or `unix:/run/app.sock`. */
-  readonly url: string | undefined;
-  /** The Node HTTP server while the service runs. */
-  readonly server: Server | undefined;
-  /** The composed static + app handler; draining, the access log and error handling included. */
-  handleRequest(req: IncomingMessage, res: ServerResponse): void;
-  /** Hands an upgrade request to the registered upgrade listeners (every one declining: 404). */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /**
-   * Routes another server's (a TLS listener's) 'upgrade' events to the registered upgrade
-   * listeners while there are any; without them Node passes Upgrade requests to the request
-   * handler as plain requests. Returns the function that detaches the server.
-   */
-  attachUpgrades(server: EventEmitter): () => void;
-  /**
-   * Registers an upgrade (WebSocket) handler; returns the function that unregisters it. A
-   * handler that returns `false` declines; upgrades every handler declines get 404 and close.
-   */
-  onUpgrade(listener: UpgradeListener): () => void;
-  /**
-   * Adds a handler asked before the static folders and the app (a TLS listener answering ACME
-   * http-01 challenges); it returns true when it answered. Returns the function that removes it.
-   */
-  intercept(interceptor: RequestInterceptor): () => void;
-  /** Whether `socket` was taken over by an upgrade handler (so its owner, not the server, closes it). */
-  isUpgraded(socket: Duplex): boolean;
-  /** The service's crosstown runtime: work scheduled after responses (see docs/crosstown.md). */
-  readonly crosstown: {
-    /** Counts of waiting, queued, running, done, failed, dropped, skipped and replayed tasks. */
-    stats(): CrosstownStats;
-  };
-}
 
 function onClientError(this: Logger, error: NodeJS.ErrnoException, socket: Duplex): void {
   const code = error.code;

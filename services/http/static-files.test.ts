@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES } from './test-context.js';
-import { nodeRequest, rawGet, startService, stopAll } from './test-client.js';
+import { FIXTURES } from '../../test/helpers/http/test-context.js';
+import { nodeRequest, rawGet, startService, stopAll } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

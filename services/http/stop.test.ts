@@ -2,8 +2,8 @@ import { createServer, Agent } from 'node:http';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpService } from './service.js';
-import { createTestContext } from './test-context.js';
-import { nodeRequest, startService, stopAll, until, type NodeResponse } from './test-client.js';
+import { createTestContext } from '../../test/helpers/http/test-context.js';
+import { nodeRequest, startService, stopAll, until, type NodeResponse } from '../../test/helpers/http/test-client.js';
 
 afterEach(stopAll);
 

@@ -1,14 +1,9 @@
+import type { UpgradeListener } from './handle.js';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 
-/**
- * A handler of HTTP upgrade requests (WebSocket), registered by a peer through
- * `HttpHandle.onUpgrade()`. Handlers are asked in registration order; the first that does not
- * return `false` owns the socket. When every handler declines, the client gets 404.
- */
-export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | void;
 
 const REFUSE_404 = 'HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';
 const REFUSE_500 = 'HTTP/1.1 500 Internal Server Error\r\nConnection: close\r\nContent-Length: 0\r\n\r\n';

@@ -5,9 +5,9 @@ import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import { startFailure } from '../../test/helpers/start-failure.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
-import { createCapturingLogger } from '../http/test-context.js';
-import { FakeIrcServer, registrationScript } from './fake-server.js';
-import { IRC_FIXTURES, MemoryHub, Observer, createBot, startBot, stopBots, type IrcContextOptions } from './test-harness.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { FakeIrcServer, registrationScript } from '../../test/helpers/irc/fake-server.js';
+import { IRC_FIXTURES, MemoryHub, Observer, createBot, startBot, stopBots, type IrcContextOptions } from '../../test/helpers/irc/test-harness.js';
 
 /** Starts a bot that must fail; returns its error after checking that stop() still resolves. */
 async function startError(partial: Record<string, unknown>, options: IrcContextOptions = {}, ms = 10_000): Promise<HendrixError> {

@@ -4,9 +4,9 @@ import { createSilentLogger } from '../../src/log/logger.js';
 import { up, type Hendrix } from '../../src/index.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
-import { HubClient } from '../pubsub/test-client.js';
+import { HubClient } from '../../test/helpers/pubsub/test-client.js';
 import type { IrcHandle } from './service.js';
-import { Observer } from './test-harness.js';
+import { Observer } from '../../test/helpers/irc/test-harness.js';
 
 const manifest = fileURLToPath(new URL('../../examples/irc-relay/hendrix.yaml', import.meta.url));
 

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
-import { createCapturingLogger } from '../http/test-context.js';
-import { Observer, startBot, stopBots } from './test-harness.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { Observer, startBot, stopBots } from '../../test/helpers/irc/test-harness.js';
 
 describe.runIf(needCommand('ngircd'))('outgoing flood control, measured at a real server', () => {
   let server: Ngircd;

@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
-import { createCapturingLogger } from '../http/test-context.js';
-import { HubClient } from '../pubsub/test-client.js';
-import { startHub, stopHubs } from '../pubsub/test-harness.js';
-import { IRC_FIXTURES, Observer, startBot, stopBots } from './test-harness.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { HubClient } from '../../test/helpers/pubsub/test-client.js';
+import { startHub, stopHubs } from '../../test/helpers/pubsub/test-harness.js';
+import { IRC_FIXTURES, Observer, startBot, stopBots } from '../../test/helpers/irc/test-harness.js';
 
 describe.runIf(needCommand('ngircd'))('relay with the real pub/sub hub', () => {
   let server: Ngircd;

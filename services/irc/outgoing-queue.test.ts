@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createCapturingLogger } from '../http/test-context.js';
-import { ManualClock } from './manual-clock.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
 import { OutgoingQueue } from './outgoing-queue.js';
 import { TokenBucket } from './token-bucket.js';
 

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isHendrixError } from '../../src/errors/hendrix-error.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd } from '../../test/helpers/ngircd.js';
-import { createCapturingLogger } from '../http/test-context.js';
-import { ManualClock } from './manual-clock.js';
-import { MemoryHub, Observer, startBot, stopBots } from './test-harness.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { MemoryHub, Observer, startBot, stopBots } from '../../test/helpers/irc/test-harness.js';
 
 type LogLine = Record<string, unknown>;
 

@@ -1,10 +1,16 @@
 import type { ServiceContext } from '../../src/kinds/contract.js';
-import { isHubHandle, type HubHandle, type HubMessage } from '../pubsub/handle.js';
+import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { firstLine, ircError } from './errors.js';
 import { renderFormat } from './format.js';
 import { parseEndpoint } from './relay-endpoint.js';
 import type { IrcConfig } from './schema.js';
 import type { IncomingMessage } from './session.js';
+
+/** Whether a peer has a hub's publish and subscribe (the plan already checked that it is a pubsub). */
+function isHub(value: unknown): value is HubHandle {
+  const handle = value as Partial<HubHandle> | null | undefined;
+  return typeof handle?.publish === 'function' && typeof handle.subscribe === 'function';
+}
 
 /** How the relay sends a line to a channel. */
 export type RelaySend = (command: 'PRIVMSG' | 'NOTICE', channel: string, text: string) => void;
@@ -121,7 +127,7 @@ export class IrcRelay {
     } catch (error) {
       throw ircError(this.#ctx, 'HX_ERR_IRC_RELAY', ['relay', index, side], `relay ${side}: cannot reach ${service}: ${firstLine(error)}`, error);
     }
-    if (!isHubHandle(peer)) {
+    if (!isHub(peer)) {
       throw ircError(this.#ctx, 'HX_ERR_IRC_RELAY', ['relay', index, side], `relay ${side}: \`${service}\` is not a pubsub hub (it has no publish/subscribe)`);
     }
     return peer;

@@ -4,7 +4,7 @@ import { startFailure } from '../../test/helpers/start-failure.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngircd.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
-import { Observer, createBot, startBot, stopBots } from './test-harness.js';
+import { Observer, createBot, startBot, stopBots } from '../../test/helpers/irc/test-harness.js';
 
 const dir = useCertDir();
 

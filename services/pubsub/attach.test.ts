@@ -1,11 +1,11 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { HttpService } from '../http/service.js';
-import { createTestContext as createHttpContext, FIXTURES as HTTP_FIXTURES } from '../http/test-context.js';
+import { createTestContext as createHttpContext, FIXTURES as HTTP_FIXTURES } from '../../test/helpers/http/test-context.js';
 import { TlsService } from '../tls/service.js';
-import { createTlsContext } from '../tls/test-harness.js';
-import { startHub, stopHubs } from './test-harness.js';
-import { HubClient } from './test-client.js';
+import { createTlsContext } from '../../test/helpers/tls/test-harness.js';
+import { startHub, stopHubs } from '../../test/helpers/pubsub/test-harness.js';
+import { HubClient } from '../../test/helpers/pubsub/test-client.js';
 
 const dir = useCertDir();
 let ca: TestCert;

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
 import type { AuthConfig } from './schema.js';
-import { allowedBy, checkPattern } from './topics.js';
+import { allowedBy, checkPattern } from '../../src/net/topics.js';
 
 /** What a connection (or an HTTP publish) may do. */
 export interface Grant {

@@ -33,9 +33,3 @@ export interface HubMessage {
   /** When the hub accepted it (ms since the epoch). */
   readonly ts: number;
 }
-
-/** Whether a peer handle is a hub (so `from: hub:topic` references can say what is wrong). */
-export function isHubHandle(value: unknown): value is HubHandle {
-  const handle = value as Partial<HubHandle> | null | undefined;
-  return typeof handle?.publish === 'function' && typeof handle.subscribe === 'function';
-}

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { mayPublish, tokenOf, type Authenticator } from './auth.js';
 import { PublishRefused, type Hub } from './hub.js';
-import { checkTopic } from './topics.js';
+import { checkTopic } from '../../src/net/topics.js';
 
 /** What an HTTP publish needs. */
 export interface HttpPublishOptions {

@@ -4,7 +4,7 @@ import { textFrame } from './frame.js';
 import type { HubMessage } from './handle.js';
 import { History, type Replay } from './history.js';
 import type { TopicRules } from './topic-rules.js';
-import { checkTopic } from './topics.js';
+import { checkTopic } from '../../src/net/topics.js';
 import { SubscriptionTrie } from './trie.js';
 
 /** Something that receives published messages: a WebSocket connection or a handle listener. */

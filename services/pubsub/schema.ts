@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { bool, duration, int, listen, size } from '../../src/kinds/fields.js';
-import { PATTERN_HELP, checkPattern } from './topics.js';
+import { PATTERN_HELP, checkPattern } from '../../src/net/topics.js';
 
 /** A subscription or permission pattern: `chat.lobby`, `chat.*` (one segment), `chat.>` (the rest). */
 const pattern = z

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
-import { createCapturingLogger } from '../http/test-context.js';
-import { startHub, stopHubs } from './test-harness.js';
-import { HubClient, type Frame } from './test-client.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
+import { startHub, stopHubs } from '../../test/helpers/pubsub/test-harness.js';
+import { HubClient, type Frame } from '../../test/helpers/pubsub/test-client.js';
 
 const clients: HubClient[] = [];
 afterEach(async () => {

@@ -5,7 +5,7 @@ import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
-import type { HttpHandle } from '../http/service.js';
+import type { HttpHandle } from '../http/handle.js';
 import { Authenticator, tokenOf, type Grant } from './auth.js';
 import { MemoryBackplane, type Backplane } from './backplane.js';
 import { Connection, type ConnectionHost } from './connection.js';
@@ -14,7 +14,7 @@ import { handleHttpPublish } from './http-publish.js';
 import { Hub, PublishRefused } from './hub.js';
 import type { PubsubConfig } from './schema.js';
 import { TopicRules } from './topic-rules.js';
-import { checkPattern } from './topics.js';
+import { checkPattern } from '../../src/net/topics.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 

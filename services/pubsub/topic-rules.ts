@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
 import type { TopicConfig } from './schema.js';
-import { matches } from './topics.js';
+import { matches } from '../../src/net/topics.js';
 
 /** Where rule problems at start are reported. */
 export interface RulesContext {

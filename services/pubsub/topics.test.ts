@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allowedBy, checkPattern, checkTopic, covers, matches } from './topics.js';
+import { allowedBy, checkPattern, checkTopic, covers, matches } from '../../src/net/topics.js';
 import { SubscriptionTrie } from './trie.js';
 
 describe('topics and patterns', () => {

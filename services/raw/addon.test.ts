@@ -40,7 +40,7 @@ describe.runIf(unshare || canMakeNetns())('the addon survives misuse and never h
   afterAll(() => ns?.remove());
 
   it('close twice, calls after close, failed opens, bad arguments, sockets dropped without close', async () => {
-    const fixture = fileURLToPath(new URL('./test-fixtures/misuse.mjs', import.meta.url));
+    const fixture = fileURLToPath(new URL('../../test/fixtures/raw/misuse.mjs', import.meta.url));
     const node = [process.execPath, '--expose-gc', fixture, `${ROOT}${ADDON_PATH}`];
     const child =
       ns !== undefined

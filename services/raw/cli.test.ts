@@ -4,7 +4,7 @@ import { BIN, spawnCli } from '../../test/helpers/cli.js';
 import { useManifestDirs } from '../../test/helpers/manifest-dir.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
 import { needCommand } from '../../test/helpers/system-command.js';
-import { Capture } from './test-harness.js';
+import { Capture } from '../../test/helpers/raw/test-harness.js';
 
 // The built CLI (`npm run build` first): the bundle loads the addon from the package folder.
 const dirs = useManifestDirs();

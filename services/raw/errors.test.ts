@@ -1,11 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
-import { createCapturingLogger } from '../http/test-context.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
 import { startFailure } from '../../test/helpers/start-failure.js';
 import { loadRawAddon } from './addon.js';
 import { RawService, type RawServiceOptions } from './service.js';
-import { Capture, MemoryHub, createRawContext, startRaw, stopRaw, type RawTestContext } from './test-harness.js';
+import { Capture, MemoryHub, createRawContext, startRaw, stopRaw, type RawTestContext } from '../../test/helpers/raw/test-harness.js';
 
 const run = canMakeNetns();
 

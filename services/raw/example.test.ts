@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { up, type Hendrix } from '../../src/index.js';
 import { canMakeNetns } from '../../test/helpers/netns.js';
-import { Capture, ethertypeOfFrame } from './test-harness.js';
+import { Capture, ethertypeOfFrame } from '../../test/helpers/raw/test-harness.js';
 
 const manifest = fileURLToPath(new URL('../../examples/beacon/hendrix.yaml', import.meta.url));
 

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
-import { startHub, stopHubs } from '../pubsub/test-harness.js';
-import { Capture, startRaw, stopRaw } from './test-harness.js';
+import { startHub, stopHubs } from '../../test/helpers/pubsub/test-harness.js';
+import { Capture, startRaw, stopRaw } from '../../test/helpers/raw/test-harness.js';
 
 /** Publishes over a real WebSocket client and waits for the hub's ack. */
 async function publishOverWs(url: string, topic: string, data: unknown): Promise<string> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SERVICE_NAME } from '../../src/manifest/root-schema.js';
 import { bool, duration, int, number } from '../../src/kinds/fields.js';
-import { checkPattern } from '../pubsub/topics.js';
+import { checkPattern } from '../../src/net/topics.js';
 import { ETHERTYPE_EXPERIMENTAL, ETHERTYPE_WAKE_ON_LAN } from './frame.js';
 import { BROADCAST, MAC_HELP, formatMac, isGroupMac, parseMac } from './mac.js';
 import { parsePayload } from './payload.js';

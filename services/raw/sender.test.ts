@@ -1,38 +1,12 @@
 import { constants } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import type { Clock } from '../../src/runtime/clock.js';
-import { createCapturingLogger } from '../http/test-context.js';
+import { ManualClock } from '../../test/helpers/manual-clock.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import type { AddonError, RawSocket } from './addon.js';
 import { FrameSender } from './sender.js';
 import { nextDue } from './service.js';
 
 const { EAGAIN, ENOBUFS, ENETDOWN, EMSGSIZE, EBADF } = constants.errno;
-
-/** A clock whose time moves only when the test says, firing due timers in order. */
-class ManualClock implements Clock {
-  time = 1_000_000;
-  readonly #timers = new Map<number, { at: number; fn: () => void }>();
-  #next = 0;
-  now = (): number => this.time;
-  setTimeout = (fn: () => void, ms: number): number => {
-    this.#next += 1;
-    this.#timers.set(this.#next, { at: this.time + ms, fn });
-    return this.#next;
-  };
-  clearTimeout = (handle: unknown): void => void this.#timers.delete(handle as number);
-  random = (): number => 0.5;
-  get pending(): number {
-    return this.#timers.size;
-  }
-  advance(ms: number): void {
-    this.time += ms;
-    for (const [id, timer] of [...this.#timers].sort((a, b) => a[1].at - b[1].at)) {
-      if (timer.at > this.time) continue;
-      this.#timers.delete(id);
-      timer.fn();
-    }
-  }
-}
 
 /** A socket that records what it is given and fails as told. */
 class FakeSocket implements RawSocket {
@@ -107,7 +81,7 @@ describe('the send queue', () => {
     expect(socket.sent).toHaveLength(15);
     clock.advance(100);
     expect(socket.sent).toHaveLength(25);
-    expect(clock.pending).toBe(0);
+    expect(clock.pending).toEqual([]);
   });
 
   it('EAGAIN (socket buffer full) waits until the socket is writable; ENOBUFS retries a millisecond later', async () => {
@@ -161,7 +135,7 @@ describe('the send queue', () => {
     const { clock, sender, lines } = setup({ maxRate: 1, maxQueue: 2 });
     expect([1, 2, 3, 4].map(() => sender.enqueue(Buffer.from('f')))).toEqual([true, true, false, false]);
     expect(lines.filter((l) => l['code'] === 'HX_ERR_RAW_QUEUE_FULL').map((l) => l['dropped'])).toEqual([1]);
-    clock.time += 5_000;
+    clock.skip(5_000);
     await turn();
     sender.enqueue(Buffer.from('f'));
     sender.enqueue(Buffer.from('f'));
@@ -189,7 +163,7 @@ describe('the send queue', () => {
     await stopping;
     expect(lines.find((l) => l['msg'] === 'stop forced: queued frames dropped')).toMatchObject({ dropped: 5 });
     sender.close();
-    expect(clock.pending).toBe(0);
+    expect(clock.pending).toEqual([]);
   });
 });
 

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCapturingLogger } from '../http/test-context.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
 import { formatMac } from './mac.js';
-import { Capture, MemoryHub, ethertypeOfFrame, startRaw, stopRaw } from './test-harness.js';
+import { Capture, MemoryHub, ethertypeOfFrame, startRaw, stopRaw } from '../../test/helpers/raw/test-harness.js';
 
 const run = canMakeNetns();
 

@@ -1,6 +1,6 @@
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
-import { isHubHandle, type HubHandle, type HubMessage } from '../pubsub/handle.js';
+import type { HubHandle, HubMessage } from '../pubsub/handle.js';
 import { AddonMissing, loadRawAddon, netnsPath, type InterfaceInfo, type RawAddon, type RawSocket } from './addon.js';
 import { addonError, downError, rawError, socketError } from './errors.js';
 import { FrameBuilder, wakeOnLanPayload } from './frame.js';
@@ -10,6 +10,12 @@ import { ethertypeOf, fromEntries, type RawConfig } from './schema.js';
 import { FrameSender, type SenderStats } from './sender.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
+
+/** Whether a peer has a hub's publish and subscribe (the plan already checked that it is a pubsub). */
+function isHub(value: unknown): value is HubHandle {
+  const handle = value as Partial<HubHandle> | null | undefined;
+  return typeof handle?.publish === 'function' && typeof handle.subscribe === 'function';
+}
 
 /** ARPHRD_ETHER and ARPHRD_LOOPBACK: the interfaces whose frames start with an Ethernet header. */
 const ETHERNET_TYPES = new Set([1, 772]);
@@ -168,7 +174,7 @@ export class RawService implements Service {
   #hubs(): { hub: HubHandle; topic: string; path: (string | number)[] }[] {
     return fromEntries(this.#ctx.config).map(({ hub: name, topic, path }) => {
       const hub = this.#ctx.peer<unknown>(name);
-      if (!isHubHandle(hub)) {
+      if (!isHub(hub)) {
         throw rawError(this.#ctx, 'HX_ERR_RAW_FROM', `\`from: ${name}:${topic}\` names a service that is not a pubsub hub`, { path });
       }
       return { hub, topic, path };

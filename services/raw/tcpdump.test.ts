@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canMakeNetns, createNetns, type TestNetns } from '../../test/helpers/netns.js';
 import { needCommand } from '../../test/helpers/system-command.js';
 import { formatMac } from './mac.js';
-import { Capture, startRaw, stopRaw } from './test-harness.js';
+import { Capture, startRaw, stopRaw } from '../../test/helpers/raw/test-harness.js';
 
 /** The packets of a classic pcap file (as tcpdump -w writes it). */
 function pcapPackets(file: Buffer): Buffer[] {

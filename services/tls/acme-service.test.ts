@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCapturingLogger } from '../http/test-context.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { freePort, startPebble, type Pebble } from '../../test/helpers/pebble.js';
 import { needCommand } from '../../test/helpers/system-command.js';
-import { startTls, stopTls } from './test-harness.js';
-import { httpsGet } from './test-client.js';
+import { startTls, stopTls } from '../../test/helpers/tls/test-harness.js';
+import { httpsGet } from '../../test/helpers/tls/test-client.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

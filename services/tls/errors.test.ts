@@ -3,12 +3,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
-import { createCapturingLogger } from '../http/test-context.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { startFailure } from '../../test/helpers/start-failure.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { TlsService } from './service.js';
-import { createTlsContext, startTls, stopTls } from './test-harness.js';
-import { httpsGet } from './test-client.js';
+import { createTlsContext, startTls, stopTls } from '../../test/helpers/tls/test-harness.js';
+import { httpsGet } from '../../test/helpers/tls/test-client.js';
 
 const dir = useCertDir();
 let ca: TestCert;

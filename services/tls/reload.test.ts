@@ -2,10 +2,10 @@ import { copyFile, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createCapturingLogger } from '../http/test-context.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
-import { startTls, stopTls } from './test-harness.js';
-import { httpsGet } from './test-client.js';
+import { startTls, stopTls } from '../../test/helpers/tls/test-harness.js';
+import { httpsGet } from '../../test/helpers/tls/test-client.js';
 
 const dir = useCertDir();
 let ca: TestCert;

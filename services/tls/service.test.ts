@@ -3,12 +3,12 @@ import { connect as http2Connect } from 'node:http2';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { createCapturingLogger } from '../http/test-context.js';
+import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { needCommand } from '../../test/helpers/system-command.js';
-import { startTls, stopTls, TLS_FIXTURES } from './test-harness.js';
-import { FIXTURES as FETCH_FIXTURES } from '../http/test-context.js';
-import { handshakeOutcome, httpsGet } from './test-client.js';
+import { startTls, stopTls, TLS_FIXTURES } from '../../test/helpers/tls/test-harness.js';
+import { FIXTURES as FETCH_FIXTURES } from '../../test/helpers/http/test-context.js';
+import { handshakeOutcome, httpsGet } from '../../test/helpers/tls/test-client.js';
 
 const run = promisify(execFile);
 const dir = useCertDir();

@@ -7,7 +7,7 @@ import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
-import type { HttpHandle } from '../http/service.js';
+import type { HttpHandle } from '../http/handle.js';
 import type { AcmeChallenges } from './acme-challenges.js';
 import type { AcmeManager } from './acme.js';
 import { TlsConnections } from './connections.js';

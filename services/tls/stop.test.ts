@@ -3,8 +3,8 @@ import { Agent } from 'node:https';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
-import { startTls, stopTls } from './test-harness.js';
-import { handshakeOutcome, httpsGet } from './test-client.js';
+import { startTls, stopTls } from '../../test/helpers/tls/test-harness.js';
+import { handshakeOutcome, httpsGet } from '../../test/helpers/tls/test-client.js';
 
 const dir = useCertDir();
 let ca: TestCert;

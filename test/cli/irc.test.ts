@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Observer } from '../../services/irc/test-harness.js';
+import { Observer } from '../helpers/irc/test-harness.js';
 import { spawnCli, type CliProcess } from '../helpers/cli.js';
 import { startNgircd, stopAllNgircd, type Ngircd } from '../helpers/ngircd.js';
 import { needCommand } from '../helpers/system-command.js';

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { HubClient } from '../../services/pubsub/test-client.js';
+import { HubClient } from '../helpers/pubsub/test-client.js';
 import { spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { httpKind } from '../../services/http/kind.js';
-import { FIXTURES } from '../../services/http/test-context.js';
-import { nodeRequest } from '../../services/http/test-client.js';
+import { FIXTURES } from '../helpers/http/test-context.js';
+import { nodeRequest } from '../helpers/http/test-client.js';
 import { holdMidResponse, PortBlockers } from './helpers.js';
 import { describeServiceContract } from './service-contract.js';
 

@@ -1,7 +1,7 @@
 import { describe } from 'vitest';
 import { ircKind } from '../../services/irc/kind.js';
 import type { IrcHandle } from '../../services/irc/service.js';
-import { Observer } from '../../services/irc/test-harness.js';
+import { Observer } from '../helpers/irc/test-harness.js';
 import { startNgircd, type Ngircd } from '../helpers/ngircd.js';
 import { needCommand } from '../helpers/system-command.js';
 import { describeServiceContract } from './service-contract.js';

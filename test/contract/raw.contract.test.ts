@@ -1,5 +1,5 @@
 import { rawKind } from '../../services/raw/kind.js';
-import { Capture } from '../../services/raw/test-harness.js';
+import { Capture } from '../helpers/raw/test-harness.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../helpers/netns.js';
 import { describeServiceContract } from './service-contract.js';
 

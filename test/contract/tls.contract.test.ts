@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { httpKind } from '../../services/http/kind.js';
-import { FIXTURES } from '../../services/http/test-context.js';
+import { FIXTURES } from '../helpers/http/test-context.js';
 import type { Service } from '../../src/kinds/contract.js';
 import { tlsKind } from '../../services/tls/kind.js';
-import { httpsGet } from '../../services/tls/test-client.js';
+import { httpsGet } from '../helpers/tls/test-client.js';
 import { holdMidResponse, PortBlockers } from './helpers.js';
 import { createContractContext, describeServiceContract } from './service-contract.js';
 

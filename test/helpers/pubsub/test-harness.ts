@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { createContractContext } from '../../test/contract/service-contract.js';
-import { pubsubKind } from './kind.js';
-import { PubsubService } from './service.js';
+import { createContractContext } from '../../contract/service-contract.js';
+import { pubsubKind } from '../../../services/pubsub/kind.js';
+import { PubsubService } from '../../../services/pubsub/service.js';
 
 /** The pubsub test fixtures (schemas, keys). */
 export const PUBSUB_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { pino, type Logger } from 'pino';
-import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
-import { createSilentLogger } from '../../src/log/logger.js';
-import { commonServiceFields } from '../../src/kinds/common-schema.js';
-import type { ServiceContext } from '../../src/kinds/contract.js';
-import { httpSchema } from './schema.js';
+import type { PathSegment, SourceLocation } from '../../../src/errors/hendrix-error.js';
+import { createSilentLogger } from '../../../src/log/logger.js';
+import { commonServiceFields } from '../../../src/kinds/common-schema.js';
+import type { ServiceContext } from '../../../src/kinds/contract.js';
+import { httpSchema } from '../../../services/http/schema.js';
 
 /** The folder of the app fixtures. */
 export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

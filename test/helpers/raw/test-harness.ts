@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { commonServiceFields } from '../../src/kinds/common-schema.js';
-import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
-import type { HubHandle, HubMessage } from '../pubsub/handle.js';
-import { matches } from '../pubsub/topics.js';
-import { loadRawAddon, type RawSocket } from './addon.js';
-import { rawSchema } from './schema.js';
-import { RawService, type RawServiceOptions } from './service.js';
+import { commonServiceFields } from '../../../src/kinds/common-schema.js';
+import { createKindContext, type KindTestContext } from '../kind-context.js';
+import type { HubHandle, HubMessage } from '../../../services/pubsub/handle.js';
+import { matches } from '../../../src/net/topics.js';
+import { loadRawAddon, type RawSocket } from '../../../services/raw/addon.js';
+import { rawSchema } from '../../../services/raw/schema.js';
+import { RawService, type RawServiceOptions } from '../../../services/raw/service.js';
 
 const testSchema = rawSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
 

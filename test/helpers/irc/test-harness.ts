@@ -2,13 +2,13 @@ import { fileURLToPath } from 'node:url';
 import { Client, type MessageEvent } from 'irc-framework';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Clock } from '../../src/runtime/clock.js';
-import { commonServiceFields } from '../../src/kinds/common-schema.js';
-import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
-import type { HubHandle, HubMessage } from '../pubsub/handle.js';
-import { matches } from '../pubsub/topics.js';
-import { ircSchema } from './schema.js';
-import { IrcService } from './service.js';
+import type { Clock } from '../../../src/runtime/clock.js';
+import { commonServiceFields } from '../../../src/kinds/common-schema.js';
+import { createKindContext, type KindTestContext } from '../kind-context.js';
+import type { HubHandle, HubMessage } from '../../../services/pubsub/handle.js';
+import { matches } from '../../../src/net/topics.js';
+import { ircSchema } from '../../../services/irc/schema.js';
+import { IrcService } from '../../../services/irc/service.js';
 
 /** The folder of the irc test fixtures (commands modules). */
 export const IRC_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { commonServiceFields } from '../../src/kinds/common-schema.js';
-import { createKindContext, type KindTestContext } from '../../test/helpers/kind-context.js';
-import { HttpService } from '../http/service.js';
+import { commonServiceFields } from '../../../src/kinds/common-schema.js';
+import { createKindContext, type KindTestContext } from '../kind-context.js';
+import { HttpService } from '../../../services/http/service.js';
 import { createTestContext as createHttpContext } from '../http/test-context.js';
-import { tlsSchema } from './schema.js';
-import { TlsService } from './service.js';
+import { tlsSchema } from '../../../services/tls/schema.js';
+import { TlsService } from '../../../services/tls/service.js';
 
 /** The folder of the tls test fixtures (an app reporting what TLS saw). */
 export const TLS_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

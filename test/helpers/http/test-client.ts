@@ -1,8 +1,8 @@
 import { request as httpRequest, Agent, type IncomingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import type { HendrixError } from '../../src/errors/hendrix-error.js';
-import { startFailure } from '../../test/helpers/start-failure.js';
-import { HttpService } from './service.js';
+import type { HendrixError } from '../../../src/errors/hendrix-error.js';
+import { startFailure } from '../start-failure.js';
+import { HttpService } from '../../../services/http/service.js';
 import { createTestContext, type TestContext, type TestContextOptions } from './test-context.js';
 
 /** A started service under test and how to reach it. */

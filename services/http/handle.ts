@@ -1,0 +1,51 @@
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { CrosstownStats, ListenAddress } from '../../src/index.js';
+
+/** An upgrade (WebSocket) handler; returning `false` declines the request. */
+export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean | void;
+
+/** A handler asked before static folders and the app; returns true when it answered. */
+export type RequestInterceptor = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/**
+ * What an http service gives its dependents through `ctx.peer(name)`: its address, its
+ * server, the composed request handler (static folders + app) for other servers to run (a
+ * TLS listener serving this app), and a way to take over upgrade requests (a WebSocket hub).
+ */
+export interface HttpHandle {
+  /** The bound address (`{ host, port }` or `{ path }` for a unix socket); undefined until listening. */
+  address(): ListenAddress | undefined;
+  /** The bound address as text, e.g. `http://127.0.0.1:8000` or `unix:/run/app.sock`. */
+  readonly url: string | undefined;
+  /** The Node HTTP server while the service runs. */
+  readonly server: Server | undefined;
+  /** The composed static + app handler; draining, the access log and error handling included. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): void;
+  /** Hands an upgrade request to the registered upgrade listeners (every one declining: 404). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * Routes another server's (a TLS listener's) 'upgrade' events to the registered upgrade
+   * listeners while there are any; without them Node passes Upgrade requests to the request
+   * handler as plain requests. Returns the function that detaches the server.
+   */
+  attachUpgrades(server: EventEmitter): () => void;
+  /**
+   * Registers an upgrade (WebSocket) handler; returns the function that unregisters it. A
+   * handler that returns `false` declines; upgrades every handler declines get 404 and close.
+   */
+  onUpgrade(listener: UpgradeListener): () => void;
+  /**
+   * Adds a handler asked before the static folders and the app (a TLS listener answering ACME
+   * http-01 challenges); it returns true when it answered. Returns the function that removes it.
+   */
+  intercept(interceptor: RequestInterceptor): () => void;
+  /** Whether `socket` was taken over by an upgrade handler (so its owner, not the server, closes it). */
+  isUpgraded(socket: Duplex): boolean;
+  /** The service's crosstown runtime: work scheduled after responses (see docs/crosstown.md). */
+  readonly crosstown: {
+    /** Counts of waiting, queued, running, done, failed, dropped, skipped and replayed tasks. */
+    stats(): CrosstownStats;
+  };
+}
