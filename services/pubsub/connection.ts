@@ -7,7 +7,7 @@ import type { WireMessage } from './backplane.js';
 import { jsonFrame } from './frame.js';
 import { parseMessageId } from './history.js';
 import { PublishRefused, type Hub, type Subscriber } from './hub.js';
-import { checkPattern, checkTopic } from './topics.js';
+import { checkPattern, checkTopic } from '../../src/net/topics.js';
 
 /** What a connection needs from its hub service. */
 export interface ConnectionHost {
@@ -51,11 +51,25 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+function errorFrame(code: ErrorCode, message: string, id: unknown): Record<string, unknown> {
+  return id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id };
+}
+
+/** The place in line of a reply still being worked out: its frames once the request is answered. */
+interface Reply {
+  frames: Buffer[] | undefined;
+}
+
 /**
  * One WebSocket client of the hub: it parses the client's frames, checks every request
  * against its grant, and receives messages. Everything sent to it — messages, acks, errors —
  * goes through one outbox, in order, written once per event-loop turn: a burst of messages
  * costs one write per connection, and subscribers share the same frame bytes.
+ *
+ * Replies come in request order: a request answered later (a publish waiting for the
+ * backplane, an auth frame being verified) holds its place in line, and whatever comes after
+ * it — later replies, messages — waits behind it. Requests after an auth frame wait for the
+ * grant it gives.
  */
 export class Connection implements Subscriber {
   readonly #ws: WebSocket;
@@ -66,6 +80,13 @@ export class Connection implements Subscriber {
   readonly #patterns = new Set<string>();
   #grant: Grant;
   #queue: Buffer[] = [];
+  /** Frames and replies waiting behind the oldest unanswered request (empty when none is). */
+  #held: (Buffer | Reply)[] = [];
+  #heldBytes = 0;
+  /** Frames received while an auth frame is verified, handled with the grant it gives. */
+  #waiting: { data: Buffer; isBinary: boolean }[] | undefined;
+  /** A close asked for while replies were still owed: sent after them. */
+  #closeWith: { code: number; reason: string } | undefined;
   #authTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #closing = false;
@@ -107,7 +128,7 @@ export class Connection implements Subscriber {
   /** Queues a published message (Subscriber). */
   deliver(_message: WireMessage, frame: Buffer): void {
     if (this.#gone || this.#closing) return;
-    if (this.#socket.writableLength > this.#host.maxBuffered) {
+    if (this.#socket.writableLength + this.#heldBytes > this.#host.maxBuffered) {
       this.#hub.stats.dropped++;
       if (this.#host.slowConsumer === 'close') {
         this.#host.log.warn({ grant: this.#grant.name, buffered: this.#socket.writableLength }, 'slow consumer closed');
@@ -115,7 +136,49 @@ export class Connection implements Subscriber {
       }
       return;
     }
-    this.#enqueue(frame);
+    this.#out(frame);
+  }
+
+  /** Sends `frame` after everything before it: at once, or behind an unanswered request. */
+  #out(frame: Buffer): void {
+    if (this.#held.length === 0) {
+      this.#enqueue(frame);
+    } else {
+      this.#held.push(frame);
+      this.#heldBytes += frame.length;
+    }
+  }
+
+  /** Takes a place in line for the reply of a request answered later (see #answer). */
+  #pending(): Reply {
+    const reply: Reply = { frames: undefined };
+    this.#held.push(reply);
+    return reply;
+  }
+
+  /** Fills a reply's place (no frame: a request without id) and sends what no longer waits. */
+  #answer(reply: Reply, message: Record<string, unknown> | undefined): void {
+    reply.frames = message === undefined ? [] : [jsonFrame(message)];
+    if (this.#gone) return;
+    const held = this.#held;
+    let sent = 0;
+    for (; sent < held.length; sent++) {
+      const item = held[sent] as Buffer | Reply;
+      if (Buffer.isBuffer(item)) {
+        this.#heldBytes -= item.length;
+        this.#enqueue(item);
+      } else if (item.frames === undefined) {
+        break;
+      } else {
+        for (const frame of item.frames) this.#enqueue(frame);
+      }
+    }
+    held.splice(0, sent);
+    const close = this.#closeWith;
+    if (held.length === 0 && close !== undefined) {
+      this.#closeWith = undefined;
+      this.#closeNow(close.code, close.reason);
+    }
   }
 
   #enqueue(frame: Buffer): void {
@@ -130,7 +193,7 @@ export class Connection implements Subscriber {
   }
 
   #send(message: Record<string, unknown>): void {
-    this.#enqueue(jsonFrame(message));
+    this.#out(jsonFrame(message));
   }
 
   /**
@@ -158,10 +221,19 @@ export class Connection implements Subscriber {
     this.#ws.ping();
   }
 
-  /** Flushes what is queued and closes with `code` (1001 at stop). */
+  /**
+   * Flushes what is queued and closes with `code` (1001 at stop); replies still owed (a
+   * publish waiting for the backplane) go out first. Requests received from now on are ignored.
+   */
   close(code: number, reason: string): void {
     if (this.#closing) return;
     this.#closing = true;
+    this.#waiting = undefined;
+    if (this.#held.length > 0) this.#closeWith = { code, reason };
+    else this.#closeNow(code, reason);
+  }
+
+  #closeNow(code: number, reason: string): void {
     this.flush();
     dirty.delete(this);
     this.#ws.close(code, reason);
@@ -178,13 +250,16 @@ export class Connection implements Subscriber {
     clearTimeout(this.#authTimer);
     dirty.delete(this);
     this.#queue = [];
+    this.#held = [];
+    this.#heldBytes = 0;
+    this.#waiting = undefined;
     for (const pattern of this.#patterns) this.#hub.unsubscribe(pattern, this);
     this.#patterns.clear();
     this.#host.closed(this);
   }
 
   #error(code: ErrorCode, message: string, id?: unknown): void {
-    this.#send(id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id });
+    this.#send(errorFrame(code, message, id));
   }
 
   #ack(id: unknown, extra: Record<string, unknown> = {}): void {
@@ -192,6 +267,11 @@ export class Connection implements Subscriber {
   }
 
   #receive(data: Buffer, isBinary: boolean): void {
+    if (this.#closing) return;
+    if (this.#waiting !== undefined) {
+      this.#waiting.push({ data, isBinary });
+      return;
+    }
     if (isBinary) return this.#error('bad_frame', 'frames are JSON text');
     let frame: unknown;
     try {
@@ -238,7 +318,7 @@ export class Connection implements Subscriber {
     let extra: Record<string, unknown> = {};
     if (parsedSince !== undefined) {
       const replay = this.#hub.replay(topic, parsedSince);
-      for (const kept of replay.messages) this.#enqueue(kept.frame);
+      for (const kept of replay.messages) this.#out(kept.frame);
       extra = { replayed: replay.messages.length, ...(replay.lost ? { lost: replay.lost } : {}) };
     }
     this.#patterns.add(topic);
@@ -259,27 +339,32 @@ export class Connection implements Subscriber {
     if (bad !== undefined) return this.#error('bad_topic', bad, id);
     if (!('data' in frame)) return this.#error('bad_frame', 'a publish carries "data"', id);
     if (!mayPublish(this.#grant, topic as string)) return this.#error(this.#grant.name === 'anonymous' && this.#host.auth.enabled ? 'unauthorized' : 'forbidden', `not allowed to publish on ${String(topic)}`, id);
+    const reply = this.#pending();
     try {
       const message = await this.#hub.publish(topic as string, frame['data']);
-      if (!this.#gone) this.#ack(id, { messageId: message.id });
+      this.#answer(reply, id === undefined ? undefined : { type: 'ack', id, messageId: message.id });
     } catch (error) {
-      if (this.#gone) return;
-      if (error instanceof PublishRefused) this.#error(error.code, error.message, id);
-      else this.#error('unavailable', 'the hub cannot publish now', id);
+      if (error instanceof PublishRefused) this.#answer(reply, errorFrame(error.code, error.message, id));
+      else this.#answer(reply, errorFrame('unavailable', 'the hub cannot publish now', id));
     }
   }
 
   async #auth(frame: Record<string, unknown>, id: unknown): Promise<void> {
+    clearTimeout(this.#authTimer);
     const token = frame['token'];
-    const grant = typeof token === 'string' && token.length > 0 ? await this.#host.auth.verify(token) : undefined;
-    if (this.#gone) return;
+    const reply = this.#pending();
+    this.#waiting = [];
+    const grant = typeof token === 'string' && token.length > 0 ? await this.#host.auth.verify(token).catch(() => undefined) : undefined;
+    const waiting = this.#waiting ?? [];
+    this.#waiting = undefined;
     if (grant === undefined) {
-      this.#error('unauthorized', 'invalid token', id);
+      this.#answer(reply, errorFrame('unauthorized', 'invalid token', id));
       this.close(1008, 'invalid token');
       return;
     }
-    clearTimeout(this.#authTimer);
     this.#grant = grant;
-    this.#ack(id);
+    this.#answer(reply, id === undefined ? undefined : { type: 'ack', id });
+    // what the client sent after its auth frame, in order, with the grant it asked for
+    for (const frame of waiting) this.#receive(frame.data, frame.isBinary);
   }
 }
