@@ -10,7 +10,7 @@ export interface RootLoggerOptions {
   level?: (typeof LOG_LEVELS)[number];
   /** `pretty` for humans, `json` for machines; default: pretty when stdout is a TTY. */
   format?: 'json' | 'pretty';
-  /** Where to write; default: stdout (fd 1), asynchronously, flushed by flushLogger(). */
+  /** Where to write; default: stdout (fd 1), synchronously: a line is out when the call returns. */
   destination?: DestinationStream;
   /** Whether stdout is a terminal (decides the default format and colors). */
   isTTY?: boolean;
@@ -39,7 +39,12 @@ export async function createRootLogger(options: RootLoggerOptions = {}): Promise
     });
     return pino(base, options.destination ?? stream);
   }
-  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: false }));
+  // Synchronous, so lines come out in the order they were logged, up to the exit. An
+  // asynchronous destination hands each write to the libuv thread pool; flush() does not wait
+  // for a write in flight (minLength 0), and pino's exit hook then writes the lines logged
+  // since synchronously, ahead of it: `hendrix stopped` came out before a service's `stopped`
+  // whenever the pool was busy (a journal, static files, DNS) as the graph stopped.
+  return pino(base, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }
 
 /** A logger that writes nothing, for tests and embedding. */
@@ -48,8 +53,9 @@ export function createSilentLogger(): Logger {
 }
 
 /**
- * Flushes buffered log lines, in order; call (and await) before the process exits. Waits for
- * the asynchronous destination rather than writing synchronously past a write in flight.
+ * Flushes buffered log lines, in order; call (and await) before the process exits. The default
+ * destinations write synchronously and have nothing buffered; a destination given in the
+ * options may buffer, and is flushed through its own flush(), never written past.
  */
 export function flushLogger(logger: Logger, timeoutMs = 2000): Promise<void> {
   return new Promise((resolve) => {
