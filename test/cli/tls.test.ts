@@ -30,7 +30,7 @@ function getH1(url: string): Promise<{ status: number; body: string; headers: Re
 
 describe('hendrix up with a tls listener', () => {
   it('runs examples/tls: HTTP/2 and HTTP/1.1 over a development certificate, HSTS, and the redirect listener', async () => {
-    const p = spawnCli(['up', '-f', 'examples/tls/hendrix.yaml'], { env: { WEB_PORT: '0', TLS_PORT: '127.0.0.1:0', REDIRECT_PORT: '127.0.0.1:0' } });
+    const p = spawnCli(['up', '-f', 'examples/tls/hendrix.yaml'], { env: { WEB_PORT: '0', TLS_PORT: '0', REDIRECT_PORT: '0' } });
     running.push(p);
     const redirecting = await p.waitForLog((l) => l.msg === 'redirecting to https');
     const ready = await p.waitForLog(isReady, 15_000);
@@ -49,6 +49,9 @@ describe('hendrix up with a tls listener', () => {
     session.close();
     expect(h2).toBe('hello over HTTP/2.0 with TLS (TLSv1.3)\n');
     const redirectUrl = String(redirecting.address);
+    // the example serves this machine only: both listeners on 127.0.0.1 by the manifest itself
+    expect(redirectUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect((ready['services'] as Record<string, string>)['secure']).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const moved = await fetch(`${redirectUrl}/x?y=1`, { redirect: 'manual' });
     expect(moved.status).toBe(308);
     expect(moved.headers.get('location')).toBe(`${secure}/x?y=1`);

@@ -20,9 +20,11 @@ const tempProject = useManifestDirs();
 
 describe('hendrix up', () => {
   it('serves the main example, logs start order and addresses, exits 0 on SIGTERM', async () => {
-    const p = start(['up', '-f', 'hendrix.yaml.example'], { env: { PORT: '0', TLS_PORT: '127.0.0.1:0' } });
+    const p = start(['up', '-f', 'hendrix.yaml.example'], { env: { PORT: '0', TLS_PORT: '0' } });
     const ready = await p.waitForLog(isReady);
     expect(addressOf(ready, 'secure')).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    // the example serves this machine only, web included (not 0.0.0.0)
+    expect((ready['services'] as Record<string, string>)['web']).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const base = addressOf(ready, 'web');
     const started = p.stdout().split('\n').find((l) => l.includes('"started: web'));
     expect(started).toBeDefined();
@@ -72,7 +74,7 @@ describe('hendrix up', () => {
     const broken = start(['up', '--set', 'services.web.lisen=1', '-f', 'hendrix.yaml.example']);
     expect(await broken.exited()).toBe(78);
     expect(broken.stderr()).toContain('HX_ERR_UNKNOWN_KEY');
-    const unknown = start(['up', '-f', 'hendrix.yaml.example', 'nope'], { env: { PORT: '0', TLS_PORT: '127.0.0.1:0' } });
+    const unknown = start(['up', '-f', 'hendrix.yaml.example', 'nope'], { env: { PORT: '0', TLS_PORT: '0' } });
     expect(await unknown.exited()).toBe(64);
     expect(unknown.stderr()).toContain('HX_ERR_UNKNOWN_SERVICE');
   });
