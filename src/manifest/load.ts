@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { HendrixError, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
 import { locateExact, offsetToLocation, scalarSource, type LocateTarget, type YamlSource } from './locate.js';
@@ -112,30 +114,41 @@ export function parseManifestText(text: string, file: string, options: ParseOpti
 
 /**
  * Reads and parses a manifest file. `file` is the name shown in messages (relative to the
- * working directory); a missing file is HX_ERR_MANIFEST_NOT_FOUND, or HX_ERR_OVERLAY_NOT_FOUND
- * for an environment overlay.
+ * working directory); a missing file is HX_ERR_MANIFEST_NOT_FOUND (hinting at a
+ * hendrix.yaml.example beside it), or HX_ERR_OVERLAY_NOT_FOUND for an environment overlay; a
+ * folder is HX_ERR_MANIFEST_READ, naming the manifest file inside it.
  */
 export async function loadManifestFile(absPath: string, file: string, options: ParseOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
     text = await readFile(absPath, 'utf8');
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') {
-      const isOverlay = options.type === 'env';
-      return {
-        layer: undefined,
-        errors: [
-          new HendrixError(isOverlay ? 'HX_ERR_OVERLAY_NOT_FOUND' : 'HX_ERR_MANIFEST_NOT_FOUND', {
-            message: isOverlay ? `environment overlay not found: ${file}` : `manifest file not found: ${file}`,
-          }),
-        ],
-      };
-    }
-    return {
-      layer: undefined,
-      errors: [new HendrixError('HX_ERR_MANIFEST_READ', { message: `cannot read ${file}: ${(cause as Error).message}`, cause })],
-    };
+    return { layer: undefined, errors: [readError(cause, absPath, file, options.type === 'env')] };
   }
   return parseManifestText(text.replace(/^\uFEFF/, ''), file, options);
+}
+
+/** Why a manifest file could not be read, with what to pass instead when that is clear. */
+function readError(cause: unknown, absPath: string, file: string, isOverlay: boolean): HendrixError {
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (code === 'EISDIR') {
+    const inside = ['hendrix.yaml', 'hendrix.yaml.example'].find((name) => existsSync(join(absPath, name)));
+    return new HendrixError('HX_ERR_MANIFEST_READ', {
+      message: `\`${file}\` is a folder, not a manifest file`,
+      hint: inside === undefined ? 'pass a manifest file with -f (this folder has no hendrix.yaml)' : `pass the manifest file: -f ${join(file, inside)}`,
+    });
+  }
+  if (code === 'ENOENT' && isOverlay) return new HendrixError('HX_ERR_OVERLAY_NOT_FOUND', { message: `environment overlay not found: ${file}` });
+  if (code === 'ENOENT') {
+    // a checkout or a new project often has the example beside where the manifest would be
+    const example = basename(absPath) === 'hendrix.yaml' && existsSync(`${absPath}.example`);
+    const named = (name: string) => join(dirname(file), name);
+    return new HendrixError('HX_ERR_MANIFEST_NOT_FOUND', {
+      message: `manifest file not found: ${file}`,
+      ...(example
+        ? { hint: `this folder has hendrix.yaml.example: copy it to hendrix.yaml (cp ${named('hendrix.yaml.example')} ${named('hendrix.yaml')}) or run with -f ${named('hendrix.yaml.example')}` }
+        : {}),
+    });
+  }
+  return new HendrixError('HX_ERR_MANIFEST_READ', { message: `cannot read ${file}: ${(cause as Error).message}`, cause });
 }
