@@ -63,7 +63,6 @@ export class HttpService implements Service {
 
   /** Loads the app, then listens; resolves once connections are accepted. */
   async start(signal: AbortSignal): Promise<void> {
-    if (this.#server !== undefined) throw new Error(`http service ${this.#ctx.name} is already started`);
     const { config, log } = this.#ctx;
     this.#stopRequested = false;
     this.#stopping = undefined;

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
 import { backoffDelay } from '../../src/runtime/supervisor.js';
+import { formatDuration } from '../../src/kinds/units.js';
 import { IrcCommands, type CommandHost } from './commands.js';
 import { firstLine, ircError } from './errors.js';
 import { OutgoingQueue, type QueueStats } from './outgoing-queue.js';
@@ -99,7 +100,6 @@ export class IrcService implements Service {
 
   /** Loads the commands module and the TLS CA, wires the relay, connects; resolves once joined everywhere. */
   async start(signal: AbortSignal): Promise<void> {
-    if (this.#run !== undefined) throw new Error(`irc service ${this.#ctx.name} is already started`);
     const { config, log } = this.#ctx;
     const run: Run = {
       life: new AbortController(),
@@ -153,8 +153,10 @@ export class IrcService implements Service {
     let last: Error | undefined;
     const gaveUp = (): Error =>
       ircError(this.#ctx, 'HX_ERR_IRC_CONNECT', ['server'], `cannot reach ${config.server} in time: ${last?.message ?? 'no answer'}`, last);
+    const where = `${this.#server.host}:${this.#server.port}`;
     for (let attempt = 0; ; attempt++) {
       const session = this.#newSession(run);
+      this.#ctx.waiting(attempt === 0 ? `connecting to ${where}` : `connecting to ${where} (attempt ${attempt + 1})`, last);
       try {
         await session.open(stop);
         run.session = session;
@@ -166,6 +168,7 @@ export class IrcService implements Service {
         last = error as Error;
         const delay = backoffDelay(config.reconnect, attempt, () => this.#clock.random());
         log.warn({ attempt: attempt + 1, retryIn: delay, reason: last.message }, 'cannot connect yet, retrying');
+        this.#ctx.waiting(`retrying ${where} in ${formatDuration(delay)}`, last);
         await this.#sleep(delay, stop).catch(() => {
           throw gaveUp();
         });

@@ -75,7 +75,6 @@ export class PubsubService implements Service {
 
   /** Loads schemas and keys, connects the backplane, then takes upgrades; resolves once clients can connect. */
   async start(signal: AbortSignal): Promise<void> {
-    if (this.#hub !== undefined) throw new Error(`pubsub service ${this.#ctx.name} is already started`);
     this.#stopping = undefined;
     const { config, name, baseDir, log } = this.#ctx;
     let attachTo: HttpHandle | undefined;

@@ -92,7 +92,6 @@ export class RawService implements Service {
 
   /** Opens and binds the socket, subscribes to the `from` topics, sends the first periodic frame. */
   async start(signal: AbortSignal): Promise<void> {
-    if (this.#socket !== undefined) throw new Error(`raw service ${this.#ctx.name} is already started`);
     this.#stopping = undefined;
     try {
       this.#open(signal);

@@ -84,7 +84,6 @@ export class TlsService implements Service {
 
   /** Loads (or creates, or obtains) the certificates, then listens; resolves once handshakes are accepted. */
   async start(signal: AbortSignal): Promise<void> {
-    if (this.#server !== undefined) throw new Error(`tls service ${this.#ctx.name} is already started`);
     this.#stopping = undefined;
     const { config, log, name } = this.#ctx;
     const peer = this.#ctx.peer<unknown>(config.serves);

@@ -71,6 +71,15 @@ export class LiveView {
     if (this.#live) this.#draw();
   }
 
+  /** Shows what a starting service said it waits for (`ctx.waiting()`), with the last cause. */
+  waiting(event: { service: string; reason: string; cause?: unknown }): void {
+    const row = this.#rows.get(event.service);
+    if (!row || row.state !== 'starting') return;
+    const cause = event.cause instanceof Error ? ((event.cause as NodeJS.ErrnoException).code ?? event.cause.message) : undefined;
+    row.text = `${event.reason}…${cause ? ` (${cause})` : ''}`;
+    if (this.#live) this.#draw();
+  }
+
   /** Freezes the block and releases the held log lines. */
   end(): void {
     if (!this.#live) return;

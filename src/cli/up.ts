@@ -2,7 +2,8 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import { createRootLogger, flushLogger } from '../log/logger.js';
 import { formatDuration } from '../kinds/units.js';
 import { createPlan } from '../runtime/plan.js';
-import { logWarnings, orchestrate } from '../runtime/up.js';
+import { logWarnings, orchestrate, watchFailures } from '../runtime/up.js';
+import { isHendrixError } from '../errors/hendrix-error.js';
 import { EXIT } from '../errors/codes.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
 import { HELP } from './help.js';
@@ -45,6 +46,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const selected = positionals.length ? graph.closure(positionals) : [...graph.order];
   const kindOf = (name: string) => resolved.manifest.services[name]?.kind ?? '?';
   const startTimes: { service: string; ms: number }[] = [];
+  if (view) orchestrator.on('waiting', (event) => view.waiting(event));
   orchestrator.on('transition', (event: TransitionEvent) => {
     view?.update(event);
     if (event.to === 'ready' && event.ms !== undefined) startTimes.push({ service: event.service, ms: Math.round(event.ms) });
@@ -52,6 +54,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
 
   let signals = 0;
   let forced = false;
+  let failed: { service: string; error: unknown } | undefined;
   let stopping: Promise<number> | undefined;
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
@@ -61,7 +64,12 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
         await orchestrator.stop();
         view?.end();
         log.info('stopped');
-        return forced ? EXIT.forced : EXIT.ok;
+        if (forced) return EXIT.forced;
+        if (failed) {
+          if (isHendrixError(failed.error)) reportError(io, failed.error);
+          return EXIT.serviceFailed;
+        }
+        return EXIT.ok;
       } catch (error) {
         view?.end();
         if (forced) return EXIT.forced;
@@ -95,7 +103,9 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     } catch (error) {
       view?.end();
       if (signals > 0) return await stop();
-      log.error({ err: error }, 'start failed');
+      // the rendered diagnostic below says it all; the log keeps the code (the stack at debug)
+      log.error(isHendrixError(error) && error.code !== 'HX_ERR_INTERNAL' ? { code: error.code } : { err: error }, 'start failed');
+      log.debug({ err: error }, 'start failed: details');
       return reportError(io, error);
     }
     view?.end();
@@ -105,7 +115,13 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     const addresses: Record<string, string> = {};
     for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
     log.info({ services: addresses }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
+    const unwatch = watchFailures(plan, orchestrator, (service, error) => {
+      failed = { service, error };
+      log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
+      wake();
+    });
     await stopRequested;
+    unwatch();
     return await stop();
   } finally {
     unsubscribe();

@@ -34,4 +34,10 @@ export const commonServiceFields = {
   startTimeout: duration('How long start may take before it is a failure.').default(30_000),
   stopTimeout: duration('How long a graceful stop may take before the service is forced.').default(10_000),
   restart: restartSchema,
+  onFailed: z
+    .enum(['stop', 'keep'])
+    .default('stop')
+    .describe(
+      'What the graph does when this service ends failed while running (restart limit reached, or a crash its policy does not restart): stop — stop every service gracefully and exit 4, so that systemd, Docker or Kubernetes restart the whole; keep — keep the rest running.',
+    ),
 } as const;

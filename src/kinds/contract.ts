@@ -45,6 +45,12 @@ export interface ServiceContext<Config = unknown> {
   peer<T = unknown>(name: string): T;
   /** Reports that the service died after it was ready (`error` undefined: a clean exit). */
   crashed(error?: unknown): void;
+  /**
+   * Says what the start is waiting for (`connecting to 127.0.0.1:6667`), with the last cause
+   * (`ECONNREFUSED`): the live view and status show it, and a start timeout reports it
+   * instead of only blaming `startTimeout`. Each call replaces the previous reason.
+   */
+  waiting(reason: string, cause?: unknown): void;
 }
 
 /** A reference from one service's config to another service: an edge of the graph. */

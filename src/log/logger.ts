@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { formatPath, isHendrixError } from '../errors/hendrix-error.js';
 
 export type { Logger } from 'pino';
 
@@ -18,6 +19,40 @@ export interface RootLoggerOptions {
   output?: NodeJS.WritableStream;
 }
 
+/** Levels at which every error is logged with its stack. */
+const DETAILED = new Set(['debug', 'trace']);
+
+/**
+ * The `err` serializer of a logger at `level`: a HendrixError (a user's mistake, a refused
+ * port, a failed peer) is logged as its code, message, hint and place — no stack trace, which
+ * says nothing to a user — unless the level is debug or trace (`compact`: as one line, for
+ * the pretty format); any other error (an internal
+ * bug, an app's own exception) keeps its stack always.
+ */
+export function errorSerializer(level: string, compact = false): (error: unknown) => unknown {
+  const detailed = DETAILED.has(level);
+  return (error: unknown) => {
+    if (!isHendrixError(error) || error.code === 'HX_ERR_INTERNAL' || detailed) {
+      const out = pino.stdSerializers.errWithCause(error as Error) as unknown as Record<string, unknown>;
+      if (isHendrixError(error) && error.code === 'HX_ERR_INTERNAL') out.bug = 'this is a bug in hendrix; please report it with this log';
+      return out;
+    }
+    const l = error.location;
+    // on a terminal the rendered diagnostic follows; one line is enough here
+    if (compact) return `[${error.code}] ${error.message}${l ? ` (${l.file}:${l.line}:${l.column})` : ''}`;
+    return {
+      type: 'HendrixError',
+      code: error.code,
+      message: error.message,
+      ...(l ? { at: `${l.file}:${l.line}:${l.column}` } : {}),
+      ...(error.path?.length ? { path: formatPath(error.path) } : {}),
+      ...(error.hint ? { hint: error.hint } : {}),
+      ...(error.cause instanceof Error && !error.message.includes(error.cause.message) ? { cause: error.cause.message } : {}),
+      ...(error.errors.length ? { errors: error.errors.map((e) => `[${e.code}] ${e.message}`) } : {}),
+    };
+  };
+}
+
 /**
  * Builds the one root pino logger. Pretty output loads pino-pretty only when asked for, so
  * JSON deployments never pay for it.
@@ -26,7 +61,7 @@ export async function createRootLogger(options: RootLoggerOptions = {}): Promise
   const level = options.level ?? 'info';
   const format = options.format ?? (options.isTTY ? 'pretty' : 'json');
   // errWithCause keeps a wrapped cause as its own field instead of appending its text to the message
-  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: pino.stdSerializers.errWithCause } } as const;
+  const base = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime, serializers: { err: errorSerializer(level, format === 'pretty') } } as const;
   if (format === 'pretty') {
     const { default: pretty } = await import('pino-pretty');
     const stream = pretty({

@@ -42,9 +42,12 @@ export function startError(error: unknown, s: ErrorSubject): HendrixError {
 }
 
 /** HX_ERR_START_TIMEOUT: the service did not become ready within `startTimeout`. */
-export function startTimeoutError(s: ErrorSubject, timeout: number): HendrixError {
+export function startTimeoutError(s: ErrorSubject, timeout: number, waiting?: { reason: string; cause: unknown }): HendrixError {
+  const cause = waiting?.cause;
   return new HendrixError('HX_ERR_START_TIMEOUT', {
-    message: `${label(s)} did not become ready within ${formatDuration(timeout)}`,
+    message: `${label(s)} did not become ready within ${formatDuration(timeout)}${waiting ? `: still ${waiting.reason}${cause === undefined ? '' : ` (last error: ${reason(cause)})`}` : ''}`,
+    ...(cause === undefined ? {} : { cause }),
+    ...(waiting ? { hint: `the service was ${waiting.reason}; fix what it waits for, or raise \`startTimeout\`` } : {}),
     path: ['services', s.name, 'startTimeout'],
     service: s.name,
     location: s.location,

@@ -44,6 +44,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   readonly #list: Slot[] = [];
   readonly #clock: Clock;
   readonly #grace: number;
+  readonly #rollbackGrace: number;
   readonly #log: Logger;
   readonly #baseDir: string;
   readonly #locate: OrchestratorOptions['locate'];
@@ -61,6 +62,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     super();
     this.#clock = options.clock ?? systemClock;
     this.#grace = options.abortGrace ?? 2000;
+    this.#rollbackGrace = options.rollbackGrace ?? 1000;
     this.#log = options.logger;
     this.#baseDir = options.baseDir;
     this.#locate = options.locate;
@@ -150,7 +152,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
 
   stats(): Record<string, ServiceStats> {
     return Object.fromEntries(
-      this.#list.map((s) => [s.name, { state: s.state, startedAt: s.readyAt, startMs: s.startMs, restarts: s.restarts, lastError: s.lastError }]),
+      this.#list.map((s) => [s.name, { state: s.state, startedAt: s.readyAt, startMs: s.startMs, restarts: s.restarts, lastError: s.lastError, waiting: s.waiting?.reason }]),
     );
   }
 
@@ -191,7 +193,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       if (!down.has(s.name)) {
         if (active && this.#createsDone && !s.op && !s.live) this.#launch(s, 'start');
       } else if (s.op) {
-        if (s.op.kind === 'start' && !s.op.returned && !s.op.ctl.signal.aborted) s.op.ctl.abort(cancelled());
+        if (s.op.kind === 'start' && !s.op.returned && !s.op.ctl.signal.aborted) {
+          // in a rollback, a start whose dependencies are fine may finish (or fail: reported too)
+          if (this.#phase === 'rollback' && this.#rollbackGrace > 0 && !this.#forced && s.deps.every((d) => this.#slot(d).state === 'ready')) this.#abortLater(s.op);
+          else s.op.ctl.abort(cancelled());
+        }
       } else if (s.live) {
         const dependentsDown = s.dependents.every((name) => {
           const d = this.#slot(name);
@@ -242,9 +248,18 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
         this.#record(error);
       })
       .finally(() => {
+        if (op.lateAbort !== undefined) this.#clock.clearTimeout(op.lateAbort);
         if (s.op === op) s.op = undefined;
         this.#reconcile();
       });
+  }
+
+  /** Cancels a start in flight after the rollback grace, unless it returns first. */
+  #abortLater(op: Op): void {
+    if (op.lateAbort !== undefined) return;
+    op.lateAbort = this.#clock.setTimeout(() => {
+      if (!op.returned && !op.ctl.signal.aborted) op.ctl.abort(cancelled());
+    }, this.#rollbackGrace);
   }
 
   #armRestart(s: Slot, delay: number): void {
@@ -334,7 +349,21 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       locate: (path: readonly PathSegment[]) => this.#locate?.(['services', s.name, ...path]),
       peer: <T = unknown>(target: string): T => this.#peer(s, target) as T,
       crashed: (error?: unknown) => this.#crashed(s, generation, error),
+      waiting: (reason: string, cause?: unknown) => this.#waiting(s, generation, reason, cause),
     });
+  }
+
+  /** `ctx.waiting()`: what the current start of `generation` waits for. */
+  #waiting(s: Slot, generation: number, reason: string, cause: unknown): void {
+    if (generation !== s.generation || s.state !== 'starting') return;
+    const text = String(reason);
+    s.waiting = { reason: text, cause, since: this.#clock.now() };
+    s.log.debug({ waiting: text, ...(cause instanceof Error ? { cause: cause.message } : {}) }, 'waiting');
+    try {
+      this.emit('waiting', { service: s.name, kind: s.kind, reason: text, ...(cause === undefined ? {} : { cause }) });
+    } catch (err) {
+      s.log.error({ err }, 'waiting listener failed');
+    }
   }
 
   #peer(s: Slot, target: string): unknown {
@@ -355,6 +384,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     s.used = true;
     s.live = true;
     s.pendingCrash = undefined;
+    s.waiting = undefined;
     const timeout = s.plan.config.startTimeout;
     const t0 = this.#clock.now();
     this.#transition(s, 'starting');
@@ -365,17 +395,18 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       timeout,
       grace: this.#grace,
       controller: op.ctl,
-      timeoutReason: () => (timeoutError = startTimeoutError(s, timeout)),
+      timeoutReason: () => (timeoutError = startTimeoutError(s, timeout, s.waiting)),
     });
     op.returned = true;
     const ms = this.#clock.now() - t0;
-    if (outcome.timedOut) return this.#startFailed(s, timeoutError ?? startTimeoutError(s, timeout));
+    if (outcome.timedOut) return this.#startFailed(s, timeoutError ?? startTimeoutError(s, timeout, s.waiting));
     if (op.ctl.signal.aborted) {
       s.pendingCrash = undefined;
       s.log.debug({ ms }, 'start cancelled');
       return;
     }
     if (outcome.status !== 'ok') return this.#startFailed(s, startError(outcome.error, s));
+    s.waiting = undefined;
     s.readyAt = this.#clock.now();
     s.startMs = ms;
     this.#transition(s, 'ready', { ms });

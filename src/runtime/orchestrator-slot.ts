@@ -13,6 +13,8 @@ export interface Op {
   readonly ctl: AbortController;
   /** The service's own call has returned: its signal must not abort any more. */
   returned: boolean;
+  /** A start left to finish during a rollback, aborted when this timer fires. */
+  lateAbort?: TimerHandle | undefined;
 }
 
 /** Everything the orchestrator tracks about one service. */
@@ -40,6 +42,8 @@ export interface Slot {
   held: boolean;
   pendingDelay: number | undefined;
   timer: TimerHandle | undefined;
+  /** What the current start waits for, as the service last said through ctx.waiting(). */
+  waiting: { reason: string; cause: unknown; since: number } | undefined;
   /** crashed() called while start() was still running. */
   pendingCrash: { error: unknown } | undefined;
   readyAt: number | undefined;
@@ -102,6 +106,7 @@ export function createSlot(
     log,
     supervisor: createSupervisor(plan.config.restart, random),
     state: 'waiting',
+    waiting: undefined,
     instance: undefined,
     used: false,
     live: false,

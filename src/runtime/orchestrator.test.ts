@@ -287,6 +287,85 @@ describe('start timeout', () => {
   });
 });
 
+describe('what a start waits for, and failures reported together', () => {
+  it('a start timeout says what the service was waiting for, with the last cause', async () => {
+    vi.useFakeTimers();
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6667'), { code: 'ECONNREFUSED' });
+    const h = makeHarness({
+      graph: { bot: [] },
+      configs: { bot: { startTimeout: 500 } },
+      scripts: {
+        bot: {
+          start: (signal, probe) => {
+            probe.ctx.waiting('connecting to 127.0.0.1:6667');
+            probe.ctx.waiting('retrying 127.0.0.1:6667 in 200 ms', refused);
+            return untilAborted(signal);
+          },
+        },
+      },
+    });
+    const waits: string[] = [];
+    h.orch.on('waiting', (e) => waits.push(`${e.service}: ${e.reason}`));
+    const started = h.orch.start();
+    started.catch(() => {});
+    await vi.advanceTimersByTimeAsync(100);
+    expect(h.orch.stats().bot?.waiting).toBe('retrying 127.0.0.1:6667 in 200 ms');
+    await vi.advanceTimersByTimeAsync(400);
+    const error = await rejection(started);
+    const timeout = error.errors[0]!;
+    expect(timeout.code).toBe('HX_ERR_START_TIMEOUT');
+    expect(timeout.message).toBe('bot (probe) did not become ready within 500 ms: still retrying 127.0.0.1:6667 in 200 ms (last error: connect ECONNREFUSED 127.0.0.1:6667)');
+    expect(timeout.cause).toBe(refused);
+    expect(timeout.hint).toContain('retrying 127.0.0.1:6667');
+    expect(waits).toEqual(['bot: connecting to 127.0.0.1:6667', 'bot: retrying 127.0.0.1:6667 in 200 ms']);
+  });
+
+  it('ignores waiting() outside a start, and forgets the reason once ready', async () => {
+    const h = makeHarness({ graph: { a: [] }, scripts: { a: { start: (_s, probe) => probe.ctx.waiting('warming up') } } });
+    await h.orch.start();
+    expect(h.orch.stats().a?.waiting).toBeUndefined();
+    h.probe('a').ctx.waiting('late');
+    expect(h.orch.stats().a?.waiting).toBeUndefined();
+    await h.orch.stop();
+  });
+
+  it('reports every service whose start fails, not only the first: other starts in flight may finish', async () => {
+    const second = deferred();
+    const h = makeHarness({
+      graph: { a: [], b: [], c: [], web: ['a'] },
+      rollbackGrace: 300,
+      scripts: {
+        a: { start: () => Promise.reject(new Error('port 8000 in use')) },
+        b: { start: () => second.promise },
+        c: { start: (signal) => untilAborted(signal) },
+      },
+    });
+    const started = h.orch.start();
+    started.catch(() => {});
+    await flush();
+    second.reject(new Error('port 8001 in use'));
+    const error = await rejection(started);
+    expect(error.errors.map((e) => `${e.code} ${e.service}`)).toEqual(['HX_ERR_SERVICE_START a', 'HX_ERR_DEPENDENCY_FAILED web', 'HX_ERR_SERVICE_START b']);
+    expect(h.orch.states()).toEqual({ a: 'failed', b: 'failed', c: 'stopped', web: 'failed' });
+    expect(h.events).toContain('stop c');
+  });
+
+  it('the orchestrator owns "already started": an instance is started once; a restart builds a new one', async () => {
+    vi.useFakeTimers();
+    const h = makeHarness({ graph: { db: [] } });
+    await h.orch.start();
+    h.probe('db').ctx.crashed(new Error('lost'));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(h.orch.state('db')).toBe('ready');
+    const instances = h.instances.db!;
+    expect(instances.map((p) => p.index)).toEqual([0, 1]);
+    expect(instances.every((p) => p.startSignal !== undefined)).toBe(true);
+    expect(h.events.filter((e) => e === 'start db')).toHaveLength(2);
+    await expect(h.orch.start()).rejects.toMatchObject({ code: 'HX_ERR_USAGE' });
+    await h.orch.stop();
+  });
+});
+
 describe('stop', () => {
   it('stops in reverse dependency order; dependencies stay up until every dependent has stopped', async () => {
     const webStop = deferred();

@@ -51,6 +51,22 @@ export interface OrchestratorOptions {
    * before it is abandoned; default 2000 ms.
    */
   readonly abortGrace?: number | undefined;
+  /**
+   * When one start fails, how long the other starts in flight (whose dependencies are fine)
+   * may go on, so that their own failures are reported too, before they are cancelled;
+   * default 1000 ms.
+   */
+  readonly rollbackGrace?: number | undefined;
+}
+
+/** What a starting service said it waits for (`ctx.waiting()`). */
+export interface WaitingEvent {
+  readonly service: string;
+  readonly kind: string;
+  /** E.g. `connecting to 127.0.0.1:6667`. */
+  readonly reason: string;
+  /** The last error on the way (`ECONNREFUSED`), if any. */
+  readonly cause?: unknown;
 }
 
 /** One state change of one service, for live views and tests. */
@@ -81,6 +97,8 @@ export interface ServiceStats {
   readonly restarts: number;
   /** The last error it had (start, crash, stop). */
   readonly lastError: unknown;
+  /** What its start waits for, while it is starting and said so. */
+  readonly waiting: string | undefined;
 }
 
 /**
@@ -125,8 +143,12 @@ export interface Orchestrator {
   stats(): Record<string, ServiceStats>;
   /** Listens to every state change. */
   on(event: 'transition', listener: (event: TransitionEvent) => void): this;
+  /** Listens to what starting services say they wait for. */
+  on(event: 'waiting', listener: (event: WaitingEvent) => void): this;
   /** Stops listening. */
   off(event: 'transition', listener: (event: TransitionEvent) => void): this;
+  /** Stops listening. */
+  off(event: 'waiting', listener: (event: WaitingEvent) => void): this;
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createRootLogger } from '../log/logger.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import type { Graph } from './graph-types.js';
-import { createOrchestrator, type Orchestrator, type ServicePlan } from './orchestrator.js';
+import { createOrchestrator, type Orchestrator, type ServicePlan, type TransitionEvent } from './orchestrator.js';
 import { createPlan, type Plan, type PlanOptions } from './plan.js';
 
 /** Options of `up()`; the CLI fills them from argv and the environment. */
@@ -16,7 +16,7 @@ export interface UpOptions extends PlanOptions {
   /** Whether stdout is a terminal (decides the default log format). */
   isTTY?: boolean;
   /** Called on every state change of every service, before start() resolves. */
-  onTransition?: Parameters<Orchestrator['on']>[1];
+  onTransition?: (event: TransitionEvent) => void;
 }
 
 /** A running graph, as `up()` returns it. */
@@ -39,6 +39,11 @@ export interface Hendrix {
   stop(): Promise<void>;
   /** Forces a stop in progress to finish at once. */
   force(): void;
+  /**
+   * The service whose failure stopped the graph (`onFailed: stop`), and why; undefined while
+   * none did. The graph is then stopping or stopped.
+   */
+  readonly failure: { readonly service: string; readonly error: unknown } | undefined;
 }
 
 /** Builds the orchestrator of a plan (the CLI adds its own live view before start). */
@@ -60,8 +65,11 @@ export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]
 }
 
 /** Wraps a started orchestrator as the public handle. */
-export function toHendrix(plan: Plan, orchestrator: Orchestrator, logger: Logger): Hendrix {
+export function toHendrix(plan: Plan, orchestrator: Orchestrator, logger: Logger, failure: () => Hendrix['failure'] = () => undefined): Hendrix {
   return {
+    get failure() {
+      return failure();
+    },
     plan,
     resolved: plan.resolved,
     graph: plan.graph,
@@ -79,6 +87,24 @@ export function toHendrix(plan: Plan, orchestrator: Orchestrator, logger: Logger
     stop: () => orchestrator.stop(),
     force: () => orchestrator.force(),
   };
+}
+
+/**
+ * Watches for a service that ends `failed` while the graph runs and whose `onFailed` is
+ * `stop` (the default): calls `onFailed` once with its error, so that the graph is stopped and
+ * the process exits non-zero (EXIT.serviceFailed) for a supervisor to restart it. Returns the
+ * function that stops watching. Call it after start() resolved.
+ */
+export function watchFailures(plan: Plan, orchestrator: Orchestrator, onFailed: (service: string, error: unknown) => void): () => void {
+  let fired = false;
+  const listener = (event: TransitionEvent): void => {
+    if (fired || event.to !== 'failed') return;
+    if (plan.services.get(event.service)?.config.onFailed === 'keep') return;
+    fired = true;
+    onFailed(event.service, event.error);
+  };
+  orchestrator.on('transition', listener);
+  return () => void orchestrator.off('transition', listener);
 }
 
 /** Logs the plan's warnings (an expired certificate, an open hub beyond loopback), once each. */
@@ -103,5 +129,11 @@ export async function upWith(manifestPath: string | readonly string[], options: 
   const orchestrator = orchestrate(plan, logger, options.services);
   if (options.onTransition) orchestrator.on('transition', options.onTransition);
   await orchestrator.start();
-  return toHendrix(plan, orchestrator, logger);
+  let failure: Hendrix['failure'];
+  watchFailures(plan, orchestrator, (service, error) => {
+    failure = { service, error };
+    logger.child({ service: 'hendrix' }).error({ failed: service, err: error }, 'a service failed: stopping the graph (onFailed: stop)');
+    orchestrator.stop().catch(() => undefined);
+  });
+  return toHendrix(plan, orchestrator, logger, () => failure);
 }

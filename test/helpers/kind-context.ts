@@ -7,6 +7,8 @@ import type { ServiceContext } from '../../src/kinds/contract.js';
 export interface KindTestContext<Config> extends ServiceContext<Config> {
   /** Every ctx.crashed() call, in order. */
   readonly crashes: unknown[];
+  /** What the service said it waits for (ctx.waiting), in order. */
+  readonly waits: { reason: string; cause: unknown }[];
 }
 
 /** Where and how a hand-made context says it stands. */
@@ -30,6 +32,7 @@ export interface KindContextOptions {
  */
 export function createKindContext<Config>(kind: string, config: Config, options: KindContextOptions): KindTestContext<Config> {
   const crashes: unknown[] = [];
+  const waits: { reason: string; cause: unknown }[] = [];
   const peers = options.peers ?? {};
   return {
     name: options.name,
@@ -48,6 +51,10 @@ export function createKindContext<Config>(kind: string, config: Config, options:
     crashed(error?: unknown): void {
       crashes.push(error);
     },
+    waiting(reason: string, cause?: unknown) {
+      waits.push({ reason, cause });
+    },
     crashes,
+    waits,
   };
 }

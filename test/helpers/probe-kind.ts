@@ -55,6 +55,7 @@ export function serviceConfig(o: ConfigOverrides = {}): ServiceConfig {
     dependsOn: [],
     startTimeout: o.startTimeout ?? 1000,
     stopTimeout: o.stopTimeout ?? 1000,
+    onFailed: 'stop',
     restart: {
       policy: o.restart?.policy ?? 'on-failure',
       backoff: { initial: 100, factor: 2, max: 30_000, jitter: 0, ...o.restart?.backoff },
@@ -126,6 +127,8 @@ export interface HarnessOptions {
   only?: string[];
   clock?: Clock;
   abortGrace?: number;
+  /** The rollback grace (default 0 here: in-flight starts are cancelled at once). */
+  rollbackGrace?: number;
   locate?: (path: readonly (string | number)[]) => { file: string; line: number; column: number } | undefined;
 }
 
@@ -178,6 +181,7 @@ export function makeHarness(o: HarnessOptions): Harness {
     ...(o.only ? { only: o.only } : {}),
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.abortGrace !== undefined ? { abortGrace: o.abortGrace } : {}),
+    rollbackGrace: o.rollbackGrace ?? 0,
     ...(o.locate ? { locate: o.locate } : {}),
   });
   h.orch.on('transition', (e) => h.transitions.push(e));

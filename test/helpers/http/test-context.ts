@@ -8,7 +8,7 @@ import type { ServiceContext } from '../../../src/kinds/contract.js';
 import { httpSchema } from '../../../services/http/schema.js';
 
 /** The folder of the app fixtures. */
-export const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const FIXTURES = fileURLToPath(new URL('../../../services/http/fixtures/', import.meta.url));
 
 const testSchema = httpSchema.extend({ kind: z.string(), ...commonServiceFields });
 
@@ -19,6 +19,8 @@ export type TestHttpConfig = z.output<typeof testSchema>;
 export interface TestContext extends ServiceContext<TestHttpConfig> {
   /** Every ctx.crashed() call, in order. */
   readonly crashes: unknown[];
+  /** What the service said it waits for (ctx.waiting), in order. */
+  readonly waits: { reason: string; cause: unknown }[];
   /** Every path ctx.locate() was asked about. */
   readonly located: (readonly PathSegment[])[];
 }
@@ -41,6 +43,7 @@ export interface TestContextOptions {
 export function createTestContext(partial: Record<string, unknown> = {}, options: TestContextOptions = {}): TestContext {
   const config = testSchema.parse({ kind: 'http', listen: '127.0.0.1:0', ...partial });
   const crashes: unknown[] = [];
+  const waits: { reason: string; cause: unknown }[] = [];
   const located: (readonly PathSegment[])[] = [];
   const baseDir = options.baseDir ?? FIXTURES;
   const name = options.name ?? 'web';
@@ -61,7 +64,11 @@ export function createTestContext(partial: Record<string, unknown> = {}, options
     crashed(error?: unknown): void {
       crashes.push(error);
     },
+    waiting(reason: string, cause?: unknown) {
+      waits.push({ reason, cause });
+    },
     crashes,
+    waits,
     located,
   };
 }

@@ -11,7 +11,7 @@ import { ircSchema } from '../../../services/irc/schema.js';
 import { IrcService } from '../../../services/irc/service.js';
 
 /** The folder of the irc test fixtures (commands modules). */
-export const IRC_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const IRC_FIXTURES = fileURLToPath(new URL('../../../services/irc/fixtures/', import.meta.url));
 
 const testSchema = ircSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
 

@@ -5,7 +5,7 @@ import { pubsubKind } from '../../../services/pubsub/kind.js';
 import { PubsubService } from '../../../services/pubsub/service.js';
 
 /** The pubsub test fixtures (schemas, keys). */
-export const PUBSUB_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const PUBSUB_FIXTURES = fileURLToPath(new URL('../../../services/pubsub/fixtures/', import.meta.url));
 
 const running = new Set<PubsubService>();
 

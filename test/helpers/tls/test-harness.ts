@@ -9,7 +9,7 @@ import { tlsSchema } from '../../../services/tls/schema.js';
 import { TlsService } from '../../../services/tls/service.js';
 
 /** The folder of the tls test fixtures (an app reporting what TLS saw). */
-export const TLS_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
+export const TLS_FIXTURES = fileURLToPath(new URL('../../../services/tls/fixtures/', import.meta.url));
 
 const testSchema = tlsSchema.safeExtend({ kind: z.string(), ...commonServiceFields });
 
