@@ -22,7 +22,7 @@ const zodEnglishOnly = {
 
 rmSync('dist/bundle', { recursive: true, force: true });
 await build({
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts', testing: 'src/testing/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
@@ -35,7 +35,8 @@ await build({
   keepNames: true,
   plugins: [zodEnglishOnly],
   chunkNames: 'chunks/[name]-[hash]',
-  external: ['pino-pretty', 'send', 'acme-client', 'selfsigned', 'irc-framework'],
+  // vitest: hendrix/testing runs inside the kind author's own test runner
+  external: ['pino-pretty', 'send', 'acme-client', 'selfsigned', 'irc-framework', 'vitest'],
   // yaml is CommonJS inside: give the bundle a require() for Node built-ins
   banner: { js: "import { createRequire as __hendrixRequire } from 'node:module'; const require = __hendrixRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -20,7 +20,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/manifest': ['src/errors', 'src/kinds'],
   'src/crosstown': ['src/errors', 'src/kinds', 'src/log'],
   'src/runtime': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/net'],
-  'src/testing': ['src/errors', 'src/kinds', 'src/log', 'src/net', 'src/runtime'],
+  'src/testing': ['src/errors', 'src/kinds', 'src/log', 'src/manifest'],
   'src/cli': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net'],
 };
 

@@ -2,8 +2,7 @@ import { connect } from 'node:net';
 import { httpKind } from '../../services/http/kind.js';
 import { FIXTURES } from '../helpers/http/test-context.js';
 import { nodeRequest } from '../helpers/http/test-client.js';
-import { holdMidResponse, PortBlockers } from './helpers.js';
-import { describeServiceContract } from './service-contract.js';
+import { describeServiceContract, holdMidResponse, PortBlockers } from '../../src/testing/index.js';
 
 /** Ports failingConfig() hands out; released in teardown. */
 const blockers = new PortBlockers();

@@ -4,7 +4,7 @@ import type { IrcHandle } from '../../services/irc/service.js';
 import { Observer } from '../helpers/irc/test-harness.js';
 import { startNgircd, type Ngircd } from '../helpers/ngircd.js';
 import { needCommand } from '../helpers/system-command.js';
-import { describeServiceContract } from './service-contract.js';
+import { describeServiceContract } from '../../src/testing/index.js';
 
 let server: Ngircd | undefined;
 let observer: Observer | undefined;

@@ -1,7 +1,6 @@
 import { WebSocket } from 'ws';
 import { pubsubKind } from '../../services/pubsub/kind.js';
-import { PortBlockers } from './helpers.js';
-import { describeServiceContract } from './service-contract.js';
+import { describeServiceContract, PortBlockers } from '../../src/testing/index.js';
 
 /** Ports held for failingConfig(); released in teardown. */
 const blockers = new PortBlockers();

@@ -1,7 +1,7 @@
 import { rawKind } from '../../services/raw/kind.js';
 import { Capture } from '../helpers/raw/test-harness.js';
 import { canMakeNetns, createNetns, type TestNetns } from '../helpers/netns.js';
-import { describeServiceContract } from './service-contract.js';
+import { describeServiceContract } from '../../src/testing/index.js';
 
 // The raw kind needs a namespace with a veth pair (root): the service sends a beacon on hxa,
 // the probe captures it on hxb. Without root the suite is skipped (and fails in CI).

@@ -7,8 +7,7 @@ import { FIXTURES } from '../helpers/http/test-context.js';
 import type { Service } from '../../src/kinds/contract.js';
 import { tlsKind } from '../../services/tls/kind.js';
 import { httpsGet } from '../helpers/tls/test-client.js';
-import { holdMidResponse, PortBlockers } from './helpers.js';
-import { createContractContext, describeServiceContract } from './service-contract.js';
+import { createContractContext, describeServiceContract, holdMidResponse, PortBlockers } from '../../src/testing/index.js';
 
 /** Ports held for failingConfig(), the served http service, and the state folder. */
 const blockers = new PortBlockers();

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { createContractContext } from '../../contract/service-contract.js';
+import { createContractContext } from '../../../src/testing/index.js';
 import { pubsubKind } from '../../../services/pubsub/kind.js';
 import { PubsubService } from '../../../services/pubsub/service.js';
 

@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { errorCodeInfo } from '../../src/errors/codes.js';
-import type { HendrixErrorCode } from '../../src/errors/hendrix-error.js';
-import { HendrixError, isHendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
-import { createSilentLogger } from '../../src/log/logger.js';
-import { serviceSchema } from '../../src/manifest/root-schema.js';
-import type { CommonServiceConfig, Service, ServiceContext, ServiceKind } from '../../src/kinds/contract.js';
+import { errorCodeInfo } from '../errors/codes.js';
+import type { HendrixErrorCode } from '../errors/hendrix-error.js';
+import { HendrixError, isHendrixError, type PathSegment, type SourceLocation } from '../errors/hendrix-error.js';
+import { createSilentLogger } from '../log/logger.js';
+import { serviceSchema } from '../manifest/root-schema.js';
+import type { CommonServiceConfig, Service, ServiceContext, ServiceKind } from '../kinds/contract.js';
 
 // The shared contract suite of DESIGN.md section 6: what every kind's service must do,
 // whatever it serves. Over 400 lines on purpose: the suite, the context it builds and the

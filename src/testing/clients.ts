@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import type { CloseClient } from './service-contract.js';
+import type { CloseClient } from './contract.js';
 
 /**
  * One keep-alive HTTP/1.1 connection on `socket` (plain or TLS) to a service running the
