@@ -46,4 +46,17 @@ describe('LiveView', () => {
     expect(out).toContain('\x1b[1A');
     expect(strip(out)).toContain('restarting in 200 ms');
   });
+
+  it('shows what a starting service waits for, with the errno of the last error', () => {
+    let out = '';
+    const view = new LiveView({ write: (t: string) => (out += t) });
+    view.begin([{ name: 'bot', kind: 'irc' }], 'starting');
+    view.waiting({ service: 'bot', reason: 'connecting to 127.0.0.1:6667' });
+    expect(strip(out)).not.toContain('connecting'); // not starting yet: nothing to say
+    view.update({ service: 'bot', kind: 'irc', to: 'starting' });
+    view.waiting({ service: 'bot', reason: 'retrying 127.0.0.1:6667 in 200 ms', cause: Object.assign(new Error('connect refused'), { code: 'ECONNREFUSED' }) });
+    expect(strip(out)).toContain('bot  irc  retrying 127.0.0.1:6667 in 200 ms… (ECONNREFUSED)');
+    view.update({ service: 'bot', kind: 'irc', to: 'ready', ms: 5 });
+    expect(strip(out).split('\n').slice(-2).join('\n')).toContain('bot  irc  ready in 5 ms');
+  });
 });
