@@ -1,6 +1,8 @@
 import { stringify } from 'yaml';
 import { HendrixError, type PathSegment } from '../errors/hendrix-error.js';
+import { getAt } from '../manifest/path.js';
 import { explain } from '../manifest/resolve.js';
+import { toManifestInput } from '../manifest/to-input.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import { createPlan } from '../runtime/plan.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
@@ -38,21 +40,32 @@ export async function configCommand(argv: string[], io: CliIO): Promise<number> 
   }
   const args = manifestArgs(io, values);
   const { resolved } = await createPlan(args.files, args.options);
+  // written back as manifest input, so that `hendrix config > x.yaml` checks and runs the same
+  // when x.yaml sits in the base manifest's folder (relative paths are printed as written)
+  const manifest = toManifestInput(redactedManifest(resolved) as Record<string, unknown>, resolved.kinds);
   if (values.explain !== undefined) {
-    const origins = explain(resolved, values.explain);
-    const rows = origins.map((o, i) => {
+    const explained = explain(resolved, values.explain);
+    const value = getAt(manifest, explained.path);
+    const rows = explained.origins.map((o, i) => {
       const where = `${o.location.file}:${o.location.line}:${o.location.column}`;
       const text = (o.layer.source.split('\n')[o.location.line - 1] ?? '').trim();
-      return { layer: o.layer.type, where, text, winner: i === origins.length - 1 };
+      return { layer: o.layer.type, where, text, winner: i === explained.origins.length - 1 };
     });
-    if (format === 'json') io.stdout.write(`${JSON.stringify({ path: values.explain, origins: rows }, null, 2)}\n`);
+    const isDefault = rows.length === 0;
+    if (format === 'json') io.stdout.write(`${JSON.stringify({ path: values.explain, value, default: isDefault, origins: rows }, null, 2)}\n`);
     else {
       io.stdout.write(`${values.explain}\n`);
       for (const r of rows) io.stdout.write(`  ${r.winner ? '→' : ' '} ${r.layer.padEnd(5)} ${r.where}  ${r.text}${r.winner ? '  (wins)' : ''}\n`);
+      if (isDefault) io.stdout.write('  → default  no layer sets it\n');
+      io.stdout.write(`  = ${inlineValue(value)}\n`);
     }
     return 0;
   }
-  const manifest = redactedManifest(resolved);
   io.stdout.write(format === 'json' ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest));
   return 0;
+}
+
+/** A value on one line, as YAML writes it (`5000`, `127.0.0.1:8000`, `{ initial: 100, ... }`). */
+function inlineValue(value: unknown): string {
+  return stringify(value, { collectionStyle: 'flow', lineWidth: 0 }).trim();
 }

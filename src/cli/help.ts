@@ -42,8 +42,9 @@ ${COMMON}
   config: `Usage: hendrix config [options] [--explain PATH]
 
 Prints the resolved manifest (defaults applied; values from variables whose names contain
-SECRET, TOKEN, PASSWORD or KEY are redacted). With --explain PATH, prints every layer that set
-PATH with file:line, the winner last.
+SECRET, TOKEN, PASSWORD or KEY are redacted) as a manifest: saved beside the base manifest, it
+checks and runs the same. With --explain PATH, prints every layer that set PATH with
+file:line, the winner last ("default" when none did), then the value.
 
 Options:
 ${COMMON}

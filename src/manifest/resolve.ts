@@ -172,11 +172,22 @@ export async function resolveManifest(options: ResolveOptions): Promise<Resolved
   return result.resolved;
 }
 
+/** Where the value at a manifest path came from, as `hendrix config --explain` shows it. */
+export interface Explanation {
+  /** The parsed path. */
+  readonly path: readonly PathSegment[];
+  /** The resolved value: what a layer set, or the schema's default. */
+  readonly value: unknown;
+  /** Every layer that set it, lowest precedence first — the winner last; none: the default. */
+  readonly origins: readonly Origin[];
+}
+
 /**
- * Every layer that set the value at a dotted path (`services.web.listen`), lowest precedence
- * first — the winner last. Throws HX_ERR_EXPLAIN_PATH when no layer set it.
+ * Explains the value at a dotted path (`services.web.listen`): every layer that set it, the
+ * winner last, or none when the value is the schema's default. Throws HX_ERR_EXPLAIN_PATH (with
+ * a did-you-mean) for a malformed path or one that holds no value at all.
  */
-export function explain(resolved: ResolvedManifest, pathText: string): Origin[] {
+export function explain(resolved: ResolvedManifest, pathText: string): Explanation {
   let path: PathSegment[];
   try {
     path = parsePath(pathText);
@@ -184,22 +195,17 @@ export function explain(resolved: ResolvedManifest, pathText: string): Origin[] 
     if (!(cause instanceof PathSyntaxError)) throw cause;
     throw new HendrixError('HX_ERR_EXPLAIN_PATH', { message: `malformed path \`${pathText}\`: ${cause.message}` });
   }
+  const value = getAt(resolved.manifest, path);
   const origins = resolved.provenance.origins(path);
-  if (origins.length) return origins;
-  const fallback = getAt(resolved.manifest, path);
-  if (fallback !== undefined) {
-    throw new HendrixError('HX_ERR_EXPLAIN_PATH', {
-      message: `no layer sets \`${pathText}\`; it has its default value ${JSON.stringify(fallback)}`,
-      path,
-      hint: 'defaults are documented in the manifest reference and in schemas/hendrix.schema.json',
-    });
-  }
-  const parent = getAt(resolved.raw, path.slice(0, -1));
+  if (value !== undefined || origins.length) return { path, value, origins };
+  // the keys a near miss may have meant: those written, and those the defaults filled in
+  const parent = path.slice(0, -1);
+  const keys = [getAt(resolved.raw, parent), getAt(resolved.manifest, parent)].flatMap((map) => (isPlainMap(map) ? Object.keys(map) : []));
   const last = path[path.length - 1];
-  const hit = isPlainMap(parent) && typeof last === 'string' ? suggest(last, Object.keys(parent)) : undefined;
+  const hit = typeof last === 'string' ? suggest(last, [...new Set(keys)]) : undefined;
   throw new HendrixError('HX_ERR_EXPLAIN_PATH', {
-    message: `no layer sets \`${pathText}\``,
+    message: `no value at \`${pathText}\`: no layer sets it and it has no default`,
     path,
-    ...(hit ? { hint: `did you mean \`${formatPath([...path.slice(0, -1), hit])}\`?` } : {}),
+    ...(hit ? { hint: `did you mean \`${formatPath([...parent, hit])}\`?` } : {}),
   });
 }

@@ -153,7 +153,8 @@ describe('provenance', () => {
       set: ['services.web.listen=9100'],
       environment: {},
     });
-    const origins = explain(resolved, 'services.web.listen');
+    const { origins, value } = explain(resolved, 'services.web.listen');
+    expect(value).toEqual({ host: '0.0.0.0', port: 9100 });
     expect(origins.map((o) => [o.layer.type, o.location.file, o.location.line, o.location.column])).toEqual([
       ['base', 'hendrix.yaml', 5, 13],
       ['file', 'extra.yaml', 3, 13],
@@ -168,9 +169,10 @@ describe('provenance', () => {
     expect(resolved.provenance.source('hendrix.production.yaml')).toContain('# prod');
   });
 
-  it('explains a default and a misspelt path with HX_ERR_EXPLAIN_PATH', async () => {
+  it('explains a default as a value no layer set; a misspelt path is HX_ERR_EXPLAIN_PATH', async () => {
     const resolved = await resolveManifest({ kinds: testKinds, cwd: makeDir({ 'hendrix.yaml': BASE }), environment: {} });
-    expect(() => explain(resolved, 'services.web.keepAliveTimeout')).toThrow(/default value 5000/);
+    expect(explain(resolved, 'services.web.keepAliveTimeout')).toEqual({ path: ['services', 'web', 'keepAliveTimeout'], value: 5000, origins: [] });
+    expect(() => explain(resolved, 'services.web.nothingLikeIt')).toThrow(/no value at `services\.web\.nothingLikeIt`/);
     const error = (() => {
       try {
         explain(resolved, 'services.web.lisen');
