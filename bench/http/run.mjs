@@ -2,6 +2,8 @@
 // bench/http: hello world served by `hendrix up` against bare node:http, same load generator
 // (wrk), alternated rounds; plus idle RSS and spawn-to-first-response against Fastify 5.
 // Usage: npm run build && node bench/http/run.mjs [--rounds 5] [--duration 5] [--connections 50]
+//        node bench/http/run.mjs --startup-only [--rounds 15]   (spawn-to-first-response only:
+//        hendrix — whose plan checks and imports the app before it listens — node:http, Fastify 5)
 import { spawn, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '5' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' } },
+  options: { rounds: { type: 'string', default: '5' }, duration: { type: 'string', default: '5' }, connections: { type: 'string', default: '50' }, 'startup-only': { type: 'boolean', default: false } },
 });
 const rounds = Number(values.rounds);
 
@@ -80,6 +82,24 @@ function wrk(port) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = { hendrix: { rps: [], p99: [], rss: [], first: [] }, node: { rps: [], p99: [], rss: [], first: [] }, fastify: { first: [] } };
+
+if (values['startup-only']) {
+  const first = { hendrix: [], node: [], fastify: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order = [['hendrix', 'fastify', 'node'], ['fastify', 'node', 'hendrix'], ['node', 'hendrix', 'fastify']][round % 3];
+    for (const name of order) {
+      const { child, ms } = await launch(name);
+      first[name].push(ms);
+      await stop(child);
+    }
+  }
+  const m = (xs) => median(xs).toFixed(0);
+  console.log(`bench/http startup — ${rounds} rotated rounds, spawn to first 200, node ${process.version}`);
+  console.log(`median ms: hendrix ${m(first.hendrix)}, fastify 5 ${m(first.fastify)}, bare node:http ${m(first.node)}`);
+  console.log(`hendrix / fastify: ${(median(first.hendrix) / median(first.fastify)).toFixed(3)} (goal ≤ 1)`);
+  console.log(`all: hendrix ${first.hendrix.map((x) => x.toFixed(0)).join(', ')}; fastify ${first.fastify.map((x) => x.toFixed(0)).join(', ')}`);
+  process.exit(0);
+}
 
 for (let round = 0; round < rounds; round++) {
   for (const name of round % 2 ? ['node', 'hendrix'] : ['hendrix', 'node']) {

@@ -16,7 +16,7 @@ export interface CliIO {
 }
 
 /** Prints an error for humans (never a stack trace for a user mistake) and returns its exit code. */
-export function reportError(io: CliIO, error: unknown): number {
+export function reportError(io: Pick<CliIO, 'stderr' | 'env'>, error: unknown): number {
   const color = Boolean(io.stderr.isTTY) && !io.env.NO_COLOR;
   if (isHendrixError(error)) {
     io.stderr.write(`${renderError(error, { color })}\n`);

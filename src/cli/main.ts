@@ -1,13 +1,21 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { builtinKinds } from '../../services/index.js';
 import { HendrixError } from '../errors/hendrix-error.js';
-import { createKindRegistry } from '../kinds/registry.js';
+import { createKindRegistry, type KindRegistry } from '../kinds/registry.js';
 import { EXIT } from '../errors/codes.js';
 import { HELP } from './help.js';
 import { reportError, type CliIO } from './io.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
+
+/**
+ * The built-in kinds, composed here at the edge (the core knows none of them); loaded with the
+ * command, so that `--version` and `--help` do not pay for the kinds' schemas.
+ */
+async function builtinRegistry(): Promise<KindRegistry> {
+  const { builtinKinds } = await import('../../services/index.js');
+  return createKindRegistry(builtinKinds);
+}
 
 /** The commands, loaded on demand so `hendrix up` pays only for what it runs. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
@@ -32,7 +40,7 @@ function version(): string {
 }
 
 /** Runs the CLI with the given argv (without node and script) and resolves to the exit code. */
-async function run(argv: string[], io: CliIO): Promise<number> {
+async function run(argv: string[], io: Omit<CliIO, 'kinds'>): Promise<number> {
   const [name, ...rest] = argv;
   try {
     if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -48,17 +56,16 @@ async function run(argv: string[], io: CliIO): Promise<number> {
         hint: didYouMean(name, Object.keys(COMMANDS)) || 'run `hendrix --help` for the commands',
       });
     }
-    return await (await load())(rest, io);
+    const [command, kinds] = await Promise.all([load(), builtinRegistry()]);
+    return await command(rest, { ...io, kinds });
   } catch (error) {
     return reportError(io, error);
   }
 }
 
-const io: CliIO = {
+const io: Omit<CliIO, 'kinds'> = {
   cwd: process.cwd(),
   env: process.env,
-  // composition at the edge: the core knows no kind; the CLI gives it the built-in ones
-  kinds: createKindRegistry(builtinKinds),
   stdout: process.stdout,
   stderr: process.stderr,
   onSignal(listener) {
