@@ -39,7 +39,8 @@ export async function configCommand(argv: string[], io: CliIO): Promise<number> 
     throw new HendrixError('HX_ERR_USAGE', { message: `config: unknown --format ${format}`, hint: 'use yaml or json' });
   }
   const args = manifestArgs(io, values);
-  const { resolved } = await createPlan(args.files, args.options);
+  // the plan without importing app code: printing the config runs nothing of the app
+  const { resolved } = await createPlan(args.files, { ...args.options, importModules: false });
   // written back as manifest input, so that `hendrix config > x.yaml` checks and runs the same
   // when x.yaml sits in the base manifest's folder (relative paths are printed as written)
   const manifest = toManifestInput(redactedManifest(resolved) as Record<string, unknown>, resolved.kinds);

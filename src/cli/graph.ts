@@ -37,7 +37,7 @@ export async function graphCommand(argv: string[], io: CliIO): Promise<number> {
     throw new HendrixError('HX_ERR_USAGE', { message: `graph: unknown --format ${format}`, hint: 'use text, mermaid or dot' });
   }
   const args = manifestArgs(io, values);
-  const { resolved, graph } = await createPlan(args.files, args.options);
+  const { resolved, graph } = await createPlan(args.files, { ...args.options, importModules: false });
   io.stdout.write(renderGraph(graph, (n) => resolved.manifest.services[n]?.kind ?? '?', format));
   return 0;
 }

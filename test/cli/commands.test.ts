@@ -83,13 +83,13 @@ describe('hendrix config', () => {
   });
 
   it('prints the resolved manifest with secrets redacted', async () => {
-    const r = await runCli(['config', '-f', 'hendrix.yaml.example', '--set', 'services.web.app=${API_TOKEN}', '--format', 'json'], {
-      env: { API_TOKEN: 'hunter2' },
+    const r = await runCli(['config', '-f', 'hendrix.yaml.example', '--set', 'services.hub.auth.tokens[0].token=${API_TOKEN}', '--format', 'json'], {
+      env: { API_TOKEN: 'hunter2-hunter2' },
     });
-    expect(r.code).toBe(0);
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toContain('hunter2');
-    const manifest = JSON.parse(r.stdout) as { services: { web: { app: string; startTimeout: number } } };
-    expect(manifest.services.web.app).toBe('[redacted]');
+    const manifest = JSON.parse(r.stdout) as { services: { web: { startTimeout: number }; hub: { auth: { tokens: { token: string }[] } } } };
+    expect(manifest.services.hub.auth.tokens[0]?.token).toBe('[redacted]');
     expect(manifest.services.web.startTimeout).toBe(30_000);
   });
 });

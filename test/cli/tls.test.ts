@@ -59,7 +59,7 @@ describe('hendrix up with a tls listener', () => {
     expect(await p.exited()).toBe(0);
   });
 
-  it('exits 1 with the file, the manifest line and no stack trace when a key does not match', async () => {
+  it('refuses at the plan (exit 78) with the file, the manifest line and no stack trace when a key does not match', async () => {
     const ca = await createTestCa(certDir);
     const [a, b] = await Promise.all([createLeaf(certDir, ca, { hosts: ['localhost'], name: 'a' }), createLeaf(certDir, ca, { hosts: ['localhost'], name: 'b' })]);
     const dir = tempProject({
@@ -78,7 +78,7 @@ describe('hendrix up with a tls listener', () => {
     });
     const p = spawnCli(['up'], { cwd: dir });
     running.push(p);
-    expect(await p.exited()).toBe(1);
+    expect(await p.exited()).toBe(78);
     const err = p.stderr();
     expect(err).toContain('HX_ERR_TLS_KEY_MISMATCH');
     expect(err).toContain(`the key ${b.keyFile} does not match the certificate ${a.certFile}`);
@@ -105,7 +105,7 @@ describe('hendrix up with a tls listener', () => {
     expect(err).toContain('HX_ERR_UNKNOWN_REFERENCE');
   });
 
-  it('says what to do when a port below 1024 needs privileges', async () => {
+  it('refuses a port below 1024 this user may not bind at the plan, saying what to do', async () => {
     const dir = tempProject({
       'app.mjs': 'export default (req, res) => res.end("ok")',
       'hendrix.yaml': ['version: 1', 'services:', '  web: { kind: http, listen: "127.0.0.1:0", app: ./app.mjs }', '  secure: { kind: tls, serves: web, listen: "127.0.0.1:443", selfSigned: true, stateDir: /tmp/hendrix-priv-test }'].join('\n'),
@@ -115,8 +115,9 @@ describe('hendrix up with a tls listener', () => {
     const asRoot = process.getuid?.() === 0;
     const args = asRoot ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'up'] : [BIN, 'up'];
     const result = spawnSync(asRoot ? 'setpriv' : process.execPath, args, { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: '/tmp' }, timeout: 20_000 });
-    expect(result.status).toBe(1);
-    expect(result.stderr).toContain('cannot listen on https://127.0.0.1:443: EACCES (permission denied)');
-    expect(result.stderr).toContain('ports below 1024 need privileges');
+    expect(result.status).toBe(78);
+    expect(result.stderr).toContain('error[HX_ERR_LISTEN_PRIVILEGED]: service `secure` listens on port 443, below 1024, and this process (uid 65534) may not bind it');
+    expect(result.stderr).toContain('hendrix.yaml:4:');
+    expect(result.stderr).toContain('setcap cap_net_bind_service+ep');
   });
 });
