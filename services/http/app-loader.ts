@@ -45,7 +45,8 @@ export function parseAppSpec(value: string): AppSpec {
   return { specifier: value.slice(0, hash), exportName: value.slice(hash + 1) };
 }
 
-function isPathSpecifier(specifier: string): boolean {
+/** True for a specifier naming a file by path (`./`, `../`, `.`, absolute), not a package. */
+export function isPathSpecifier(specifier: string): boolean {
   return specifier.startsWith('./') || specifier.startsWith('../') || specifier === '.' || isAbsolute(specifier);
 }
 
@@ -92,7 +93,7 @@ function isClass(fn: Function): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(fn));
 }
 
-type Shape = LoadedApp | { type: 'factory'; factory: (ctx: AppContext) => unknown } | { type: 'unknown'; found: string };
+type Shape = LoadedApp | FactoryShape | { type: 'unknown'; found: string };
 
 /**
  * Detects the shape of an app export: an object with `fetch`, a Node listener (two or more
@@ -135,9 +136,62 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
+/** A factory export `(ctx) => app`, recognized but not yet called. */
+export type FactoryShape = { type: 'factory'; factory: (ctx: AppContext) => unknown };
+
 /**
- * Loads the app of an http service: resolves `config.app` against the base folder, imports
- * it, picks the export, and turns it into a runnable shape (calling a factory once).
+ * What an app module turned out to be, before any factory is called: a runnable shape or a
+ * factory (with `where`, the app as written, for messages), or why it cannot be used.
+ * `stage` says where it failed: importing the module, or choosing and recognizing the export.
+ */
+export type AppInspection =
+  | { ok: true; shape: LoadedApp | FactoryShape; where: string }
+  | { ok: false; stage: 'import' | 'export'; code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE'; message: string; cause?: unknown };
+
+/**
+ * Imports an app module (`./mod.mjs`, a package, `#name` for an export) from `baseDir`, picks
+ * the export and recognizes its shape, without calling a factory. The one path shared by the
+ * plan's provision step and the service's start, so both read an app the same way. Rejects
+ * only with `signal`'s reason when it aborts.
+ */
+export async function inspectApp(app: string, baseDir: string, signal?: AbortSignal): Promise<AppInspection> {
+  const { specifier, exportName } = parseAppSpec(app);
+  let namespace: Record<string, unknown>;
+  try {
+    const { url } = await resolveModule(specifier, baseDir);
+    const imported = import(url) as Promise<Record<string, unknown>>;
+    namespace = await (signal ? raceAbort(imported, signal) : imported);
+  } catch (error) {
+    if (signal?.aborted && error === signal.reason) throw error;
+    const code = (error as { code?: unknown }).code;
+    const notFound = code === 'ENOENT' || (code === 'ERR_MODULE_NOT_FOUND' && !isPathSpecifier(specifier));
+    const reason = error instanceof Error ? error.message : String(error);
+    const message = notFound ? `app module not found: ${specifier} (${reason})` : `app module ${specifier} failed to load: ${reason}`;
+    return { ok: false, stage: 'import', code: 'HX_ERR_APP_LOAD', message, cause: error };
+  }
+  const fail = (code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE', message: string): AppInspection => ({ ok: false, stage: 'export', code, message });
+
+  let value: unknown;
+  if (exportName !== undefined) {
+    if (!(exportName in namespace)) return fail('HX_ERR_APP_LOAD', `app module ${specifier} has no export named "${exportName}" (it exports: ${exportList(namespace)})`);
+    value = namespace[exportName];
+  } else if ('default' in namespace) {
+    value = namespace['default'];
+  } else if (typeof namespace['fetch'] === 'function') {
+    value = namespace; // `export function fetch(request)` as the whole module
+  } else {
+    return fail('HX_ERR_APP_SHAPE', `app module ${specifier} has no default export (it exports: ${exportList(namespace)}); add one or name an export with ${specifier}#name`);
+  }
+
+  const where = exportName ? `${specifier}#${exportName}` : specifier;
+  const shape = detectShape(value);
+  if (shape.type === 'unknown') return fail('HX_ERR_APP_SHAPE', `app ${where} is ${shape.found}, not a (req, res) listener, an object with fetch(request), or a factory (ctx) => app`);
+  return { ok: true, shape, where };
+}
+
+/**
+ * Loads the app of an http service: inspectApp(), then a factory is called once with the
+ * service's AppContext and what it returns must be a runnable shape.
  */
 export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>, signal: AbortSignal): Promise<LoadedApp> {
   const app = ctx.config.app;
@@ -146,37 +200,10 @@ export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>,
   const fail = (code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE', message: string, cause?: unknown): HendrixError =>
     new HendrixError(code, { service: ctx.name, path: ['services', ctx.name, 'app'], location, message, cause });
 
-  const { specifier, exportName } = parseAppSpec(app);
-  let namespace: Record<string, unknown>;
-  try {
-    const { url } = await resolveModule(specifier, ctx.baseDir);
-    namespace = (await raceAbort(import(url) as Promise<Record<string, unknown>>, signal)) as Record<string, unknown>;
-  } catch (error) {
-    if (signal.aborted && error === signal.reason) throw error;
-    const code = (error as { code?: unknown }).code;
-    const notFound = code === 'ENOENT' || (code === 'ERR_MODULE_NOT_FOUND' && !isPathSpecifier(specifier));
-    const reason = error instanceof Error ? error.message : String(error);
-    throw fail('HX_ERR_APP_LOAD', notFound ? `app module not found: ${specifier} (${reason})` : `app module ${specifier} failed to load: ${reason}`, error);
-  }
-
-  let value: unknown;
-  if (exportName !== undefined) {
-    if (!(exportName in namespace)) {
-      throw fail('HX_ERR_APP_LOAD', `app module ${specifier} has no export named "${exportName}" (it exports: ${exportList(namespace)})`);
-    }
-    value = namespace[exportName];
-  } else if ('default' in namespace) {
-    value = namespace['default'];
-  } else if (typeof namespace['fetch'] === 'function') {
-    value = namespace; // `export function fetch(request)` as the whole module
-  } else {
-    throw fail('HX_ERR_APP_SHAPE', `app module ${specifier} has no default export (it exports: ${exportList(namespace)}); add one or name an export with ${specifier}#name`);
-  }
-
-  const where = exportName ? `${specifier}#${exportName}` : specifier;
-  const shape = detectShape(value);
-  if (shape.type === 'node' || shape.type === 'fetch') return shape;
-  if (shape.type === 'unknown') throw fail('HX_ERR_APP_SHAPE', `app ${where} is ${shape.found}, not a (req, res) listener, an object with fetch(request), or a factory (ctx) => app`);
+  const found = await inspectApp(app, ctx.baseDir, signal);
+  if (!found.ok) throw fail(found.code, found.message, found.cause);
+  const { shape, where } = found;
+  if (shape.type !== 'factory') return shape;
 
   const appContext: AppContext = {
     log: ctx.log,
@@ -194,6 +221,6 @@ export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>,
   }
   const result = detectShape(made);
   if (result.type === 'node' || result.type === 'fetch') return result;
-  const found = result.type === 'factory' ? describe(made) + ' (a factory may not return another factory)' : result.found;
-  throw fail('HX_ERR_APP_SHAPE', `app factory ${where} returned ${found}; return a (req, res) listener or an object with fetch(request)`);
+  const what = result.type === 'factory' ? describe(made) + ' (a factory may not return another factory)' : result.found;
+  throw fail('HX_ERR_APP_SHAPE', `app factory ${where} returned ${what}; return a (req, res) listener or an object with fetch(request)`);
 }

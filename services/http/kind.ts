@@ -1,5 +1,6 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { httpCodes } from './codes.js';
+import { httpListens, provisionHttp } from './provision.js';
 import { httpSchema } from './schema.js';
 
 /** Time after both drains for the service to report what was left and close its pools. */
@@ -11,6 +12,8 @@ export const httpKind = defineServiceKind({
   description: 'An HTTP server running your app module and static folders.',
   schema: httpSchema,
   errors: httpCodes,
+  listens: httpListens,
+  provision: provisionHttp,
   // stop drains HTTP for up to stopTimeout, then crosstown tasks for up to drainTimeout
   stopDeadline: (config) => config.stopTimeout + config.crosstown.drainTimeout + STOP_REPORT_MARGIN,
   async create(ctx) {

@@ -85,7 +85,7 @@ export class HttpService implements Service {
       // loaded only when used: `send` and its MIME database cost ~40 ms of start-up
       const { StaticFiles } = await import('./static-files.js');
       const statics = new StaticFiles(config.static, this.#ctx.baseDir, log);
-      await statics.init();
+      await statics.init(this.#ctx);
       this.#pipeline.setStatic(statics);
     }
     if (config.app !== undefined) this.#pipeline.setApp(await loadApp(this.#ctx, signal));

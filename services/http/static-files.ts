@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Logger } from 'pino';
 import send from 'send';
+import { HendrixError, formatPath, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
 import { sendStatus } from './responses.js';
 
 /** One static folder mounted at a URL prefix. */
@@ -13,6 +14,8 @@ export interface StaticMount {
   readonly dir: string;
   /** The folder with symlinks resolved, once it exists. */
   real: string | undefined;
+  /** The key of the `static` entry as the manifest wrote it. */
+  readonly field: string;
 }
 
 /** A request path that falls under a mount. */
@@ -64,16 +67,28 @@ export class StaticFiles {
     this.mounts = Object.entries(folders)
       .map(([prefix, dir]) => {
         const trimmed = prefix.length > 1 ? prefix.replace(/\/+$/, '') || '/' : prefix;
-        return { prefix: encodeURI(trimmed), dir: resolve(baseDir, dir), real: undefined };
+        return { prefix: encodeURI(trimmed), dir: resolve(baseDir, dir), real: undefined, field: prefix };
       })
       .sort((a, b) => b.prefix.length - a.prefix.length);
   }
 
-  /** Resolves each folder's real path; a missing folder is a warning (it may appear later). */
-  async init(): Promise<void> {
+  /**
+   * Resolves each folder's real path. A folder that is missing or not a folder is
+   * HX_ERR_HTTP_STATIC at its `static` entry, the same problem the plan's provision step
+   * reports (a start without a plan still refuses it).
+   */
+  async init(at?: { readonly name: string; locate(path: readonly PathSegment[]): SourceLocation | undefined }): Promise<void> {
     for (const mount of this.mounts) {
       mount.real = await realpathOrUndefined(mount.dir);
-      if (mount.real === undefined) this.#log.warn({ prefix: mount.prefix, dir: mount.dir }, 'static folder not found');
+      const info = mount.real === undefined ? undefined : await stat(mount.real).catch(() => undefined);
+      if (info?.isDirectory()) continue;
+      const path = ['static', mount.field];
+      const location = at?.locate(path);
+      throw new HendrixError('HX_ERR_HTTP_STATIC', {
+        message: `\`${formatPath(path)}\` names ${mount.dir}, which ${info ? 'is not a folder' : 'does not exist'}`,
+        ...(at ? { service: at.name, path: ['services', at.name, ...path] } : { path }),
+        ...(location ? { location } : {}),
+      });
     }
   }
 

@@ -1,0 +1,172 @@
+import { createRequire } from 'node:module';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HendrixError, type SourceLocation } from '../../src/errors/hendrix-error.js';
+import type { CommonServiceConfig, ListenSite, ProvisionContext } from '../../src/kinds/contract.js';
+import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import { inspectApp, isPathSpecifier, parseAppSpec, type AppInspection } from './app-loader.js';
+import { locateImportFailure } from './import-failure.js';
+import { inNodeModules, walkModuleGraph, type GraphModule, type ModuleGraph } from './module-graph.js';
+import type { HttpConfig } from './schema.js';
+
+/** The provision context of an `http` service. */
+type HttpProvisionContext = ProvisionContext<HttpConfig & CommonServiceConfig>;
+
+type Related = { message: string; location?: SourceLocation };
+
+/** The address an `http` service listens on: `listen`. */
+export function httpListens(config: HttpConfig): ListenSite[] {
+  return [{ path: ['listen'], address: config.listen }];
+}
+
+/**
+ * The plan-time checks of an `http` service, the ones its start would otherwise hit: the app
+ * module exists, imports, and exports a shape the server runs (a factory is recognized, not
+ * called: it may open things); every static folder is a readable folder; `exposeErrors` beyond
+ * loopback is a warning. Records the app and every project module it imports (role `module`),
+ * so the fingerprint changes with their content. Without `importModules` the app is not
+ * imported, but its files are still checked and recorded.
+ */
+export async function provisionHttp(ctx: HttpProvisionContext): Promise<void> {
+  warnExposedErrors(ctx);
+  const app = ctx.config.app;
+  const entry = app === undefined ? undefined : await locateApp(ctx, app);
+  // the files are recorded in one order (app, static folders, modules): the fingerprint hashes them in it
+  const [, modules] = await Promise.all([checkStatics(ctx), app !== undefined && entry !== undefined ? checkApp(ctx, app, entry.file) : []]);
+  for (const m of modules) ctx.file(m.file, 'module', ['app']);
+}
+
+/** The app's module file: checked and recorded (a path), or resolved from the manifest folder (a package). */
+async function locateApp(ctx: HttpProvisionContext, app: string): Promise<{ file: string | undefined } | undefined> {
+  const { specifier } = parseAppSpec(app);
+  if (specifier.startsWith('file:') || isPathSpecifier(specifier)) {
+    const path = specifier.startsWith('file:') ? fileURLToPath(specifier) : specifier;
+    const file = await ctx.need(path, 'app', ['app'], { code: 'HX_ERR_APP_LOAD' });
+    return file === undefined ? undefined : { file };
+  }
+  try {
+    return { file: ctx.file(createRequire(join(ctx.baseDir, 'noop.js')).resolve(specifier), 'app', ['app']) };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    // exports for `import` only: require() cannot resolve it, import() may (and says so when imported)
+    if (code !== 'MODULE_NOT_FOUND') return { file: undefined };
+    ctx.problem(
+      new HendrixError('HX_ERR_APP_LOAD', {
+        path: ['app'],
+        message: `\`app\` names the package ${specifier}, which cannot be found from ${ctx.baseDir} (is it installed?)`,
+        cause: error,
+      }),
+    );
+    return undefined;
+  }
+}
+
+/** Walks the app's project modules and, when allowed, imports it; reports what stops it. */
+async function checkApp(ctx: HttpProvisionContext, app: string, entry: string | undefined): Promise<readonly GraphModule[]> {
+  const project = entry !== undefined && !inNodeModules(entry);
+  const [graph, inspection] = await Promise.all([
+    project ? walkModuleGraph(entry) : ({ modules: [], missing: [] } satisfies ModuleGraph),
+    ctx.importModules ? inspectApp(app, ctx.baseDir) : undefined,
+  ]);
+  for (const gap of graph.missing) {
+    ctx.problem(
+      new HendrixError('HX_ERR_APP_LOAD', {
+        path: ['app'],
+        message: `${display(gap.importer)} imports ${gap.specifier}, which does not exist (looked at ${gap.resolved})`,
+        location: shown(gap.at),
+        related: [...importChain(graph, gap.importer), namedHere(ctx)],
+      }),
+    );
+  }
+  // a missing import is why the import failed: said once, at the import
+  if (inspection && !inspection.ok && !(inspection.stage === 'import' && graph.missing.length)) {
+    ctx.problem(await inspectionProblem(ctx, app, inspection, graph));
+  }
+  return graph.modules.slice(1);
+}
+
+/** The problem of an app that cannot be used, placed in its own files when the failure says where. */
+async function inspectionProblem(ctx: HttpProvisionContext, app: string, failed: AppInspection & { ok: false }, graph: ModuleGraph): Promise<HendrixError> {
+  const plain = new HendrixError(failed.code, { path: ['app'], message: failed.message, cause: failed.cause });
+  if (failed.stage !== 'import') return plain;
+  const files = graph.modules.map((m) => m.file);
+  const failure = await locateImportFailure(failed.cause, files, ctx.baseDir);
+  if (failure === undefined) return plain;
+  const { specifier } = parseAppSpec(app);
+  const where = failure.location.file;
+  const inApp = where === files[0];
+  const message =
+    failure.kind === 'syntax'
+      ? `app module ${specifier} ${inApp ? 'has' : `cannot load: ${display(where)} has`} a syntax error: ${failure.message}`
+      : failed.message;
+  return new HendrixError(failed.code, {
+    path: ['app'],
+    message,
+    location: shown(failure.location),
+    hint: {
+      syntax: `fix the code at the place shown (\`node --check ${display(where)}\` reports the same)`,
+      link: 'import only what the module named there exports (or export it from there)',
+      throw: 'the code shown runs when the app module is imported, before any request (`hendrix check --no-import` does not import it)',
+    }[failure.kind],
+    // a syntax error's own message, the same whether Node or a test runner's loader found it
+    cause: failure.kind === 'syntax' ? new SyntaxError(failure.message, { cause: failed.cause }) : failed.cause,
+    related: [...importChain(graph, where), namedHere(ctx)],
+  });
+}
+
+/** Each static folder exists and is a readable folder (one after another: their order is recorded). */
+async function checkStatics(ctx: HttpProvisionContext): Promise<void> {
+  for (const [prefix, dir] of Object.entries(ctx.config.static ?? {})) {
+    await ctx.need(dir, 'static', ['static', prefix], { code: 'HX_ERR_HTTP_STATIC', folder: true });
+  }
+}
+
+/** Warns when 500 responses carry error messages and the service is reachable beyond this machine. */
+function warnExposedErrors(ctx: HttpProvisionContext): void {
+  const address = ctx.config.listen;
+  if (!ctx.config.exposeErrors || isLocal(address)) return;
+  ctx.warn(
+    new HendrixError('HX_ERR_HTTP_EXPOSE_ERRORS', {
+      path: ['exposeErrors'],
+      message: `service \`${ctx.name}\` sends error messages in its 500 responses (exposeErrors) and listens on ${formatListen(address)}, beyond loopback`,
+    }),
+  );
+}
+
+/** True for a unix socket and a loopback host (127.0.0.0/8, ::1, localhost). */
+function isLocal(address: ListenAddress): boolean {
+  if ('path' in address) return true;
+  const host = address.host.toLowerCase();
+  return host === 'localhost' || host === '::1' || /^(?:::ffff:)?127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/** "imported here" for every module between the app and `file`, app first. */
+function importChain(graph: ModuleGraph, file: string): Related[] {
+  const byFile = new Map(graph.modules.map((m) => [m.file, m]));
+  const chain: Related[] = [];
+  for (let m = byFile.get(file); m?.importedAt !== undefined && m.importedBy !== undefined; m = byFile.get(m.importedBy)) {
+    chain.unshift({ message: `${display(m.file)} is imported here`, location: shown(m.importedAt) });
+    if (chain.length > graph.modules.length) break;
+  }
+  return chain;
+}
+
+/** The manifest line that names the app. */
+function namedHere(ctx: HttpProvisionContext): Related {
+  const location = ctx.locate(['app']);
+  return location ? { message: 'named here', location } : { message: 'named here' };
+}
+
+/** A location in an app file, displayed like the manifest's. */
+function shown(location: SourceLocation): SourceLocation {
+  return { ...location, file: display(location.file) };
+}
+
+/**
+ * A file as locations show it: relative to the working directory, like the manifest files (the
+ * renderer reads code frames from there), or absolute when it lies outside.
+ */
+function display(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? file : rel;
+}
