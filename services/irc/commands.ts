@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import type { ServiceContext } from '../../src/kinds/contract.js';
-import { firstLine, ircError } from './errors.js';
+import { firstLine, ircError, type IrcErrorSite } from './errors.js';
 import type { IncomingMessage } from './session.js';
 
 /** What a command handler is told about the message that called it. */
@@ -63,6 +63,46 @@ export interface CommandHost {
 /** A command name: what can follow the prefix. */
 const NAME = /^[A-Za-z][\w-]*$/;
 
+/** What loading a commands module needs: the bot's name, the manifest folder, where `commands` is written. */
+export interface CommandsSite extends IrcErrorSite {
+  readonly baseDir: string;
+}
+
+/**
+ * Imports the commands module `file` (relative to the manifest) and returns its handlers by
+ * lower-case command name: each exported function, or each function of a default-exported
+ * object. A missing module, one that fails to load, or a wrong shape is HX_ERR_IRC_COMMANDS
+ * at `commands`. Start and the plan's provision step both load through here.
+ */
+export async function loadCommandHandlers(site: CommandsSite, file: string): Promise<Map<string, IrcCommandHandler>> {
+  const path = resolve(site.baseDir, file);
+  const fail = (message: string, cause?: unknown): HendrixError => ircError(site, 'HX_ERR_IRC_COMMANDS', ['commands'], message, cause);
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(path)) throw fail(`cannot find the commands module ${path}`, error);
+    throw fail(`cannot load the commands module ${path}: ${firstLine(error)}`, error);
+  }
+  const handlers = new Map<string, IrcCommandHandler>();
+  const add = (name: string, value: unknown, where: string): void => {
+    if (typeof value !== 'function') throw fail(`${path}: ${where} is not a function (a command handler is (message, reply, ctx) => reply text or nothing)`);
+    if (!NAME.test(name)) throw fail(`${path}: ${where} is not a command name (a letter, then letters, digits, _ or -)`);
+    handlers.set(name.toLowerCase(), value as IrcCommandHandler);
+  };
+  for (const [name, value] of Object.entries(module)) {
+    if (name === 'default') {
+      if (typeof value === 'object' && value !== null) for (const [key, fn] of Object.entries(value)) add(key, fn, `default.${key}`);
+      else add('default', value, 'the default export');
+      continue;
+    }
+    add(name, value, `export \`${name}\``);
+  }
+  if (handlers.size === 0) throw fail(`${path} exports no command: export function ping(message, reply, ctx) { return 'pong'; }`);
+  return handlers;
+}
+
 /**
  * The commands module of a bot, loaded once per start: each exported function (or each
  * function of a default-exported object) answers `<prefix><name>`. `help` lists them unless the
@@ -80,31 +120,7 @@ export class IrcCommands {
 
   /** Loads `file` (relative to the manifest); a missing module or a wrong shape is HX_ERR_IRC_COMMANDS. */
   static async load(ctx: ServiceContext<{ commands?: string | undefined; commandPrefix: string }>, file: string): Promise<IrcCommands> {
-    const path = resolve(ctx.baseDir, file);
-    const fail = (message: string, cause?: unknown): HendrixError => ircError(ctx, 'HX_ERR_IRC_COMMANDS', ['commands'], message, cause);
-    let module: Record<string, unknown>;
-    try {
-      module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(path)) throw fail(`cannot find the commands module ${path}`, error);
-      throw fail(`cannot load the commands module ${path}: ${firstLine(error)}`, error);
-    }
-    const handlers = new Map<string, IrcCommandHandler>();
-    const add = (name: string, value: unknown, where: string): void => {
-      if (typeof value !== 'function') throw fail(`${path}: ${where} is not a function (a command handler is (message, reply, ctx) => reply text or nothing)`);
-      if (!NAME.test(name)) throw fail(`${path}: ${where} is not a command name (a letter, then letters, digits, _ or -)`);
-      handlers.set(name.toLowerCase(), value as IrcCommandHandler);
-    };
-    for (const [name, value] of Object.entries(module)) {
-      if (name === 'default') {
-        if (typeof value === 'object' && value !== null) for (const [key, fn] of Object.entries(value)) add(key, fn, `default.${key}`);
-        else add('default', value, 'the default export');
-        continue;
-      }
-      add(name, value, `export \`${name}\``);
-    }
-    if (handlers.size === 0) throw fail(`${path} exports no command: export function ping(message, reply, ctx) { return 'pong'; }`);
+    const handlers = await loadCommandHandlers(ctx, file);
     return new IrcCommands(handlers, ctx as unknown as ServiceContext<{ commandPrefix: string }>);
   }
 

@@ -1,5 +1,6 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { ircCodes } from './codes.js';
+import { provisionIrc } from './provision.js';
 import { relayReferences } from './relay-endpoint.js';
 import { ircSchema } from './schema.js';
 
@@ -9,8 +10,11 @@ export const ircKind = defineServiceKind({
   description: 'An IRC bot on one server: channels, !commands, relays to and from pub/sub hub topics, flood control, reconnects with backoff.',
   schema: ircSchema,
   errors: ircCodes,
-  // every hub a relay entry names (`hub:alerts`) is an edge: the bot starts after it
+  // every hub a relay entry names (`hub:alerts`) is an edge: the bot starts after it; the plan
+  // refuses one naming a service of another kind (HX_ERR_IRC_RELAY)
   references: (config) => relayReferences(config.relay),
+  // a bot listens on nothing: no `listens`
+  provision: provisionIrc,
   async create(ctx) {
     // the implementation (irc-framework) loads only when a manifest uses the kind
     const { IrcService } = await import('./service.js');

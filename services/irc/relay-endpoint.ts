@@ -1,3 +1,5 @@
+import type { Reference } from '../../src/kinds/contract.js';
+
 /**
  * One end of a relay entry: a channel (`#ops`) or a topic of a pub/sub service
  * (`hub:alerts`). The part before the first colon names the service, which makes it an edge
@@ -47,13 +49,16 @@ function topicProblem(topic: string, pattern: boolean): string | undefined {
   return undefined;
 }
 
-/** The pub/sub services a relay list names, with where: what the graph turns into edges. */
-export function relayReferences(relay: readonly { from: string; to: string }[]): { path: (string | number)[]; target: string }[] {
-  const out: { path: (string | number)[]; target: string }[] = [];
+/**
+ * The pub/sub services a relay list names, with where: what the graph turns into edges. Each
+ * is typed: the plan refuses, with HX_ERR_IRC_RELAY at the entry, one naming another kind.
+ */
+export function relayReferences(relay: readonly { from: string; to: string }[]): Reference[] {
+  const out: Reference[] = [];
   relay.forEach((entry, index) => {
     for (const side of ['from', 'to'] as const) {
       const end = parseEndpoint(entry[side], side);
-      if ('type' in end && end.type === 'hub') out.push({ path: ['relay', index, side], target: end.service });
+      if ('type' in end && end.type === 'hub') out.push({ path: ['relay', index, side], target: end.service, kinds: ['pubsub'], code: 'HX_ERR_IRC_RELAY' });
     }
   });
   return out;

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createPublicKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -36,6 +36,29 @@ export interface AuthContext {
 }
 
 /**
+ * Reads the JWT public key file `auth.jwt.publicKey` (relative to the manifest) and parses it;
+ * a missing, unreadable or unparsable one is HX_ERR_PUBSUB_AUTH_KEY at that field. Start and
+ * the plan's provision step both read it through here.
+ */
+export async function readJwtPublicKey(publicKey: string, context: AuthContext): Promise<KeyObject> {
+  const path: PathSegment[] = ['auth', 'jwt', 'publicKey'];
+  const file = resolve(context.baseDir, publicKey);
+  const fail = (message: string, cause: unknown): HendrixError =>
+    new HendrixError('HX_ERR_PUBSUB_AUTH_KEY', { service: context.service, path: ['services', context.service, ...path], location: context.locate(path), message, cause });
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw fail(`cannot read the JWT public key ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, error);
+  }
+  try {
+    return createPublicKey(text);
+  } catch (error) {
+    throw fail(`${file} holds no usable public key (expected PEM: -----BEGIN PUBLIC KEY-----): ${(error as Error).message}`, error);
+  }
+}
+
+/**
  * Turns a presented token into a Grant: static tokens (compared in constant time) first,
  * then JSON Web Tokens verified with `jose` against the configured secret or public key,
  * algorithms pinned. Without `auth` everyone may do everything.
@@ -65,24 +88,11 @@ export class Authenticator {
     if (jwt === undefined) return new Authenticator(config, undefined);
     const jose = await import('jose');
     const options = { algorithms: jwt.algorithms ?? (jwt.secret !== undefined ? ['HS256'] : ['RS256', 'PS256', 'ES256', 'EdDSA']), ...(jwt.issuer ? { issuer: jwt.issuer } : {}), ...(jwt.audience ? { audience: jwt.audience } : {}) };
-    let key: Uint8Array | import('node:crypto').KeyObject;
+    let key: Uint8Array | KeyObject;
     if (jwt.secret !== undefined) {
       key = new TextEncoder().encode(jwt.secret);
     } else {
-      const path: PathSegment[] = ['auth', 'jwt', 'publicKey'];
-      const file = resolve(context.baseDir, jwt.publicKey as string);
-      try {
-        const { createPublicKey } = await import('node:crypto');
-        key = createPublicKey(await readFile(file, 'utf8'));
-      } catch (error) {
-        throw new HendrixError('HX_ERR_PUBSUB_AUTH_KEY', {
-          service: context.service,
-          path: ['services', context.service, ...path],
-          location: context.locate(path),
-          message: `cannot read the JWT public key ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-          cause: error,
-        });
-      }
+      key = await readJwtPublicKey(jwt.publicKey as string, context);
     }
     const verifier: JwtVerifier = async (token) => (await jose.jwtVerify(token, key, options)).payload as Record<string, unknown>;
     return new Authenticator(config, verifier);

@@ -1,5 +1,6 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { pubsubCodes } from './codes.js';
+import { provisionPubsub, pubsubListens } from './provision.js';
 import { pubsubSchema } from './schema.js';
 
 /** The `pubsub` kind: a WebSocket pub/sub hub, attached to an http service or on its own port. */
@@ -8,7 +9,10 @@ export const pubsubKind = defineServiceKind({
   description: 'A WebSocket pub/sub hub: topics with wildcards, history, auth, schemas, HTTP publish, and a Redis backplane for more than one node.',
   schema: pubsubSchema,
   errors: pubsubCodes,
-  references: ['attach'],
+  // the plan refuses an `attach` naming a service of another kind, at its file:line
+  references: [{ field: 'attach', kinds: ['http'], code: 'HX_ERR_PUBSUB_ATTACH' }],
+  listens: pubsubListens,
+  provision: provisionPubsub,
   async create(ctx) {
     const { PubsubService } = await import('./service.js');
     return new PubsubService(ctx);

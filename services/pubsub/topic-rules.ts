@@ -34,6 +34,54 @@ async function ajvClass(draft: '07' | '2020'): Promise<AjvClass> {
 }
 
 /**
+ * Compiles the JSON Schema files of topics with ajv (draft-07, or 2020-12 when `$schema` says
+ * 2019-09 or 2020-12), one ajv of each draft per compiler. Start (TopicRules) and the plan's
+ * provision step both compile through it, so a schema the plan accepts is one start accepts.
+ */
+export class TopicSchemaCompiler {
+  readonly #context: RulesContext;
+  #ajv: AjvInstance | undefined;
+  #ajv2020: AjvInstance | undefined;
+
+  constructor(context: RulesContext) {
+    this.#context = context;
+  }
+
+  /**
+   * Reads, parses and compiles the `schema` file of the topic `pattern`; a missing, unreadable,
+   * non-JSON or invalid one is HX_ERR_PUBSUB_SCHEMA at `topics.<pattern>.schema`.
+   */
+  async compile(pattern: string, schemaFile: string): Promise<ValidateFunction> {
+    const context = this.#context;
+    const path: PathSegment[] = ['topics', pattern, 'schema'];
+    const file = resolve(context.baseDir, schemaFile);
+    const fail = (message: string, cause?: unknown): HendrixError =>
+      new HendrixError('HX_ERR_PUBSUB_SCHEMA', { service: context.service, path: ['services', context.service, ...path], location: context.locate(path), message, cause });
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      throw fail(`cannot read the schema ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, error);
+    }
+    let schema: unknown;
+    try {
+      schema = JSON.parse(text);
+    } catch (error) {
+      throw fail(`${file} is not JSON: ${(error as Error).message}`, error);
+    }
+    const modern = /2019-09|2020-12/.test(String((schema as { $schema?: unknown } | null)?.$schema ?? ''));
+    const compiler = modern
+      ? (this.#ajv2020 ??= new (await ajvClass('2020'))({ allErrors: true, strict: false }))
+      : (this.#ajv ??= new (await ajvClass('07'))({ allErrors: true, strict: false }));
+    try {
+      return compiler.compile(schema as object);
+    } catch (error) {
+      throw fail(`${file} is not a valid JSON Schema: ${(error as Error).message}`, error);
+    }
+  }
+}
+
+/**
  * The `topics` section compiled: for a topic, the first pattern (in file order) that matches
  * it gives its history limits and its JSON Schema, compiled once with ajv at start.
  */
@@ -47,37 +95,10 @@ export class TopicRules {
 
   /** Reads and compiles every schema file; a missing or invalid one is HX_ERR_PUBSUB_SCHEMA at its line. */
   static async create(topics: Readonly<Record<string, TopicConfig>>, context: RulesContext): Promise<TopicRules> {
-    const entries = Object.entries(topics);
-    let ajv: AjvInstance | undefined;
-    let ajv2020: AjvInstance | undefined;
+    const compiler = new TopicSchemaCompiler(context);
     const rules: Rule[] = [];
-    for (const [pattern, config] of entries) {
-      let validate: ValidateFunction | undefined;
-      if (config.schema !== undefined) {
-        const path: PathSegment[] = ['topics', pattern, 'schema'];
-        const file = resolve(context.baseDir, config.schema);
-        const fail = (message: string, cause?: unknown): HendrixError =>
-          new HendrixError('HX_ERR_PUBSUB_SCHEMA', { service: context.service, path: ['services', context.service, ...path], location: context.locate(path), message, cause });
-        let text: string;
-        try {
-          text = await readFile(file, 'utf8');
-        } catch (error) {
-          throw fail(`cannot read the schema ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, error);
-        }
-        let schema: unknown;
-        try {
-          schema = JSON.parse(text);
-        } catch (error) {
-          throw fail(`${file} is not JSON: ${(error as Error).message}`, error);
-        }
-        const modern = /2019-09|2020-12/.test(String((schema as { $schema?: unknown } | null)?.$schema ?? ''));
-        const compiler = modern ? (ajv2020 ??= new (await ajvClass('2020'))({ allErrors: true, strict: false })) : (ajv ??= new (await ajvClass('07'))({ allErrors: true, strict: false }));
-        try {
-          validate = compiler.compile(schema as object);
-        } catch (error) {
-          throw fail(`${file} is not a valid JSON Schema: ${(error as Error).message}`, error);
-        }
-      }
+    for (const [pattern, config] of Object.entries(topics)) {
+      const validate = config.schema === undefined ? undefined : await compiler.compile(pattern, config.schema);
       rules.push({ pattern, config, validate });
     }
     return new TopicRules(rules);

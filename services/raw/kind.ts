@@ -8,7 +8,10 @@ export const rawKind = defineServiceKind({
   description: 'Raw Ethernet frames (AF_PACKET) on one interface: beacons every interval, one frame per pub/sub message, Wake-on-LAN magic packets.',
   schema: rawSchema,
   errors: rawCodes,
-  references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub })),
+  // each hub `from` names is an edge; the plan refuses one naming a service of another kind.
+  // No provision step: no field names a file, and the interface, namespace and CAP_NET_RAW
+  // depend on the namespaces and capabilities of the process at start.
+  references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub, kinds: ['pubsub'], code: 'HX_ERR_RAW_FROM' })),
   async create(ctx) {
     // the implementation (and its addon, loaded at start) loads only when a manifest uses the kind
     const { RawService } = await import('./service.js');

@@ -99,7 +99,8 @@ describe('the raw kind in a manifest', () => {
       { hub: 'other', topic: 'b.*', path: ['from', 1] },
     ]);
     const refs = typeof rawKind.references === 'function' ? rawKind.references({ from: 'hub:x' } as never) : [];
-    expect(refs).toEqual([{ path: ['from'], target: 'hub' }]);
+    // typed: the plan refuses a `from` naming a service that is not a hub
+    expect(refs).toEqual([{ path: ['from'], target: 'hub', kinds: ['pubsub'], code: 'HX_ERR_RAW_FROM' }]);
     const { errors } = await resolve(beacon('from: "nohub:alerts"'));
     expect(errors.map((e) => e.code)).toEqual(['HX_ERR_UNKNOWN_REFERENCE']);
     expect(errors[0]?.location?.line).toBe(6);

@@ -1,5 +1,6 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { tlsCodes } from './codes.js';
+import { provisionTls, tlsListens } from './provision.js';
 import { tlsSchema } from './schema.js';
 
 /** The `tls` kind: a TLS listener (HTTPS, HTTP/2, mTLS) serving an http service's app. */
@@ -8,7 +9,10 @@ export const tlsKind = defineServiceKind({
   description: "A TLS listener serving an http service's app: SNI, HTTP/2, mutual TLS, hot certificate reload, development and ACME certificates.",
   schema: tlsSchema,
   errors: tlsCodes,
-  references: ['serves'],
+  // the plan refuses a `serves` naming a service of another kind, at its file:line
+  references: [{ field: 'serves', kinds: ['http'], code: 'HX_ERR_TLS_SERVES' }],
+  listens: tlsListens,
+  provision: provisionTls,
   async create(ctx) {
     // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind
     const { TlsService } = await import('./service.js');
