@@ -5,7 +5,7 @@
  */
 import { builtinKinds } from '../services/index.js';
 import type { ServiceKind } from './kinds/contract.js';
-import { createKindRegistry, type KindRegistry } from './kinds/registry.js';
+import { createKindRegistry, type KindRegistry, type KindSource } from './kinds/registry.js';
 import { createPlan, type Plan, type PlanOptions } from './runtime/plan.js';
 import { upWith, type Hendrix, type UpOptions } from './runtime/up.js';
 /*
@@ -21,7 +21,7 @@ let builtinRegistry: KindRegistry | undefined;
 function registryWith(extra: ExtraKinds | undefined): KindRegistry {
   if (!extra) return (builtinRegistry ??= createKindRegistry(builtinKinds));
   const entries = Symbol.iterator in extra ? [...(extra as Iterable<readonly [string, ServiceKind]>)] : Object.entries(extra);
-  return createKindRegistry([...builtinKinds, ...entries]);
+  return createKindRegistry([...builtinKinds, ...entries] as [string, KindSource][]);
 }
 
 /** Options of the package's `plan()`: PlanOptions with the built-in kinds by default. */
@@ -53,7 +53,7 @@ export function builtinKindRegistry(): KindRegistry {
 
 // --- writing a kind: the same kit the built-in kinds use
 export { defineServiceKind, isServiceKind } from './kinds/define-service-kind.js';
-export { createKindRegistry, type KindRegistry } from './kinds/registry.js';
+export { createKindRegistry, type KindRegistry, type KindSource } from './kinds/registry.js';
 export type {
   Service,
   ServiceContext,

@@ -1,6 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { httpCodes } from './codes.js';
-import { httpListens, provisionHttp } from './provision.js';
 import { httpSchema } from './schema.js';
 
 /** Time after both drains for the service to report what was left and close its pools. */
@@ -12,8 +11,9 @@ export const httpKind = defineServiceKind({
   description: 'An HTTP server running your app module and static folders.',
   schema: httpSchema,
   errors: httpCodes,
-  listens: httpListens,
-  provision: provisionHttp,
+  listens: (config) => [{ path: ['listen'], address: config.listen }],
+  // the checks (and what they import) load only when a manifest uses the kind
+  provision: async (ctx) => (await import('./provision.js')).provisionHttp(ctx),
   // stop drains HTTP for up to stopTimeout, then crosstown tasks for up to drainTimeout
   stopDeadline: (config) => config.stopTimeout + config.crosstown.drainTimeout + STOP_REPORT_MARGIN,
   async create(ctx) {

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HendrixError, type SourceLocation } from '../../src/errors/hendrix-error.js';
-import type { CommonServiceConfig, ListenSite, ProvisionContext } from '../../src/kinds/contract.js';
+import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import { inspectApp, isPathSpecifier, parseAppSpec, type AppInspection } from './app-loader.js';
 import { locateImportFailure } from './import-failure.js';
@@ -13,11 +13,6 @@ import type { HttpConfig } from './schema.js';
 type HttpProvisionContext = ProvisionContext<HttpConfig & CommonServiceConfig>;
 
 type Related = { message: string; location?: SourceLocation };
-
-/** The address an `http` service listens on: `listen`. */
-export function httpListens(config: HttpConfig): ListenSite[] {
-  return [{ path: ['listen'], address: config.listen }];
-}
 
 /**
  * The plan-time checks of an `http` service, the ones its start would otherwise hit: the app

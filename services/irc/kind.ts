@@ -1,6 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { ircCodes } from './codes.js';
-import { provisionIrc } from './provision.js';
 import { relayReferences } from './relay-endpoint.js';
 import { ircSchema } from './schema.js';
 
@@ -14,7 +13,8 @@ export const ircKind = defineServiceKind({
   // refuses one naming a service of another kind (HX_ERR_IRC_RELAY)
   references: (config) => relayReferences(config.relay),
   // a bot listens on nothing: no `listens`
-  provision: provisionIrc,
+  // the checks (and what they import) load only when a manifest uses the kind
+  provision: async (ctx) => (await import('./provision.js')).provisionIrc(ctx),
   async create(ctx) {
     // the implementation (irc-framework) loads only when a manifest uses the kind
     const { IrcService } = await import('./service.js');

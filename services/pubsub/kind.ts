@@ -1,6 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { pubsubCodes } from './codes.js';
-import { provisionPubsub, pubsubListens } from './provision.js';
 import { pubsubSchema } from './schema.js';
 
 /** The `pubsub` kind: a WebSocket pub/sub hub, attached to an http service or on its own port. */
@@ -11,8 +10,9 @@ export const pubsubKind = defineServiceKind({
   errors: pubsubCodes,
   // the plan refuses an `attach` naming a service of another kind, at its file:line
   references: [{ field: 'attach', kinds: ['http'], code: 'HX_ERR_PUBSUB_ATTACH' }],
-  listens: pubsubListens,
-  provision: provisionPubsub,
+  listens: (config) => (config.listen === undefined ? [] : [{ path: ['listen'], address: config.listen }]),
+  // the checks (and what they import) load only when a manifest uses the kind
+  provision: async (ctx) => (await import('./provision.js')).provisionPubsub(ctx),
   async create(ctx) {
     const { PubsubService } = await import('./service.js');
     return new PubsubService(ctx);

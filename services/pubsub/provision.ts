@@ -1,5 +1,5 @@
 import { HendrixError, isHendrixError } from '../../src/errors/hendrix-error.js';
-import type { CommonServiceConfig, ListenSite, ProvisionContext } from '../../src/kinds/contract.js';
+import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import { readJwtPublicKey } from './auth.js';
 import type { PubsubConfig } from './schema.js';
@@ -7,11 +7,6 @@ import { TopicSchemaCompiler } from './topic-rules.js';
 
 /** The provision context of a `pubsub` service. */
 type PubsubProvisionContext = ProvisionContext<PubsubConfig & CommonServiceConfig>;
-
-/** The addresses a `pubsub` service listens on: its own `listen` when set (attached, none). */
-export function pubsubListens(config: PubsubConfig): ListenSite[] {
-  return config.listen === undefined ? [] : [{ path: ['listen'], address: config.listen }];
-}
 
 /**
  * The plan-time checks of a `pubsub` service, through the code start uses (topic-rules.ts,

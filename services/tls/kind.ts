@@ -1,6 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
 import { tlsCodes } from './codes.js';
-import { provisionTls, tlsListens } from './provision.js';
 import { tlsSchema } from './schema.js';
 
 /** The `tls` kind: a TLS listener (HTTPS, HTTP/2, mTLS) serving an http service's app. */
@@ -11,8 +10,9 @@ export const tlsKind = defineServiceKind({
   errors: tlsCodes,
   // the plan refuses a `serves` naming a service of another kind, at its file:line
   references: [{ field: 'serves', kinds: ['http'], code: 'HX_ERR_TLS_SERVES' }],
-  listens: tlsListens,
-  provision: provisionTls,
+  listens: (config) => [{ path: ['listen'], address: config.listen }, ...(config.redirect === undefined ? [] : [{ path: ['redirect', 'listen'], address: config.redirect.listen }])],
+  // the checks (and what they import) load only when a manifest uses the kind
+  provision: async (ctx) => (await import('./provision.js')).provisionTls(ctx),
   async create(ctx) {
     // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind
     const { TlsService } = await import('./service.js');

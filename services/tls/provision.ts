@@ -1,18 +1,11 @@
 import { dirname } from 'node:path';
 import { HendrixError, isHendrixError, type PathSegment } from '../../src/errors/hendrix-error.js';
-import type { CommonServiceConfig, ListenSite, ProvisionContext } from '../../src/kinds/contract.js';
+import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
 import { configuredSources, loadCert, parseChain, readPemFile, validityProblem, type CertErrorContext, type CertSource } from './certs.js';
 import type { TlsConfig } from './schema.js';
 
 /** The provision context of a `tls` service. */
 type TlsProvisionContext = ProvisionContext<TlsConfig & CommonServiceConfig>;
-
-/** The addresses a `tls` service listens on: `listen`, and `redirect.listen` when set. */
-export function tlsListens(config: TlsConfig): ListenSite[] {
-  const sites: ListenSite[] = [{ path: ['listen'], address: config.listen }];
-  if (config.redirect !== undefined) sites.push({ path: ['redirect', 'listen'], address: config.redirect.listen });
-  return sites;
-}
 
 /**
  * The plan-time checks of a `tls` service, the same start runs (certs.ts): every certificate,

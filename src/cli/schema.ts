@@ -7,6 +7,6 @@ import type { CliIO } from './io.js';
 export async function schemaCommand(argv: string[], io: CliIO): Promise<number> {
   const { values } = parseCommandArgs('schema', argv, { help: { type: 'boolean', short: 'h' } });
   if (values.help) return io.stdout.write(`${HELP.schema}\n`), 0;
-  io.stdout.write(`${JSON.stringify(toManifestJsonSchema(io.kinds.builtins), null, 2)}\n`);
+  io.stdout.write(`${JSON.stringify(toManifestJsonSchema(await io.kinds.loadAll()), null, 2)}\n`);
   return 0;
 }

@@ -57,10 +57,15 @@ async function importKind(file: string, spec: string): Promise<ServiceKind> {
   return candidate;
 }
 
+/** A kind known by name: its descriptor, or a function that loads it when a manifest uses it. */
+export type KindSource = ServiceKind | (() => Promise<ServiceKind>);
+
 /** How `kind:` values resolve: the kinds given at the edge by name, then module paths and packages. */
 export interface KindRegistry {
-  /** The kinds known by name (the CLI and the package entry pass the built-in ones). */
-  readonly builtins: ReadonlyMap<string, ServiceKind>;
+  /** The names of the kinds known by name (the CLI and the package entry give the built-in ones). */
+  readonly names: readonly string[];
+  /** Every kind known by name, loaded (for the JSON Schema and docs). */
+  loadAll(): Promise<ReadonlyMap<string, ServiceKind>>;
   /**
    * Resolves a `kind:` value to its descriptor: a known name, a module path relative to the
    * manifest folder, or a package name. Rejects with HX_ERR_UNKNOWN_KIND or HX_ERR_KIND_LOAD.
@@ -72,14 +77,30 @@ export interface KindRegistry {
  * Creates the registry of a run from the kinds known by name: the core knows no kind itself,
  * so the edge (the CLI, the package entry, a test) says which ones exist.
  */
-export function createKindRegistry(known: Iterable<readonly [string, ServiceKind]> = []): KindRegistry {
-  const builtins: ReadonlyMap<string, ServiceKind> = new Map(known);
-  return { builtins, load: (spec, baseDir) => loadKind(spec, baseDir, builtins) };
+export function createKindRegistry(known: Iterable<readonly [string, KindSource]> = []): KindRegistry {
+  const sources = new Map(known);
+  const loaded = new Map<string, Promise<ServiceKind>>();
+  const byName = (name: string): Promise<ServiceKind> | undefined => {
+    const source = sources.get(name);
+    if (source === undefined) return undefined;
+    let pending = loaded.get(name);
+    if (!pending) {
+      pending = isServiceKind(source) ? Promise.resolve(source) : source();
+      loaded.set(name, pending);
+    }
+    return pending;
+  };
+  const names = Object.freeze([...sources.keys()]);
+  return {
+    names,
+    async loadAll() {
+      return new Map(await Promise.all(names.map(async (name) => [name, await byName(name)!] as const)));
+    },
+    load: (spec, baseDir) => byName(spec) ?? loadKind(spec, baseDir, names),
+  };
 }
 
-function loadKind(spec: string, baseDir: string, builtinKinds: ReadonlyMap<string, ServiceKind>): Promise<ServiceKind> {
-  const builtin = builtinKinds.get(spec);
-  if (builtin) return Promise.resolve(builtin);
+function loadKind(spec: string, baseDir: string, builtinNames: readonly string[]): Promise<ServiceKind> {
   let file: string | undefined;
   if (isPathSpec(spec)) {
     file = resolve(baseDir, spec);
@@ -89,11 +110,11 @@ function loadKind(spec: string, baseDir: string, builtinKinds: ReadonlyMap<strin
   } else {
     file = resolvePackage(spec, baseDir);
     if (!file) {
-      const hint = didYouMean(spec, builtinKinds.keys());
+      const hint = didYouMean(spec, builtinNames);
       return Promise.reject(
         new HendrixError('HX_ERR_UNKNOWN_KIND', {
           message: `unknown kind \`${spec}\``,
-          hint: hint || `built-in kinds: ${[...builtinKinds.keys()].join(', ')}; a custom kind is a path (./kind.mjs) or an installed package`,
+          hint: hint || `built-in kinds: ${builtinNames.join(', ')}; a custom kind is a path (./kind.mjs) or an installed package`,
         }),
       );
     }

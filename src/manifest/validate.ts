@@ -123,7 +123,7 @@ export async function validateManifest(input: ValidateInput): Promise<ValidateRe
           message: missing
             ? `service \`${name}\` is missing the required key \`kind\``
             : `\`kind\` must be the name of a kind, but found ${describeValue(spec)}`,
-          hint: `built-in kinds: ${[...input.kinds.builtins.keys()].join(', ')}; a custom kind is a path (./my-kind.mjs) or a package name`,
+          hint: `built-in kinds: ${input.kinds.names.join(', ')}; a custom kind is a path (./my-kind.mjs) or a package name`,
           ...at(missing ? base : [...base, 'kind'], missing ? locateKey(base) : undefined),
           service: name,
         }),

@@ -5,7 +5,7 @@ import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { resolveManifest } from '../../src/manifest/resolve.js';
 import { createPlan } from '../../src/runtime/plan.js';
 import { buildRootSchema, deepFreeze } from '../../src/manifest/validate.js';
-import { builtinKinds } from '../../services/index.js';
+import { loadBuiltinKinds } from '../../services/index.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { testKinds } from '../helpers/kinds.js';
 
@@ -107,8 +107,10 @@ describe('validateManifest', () => {
   });
 });
 
+const builtins = await loadBuiltinKinds();
+
 describe('buildRootSchema', () => {
-  const schema = buildRootSchema(builtinKinds);
+  const schema = buildRootSchema(builtins);
 
   it('checks built-in kinds strictly and lets custom kinds through', () => {
     expect(schema.safeParse({ services: { web: { kind: 'http', listen: 80 } } }).success).toBe(true);
