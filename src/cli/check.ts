@@ -20,7 +20,7 @@ export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
   try {
     const plan = await createPlan(args.files, { ...args.options, importModules: !values['no-import'] });
     if (format === 'json') {
-      const services = Object.fromEntries([...plan.services.values()].map((s) => [s.name, { kind: s.config.kind, fingerprint: s.fingerprint, files: s.files.map((f) => ({ path: f.path, role: f.role })) }]));
+      const services = Object.fromEntries([...plan.services.values()].map((s) => [s.name, { kind: s.config.kind, fingerprint: s.fingerprint, configFingerprint: s.configFingerprint, files: s.files.map((f) => ({ path: f.path, role: f.role })) }]));
       const warnings = plan.warnings.flatMap((w) => renderErrorsJson(w));
       io.stdout.write(`${JSON.stringify({ ok: true, order: plan.order, fingerprint: plan.fingerprint, services, diagnostics: warnings }, null, 2)}\n`);
     } else {

@@ -27,12 +27,18 @@ const OVERLAYS: Record<string, Record<string, string>> = {
   'examples/tls/hendrix.yaml': { ACME_EMAIL: 'ops@example.com', DOMAIN: 'example.com' },
 };
 
-/** The files each service depends on, as `check --format json` resolves them (the manifest aside). */
+/**
+ * The fingerprints of each service and the files it depends on (the manifest aside), as
+ * `check --format json` plans them: a printed manifest must plan to the same.
+ */
 async function resolvedFiles(file: string, cwd = ROOT): Promise<Record<string, unknown>> {
   const r = await runCli(['check', '-f', file, '--format', 'json'], { cwd });
   expect(r.code, `check -f ${file}\n${r.stdout}${r.stderr}`).toBe(0);
-  const report = JSON.parse(r.stdout) as { services: Record<string, { files: { path: string; role: string }[] }> };
-  return Object.fromEntries(Object.entries(report.services).map(([name, s]) => [name, s.files.filter((f) => f.role !== 'manifest')]));
+  type Planned = { fingerprint: string; configFingerprint: string; files: { path: string; role: string }[] };
+  const report = JSON.parse(r.stdout) as { services: Record<string, Planned> };
+  return Object.fromEntries(
+    Object.entries(report.services).map(([name, s]) => [name, { fingerprint: s.fingerprint, configFingerprint: s.configFingerprint, files: s.files.filter((f) => f.role !== 'manifest') }]),
+  );
 }
 
 /** Runs `config` with `args`, writes its output beside `file` and returns the printed manifest's path. */
