@@ -1,6 +1,8 @@
 import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
 import type { CommonServiceConfig, ServiceKind } from '../kinds/contract.js';
 import type { KindRegistry } from '../kinds/registry.js';
+import type { z } from 'zod';
+import type { loggingSchema, versionSchema } from './root-schema.js';
 
 /** One layer of the manifest, lowest precedence first: the base file, overlays, then --set. */
 export interface ManifestLayer {
@@ -31,12 +33,16 @@ export interface Provenance {
 /** The validated config of one service: the common fields plus its kind's fields. */
 export type ServiceConfig = CommonServiceConfig & Record<string, unknown>;
 
-/** The validated manifest. */
-export interface Manifest {
-  version: 1;
-  logging: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; format?: 'json' | 'pretty' | undefined };
+/**
+ * The validated manifest, inferred from the root schema's fields; each service is validated by
+ * its own kind's schema (the kinds are known only at run time), so it is typed as the common
+ * fields plus its kind's.
+ */
+export type Manifest = {
+  version: z.output<typeof versionSchema>;
+  logging: z.output<typeof loggingSchema>;
   services: Record<string, ServiceConfig>;
-}
+};
 
 /** How to find and combine the manifest layers. */
 export interface ResolveOptions {
