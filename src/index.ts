@@ -69,7 +69,7 @@ export type {
   RestartConfig,
 } from './kinds/contract.js';
 export { commonServiceFields, restartSchema } from './kinds/common-schema.js';
-export { duration, size, int, number, bool, listen, serviceNames, parseListen, formatListen, type ListenAddress } from './kinds/fields.js';
+export { duration, size, int, number, bool, listen, serviceNames, parseListen, formatListen, isLoopback, type ListenAddress } from './kinds/fields.js';
 export { parseDuration, parseSize, formatDuration } from './kinds/units.js';
 export { SERVICE_NAME, serviceSchema } from './manifest/root-schema.js';
 export { listenOn, boundAddress, resolveListen, PRIVILEGED_HINT, type ListenContext } from './net/listen.js';

@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HendrixError, type SourceLocation } from '../../src/errors/hendrix-error.js';
 import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
-import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import { formatListen, isLoopback } from '../../src/kinds/fields.js';
 import { inspectApp, isPathSpecifier, parseAppSpec, type AppInspection } from './app-loader.js';
 import { locateImportFailure } from './import-failure.js';
 import { inNodeModules, walkModuleGraph, type GraphModule, type ModuleGraph } from './module-graph.js';
@@ -119,20 +119,13 @@ async function checkStatics(ctx: HttpProvisionContext): Promise<void> {
 /** Warns when 500 responses carry error messages and the service is reachable beyond this machine. */
 function warnExposedErrors(ctx: HttpProvisionContext): void {
   const address = ctx.config.listen;
-  if (!ctx.config.exposeErrors || isLocal(address)) return;
+  if (!ctx.config.exposeErrors || isLoopback(address)) return;
   ctx.warn(
     new HendrixError('HX_ERR_HTTP_EXPOSE_ERRORS', {
       path: ['exposeErrors'],
       message: `service \`${ctx.name}\` sends error messages in its 500 responses (exposeErrors) and listens on ${formatListen(address)}, beyond loopback`,
     }),
   );
-}
-
-/** True for a unix socket and a loopback host (127.0.0.0/8, ::1, localhost). */
-function isLocal(address: ListenAddress): boolean {
-  if ('path' in address) return true;
-  const host = address.host.toLowerCase();
-  return host === 'localhost' || host === '::1' || /^(?:::ffff:)?127(?:\.\d{1,3}){3}$/.test(host);
 }
 
 /** "imported here" for every module between the app and `file`, app first. */

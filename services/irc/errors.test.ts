@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
@@ -8,6 +7,7 @@ import { startNgircd, stopAllNgircd, type Ngircd } from '../../test/helpers/ngir
 import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { FakeIrcServer, registrationScript } from '../../test/helpers/irc/fake-server.js';
 import { IRC_FIXTURES, MemoryHub, Observer, createBot, startBot, stopBots, type IrcContextOptions } from '../../test/helpers/irc/test-harness.js';
+import { freePort } from '../../test/helpers/pebble.js';
 
 /** Starts a bot that must fail; returns its error after checking that stop() still resolves. */
 async function startError(partial: Record<string, unknown>, options: IrcContextOptions = {}, ms = 10_000): Promise<HendrixError> {
@@ -15,20 +15,11 @@ async function startError(partial: Record<string, unknown>, options: IrcContextO
   return startFailure(bot, ms);
 }
 
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 afterEach(stopBots);
 
 describe('errors before any connection, with the manifest path', () => {
   it('a commands module that is missing, broken, empty or not made of functions', async () => {
-    const server = `127.0.0.1:${await closedPort()}`;
+    const server = `127.0.0.1:${await freePort()}`;
     const missing = await startError({ server, nick: 'b', commands: './nope.mjs' });
     expect(missing).toMatchObject({ code: 'HX_ERR_IRC_COMMANDS', path: ['services', 'bot', 'commands'], location: { file: 'hendrix.yaml', line: 22 } });
     expect(missing.message).toBe(`cannot find the commands module ${join(IRC_FIXTURES, 'nope.mjs')}`);
@@ -43,7 +34,7 @@ describe('errors before any connection, with the manifest path', () => {
 
   it('a relay naming a service that is not a hub', async () => {
     const error = await startError(
-      { server: `127.0.0.1:${await closedPort()}`, nick: 'b', channels: ['#ops'], relay: [{ from: '#ops', to: 'web:irc' }] },
+      { server: `127.0.0.1:${await freePort()}`, nick: 'b', channels: ['#ops'], relay: [{ from: '#ops', to: 'web:irc' }] },
       { peers: { web: { handleRequest() {} } } },
     );
     expect(error).toMatchObject({ code: 'HX_ERR_IRC_RELAY', path: ['services', 'bot', 'relay', 0, 'to'] });
@@ -51,7 +42,7 @@ describe('errors before any connection, with the manifest path', () => {
   });
 
   it('a TLS CA that cannot be read or is not PEM', async () => {
-    const server = `127.0.0.1:${await closedPort()}`;
+    const server = `127.0.0.1:${await freePort()}`;
     const missing = await startError({ server, nick: 'b', tls: { ca: './missing-ca.pem' } });
     expect(missing).toMatchObject({ code: 'HX_ERR_IRC_TLS', path: ['services', 'bot', 'tls', 'ca'] });
     expect(missing.message).toBe(`cannot read the CA ${join(IRC_FIXTURES, 'missing-ca.pem')}: ENOENT`);
@@ -61,7 +52,7 @@ describe('errors before any connection, with the manifest path', () => {
 
   it('a server that refuses connections: start retries with backoff until its signal aborts', async () => {
     const { log, lines } = createCapturingLogger();
-    const port = await closedPort();
+    const port = await freePort();
     const started = performance.now();
     const error = await startError({ server: `127.0.0.1:${port}`, nick: 'b', reconnect: { initial: '100ms', jitter: 0 } }, { log }, 1_000);
     expect(performance.now() - started).toBeLessThan(1_800);

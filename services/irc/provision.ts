@@ -1,4 +1,3 @@
-import { isHendrixError } from '../../src/errors/hendrix-error.js';
 import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
 import { loadCommandHandlers } from './commands.js';
 import type { IrcConfig } from './schema.js';
@@ -22,7 +21,7 @@ export async function provisionIrc(ctx: IrcProvisionContext): Promise<void> {
     checks.push(
       (async () => {
         const file = await ctx.need(ca, 'ca', ['tls', 'ca'], { code: 'HX_ERR_IRC_TLS', what: 'the CA `tls.ca`' });
-        if (file !== undefined) await reported(ctx, () => readTlsCa(site, file));
+        if (file !== undefined) await ctx.check(() => readTlsCa(site, file));
       })(),
     );
   }
@@ -31,19 +30,10 @@ export async function provisionIrc(ctx: IrcProvisionContext): Promise<void> {
     checks.push(
       (async () => {
         const file = await ctx.need(commands, 'commands', ['commands'], { code: 'HX_ERR_IRC_COMMANDS', what: 'the commands module `commands`' });
-        if (file !== undefined && ctx.importModules) await reported(ctx, () => loadCommandHandlers(site, file));
+        if (file !== undefined && ctx.importModules) await ctx.check(() => loadCommandHandlers(site, file));
       })(),
     );
   }
   await Promise.all(checks);
 }
 
-/** Runs a check; a HendrixError it throws becomes a problem of the service (others are bugs: rethrown). */
-async function reported(ctx: IrcProvisionContext, check: () => Promise<unknown>): Promise<void> {
-  try {
-    await check();
-  } catch (error) {
-    if (!isHendrixError(error)) throw error;
-    ctx.problem(error);
-  }
-}

@@ -1,14 +1,13 @@
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
 import { backoffDelay } from '../../src/runtime/supervisor.js';
 import { formatDuration } from '../../src/kinds/units.js';
 import { IrcCommands, type CommandHost } from './commands.js';
-import { firstLine, ircError } from './errors.js';
+import { ircError } from './errors.js';
 import { OutgoingQueue, type QueueStats } from './outgoing-queue.js';
 import { IrcRelay } from './relay.js';
 import type { IrcConfig } from './schema.js';
+import { readTlsCa } from './tls-ca.js';
 import { IrcSession, isRetryable, type ChannelSpec, type IncomingMessage } from './session.js';
 import type { TransportTls } from './transport.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
@@ -133,16 +132,8 @@ export class IrcService implements Service {
   async #loadTls(): Promise<TransportTls | undefined> {
     const tls = this.#ctx.config.tls;
     if (tls === false) return undefined;
-    let ca: string | undefined;
-    if (tls.ca !== undefined) {
-      const file = resolve(this.#ctx.baseDir, tls.ca);
-      try {
-        ca = await readFile(file, 'utf8');
-      } catch (error) {
-        throw ircError(this.#ctx, 'HX_ERR_IRC_TLS', ['tls', 'ca'], `cannot read the CA ${file}: ${(error as NodeJS.ErrnoException).code ?? firstLine(error)}`, error);
-      }
-      if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw ircError(this.#ctx, 'HX_ERR_IRC_TLS', ['tls', 'ca'], `${file} holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)`);
-    }
+    // read again at start (the plan checked it): the file may have changed since
+    const ca = tls.ca === undefined ? undefined : await readTlsCa(this.#ctx, tls.ca);
     return { ca, verify: tls.verify, servername: tls.servername, handshakeTimeout: tls.handshakeTimeout };
   }
 

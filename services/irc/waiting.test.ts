@@ -1,24 +1,15 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isHendrixError, type HendrixError } from '../../src/errors/hendrix-error.js';
 import { up } from '../../src/index.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { useManifestDirs } from '../../test/helpers/manifest-dir.js';
+import { freePort } from '../../test/helpers/pebble.js';
 
 const project = useManifestDirs();
 
-/** A loopback port with nothing listening. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('an irc bot whose server is not there', () => {
   it('says what it waits for, and its start timeout reports it instead of only blaming startTimeout', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const dir = project({
       'hendrix.yaml': [
         'version: 1',

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useManifestDirs } from '../../test/helpers/manifest-dir.js';
 import { planIn, planProblems, positionOf } from '../../test/helpers/plan-checks.js';
-import { isLoopback } from './provision.js';
+import { isLoopback } from '../../src/kinds/fields.js';
 
 /**
  * The pubsub kind's provision step through createPlan(): topic schemas and the JWT public key

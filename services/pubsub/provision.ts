@@ -1,6 +1,6 @@
-import { HendrixError, isHendrixError } from '../../src/errors/hendrix-error.js';
+import { HendrixError } from '../../src/errors/hendrix-error.js';
 import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
-import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import { formatListen, isLoopback, type ListenAddress } from '../../src/kinds/fields.js';
 import { readJwtPublicKey } from './auth.js';
 import type { PubsubConfig } from './schema.js';
 import { TopicSchemaCompiler } from './topic-rules.js';
@@ -20,14 +20,14 @@ export async function provisionPubsub(ctx: PubsubProvisionContext): Promise<void
   const checks: Promise<void>[] = Object.entries(config.topics).map(async ([pattern, topic]) => {
     if (topic.schema === undefined) return;
     const file = await ctx.need(topic.schema, 'schema', ['topics', pattern, 'schema'], { code: 'HX_ERR_PUBSUB_SCHEMA', what: `the schema of topics \`${pattern}\`` });
-    if (file !== undefined) await reported(ctx, () => compiler.compile(pattern, file));
+    if (file !== undefined) await ctx.check(() => compiler.compile(pattern, file));
   });
   const publicKey = config.auth?.jwt?.publicKey;
   if (publicKey !== undefined) {
     checks.push(
       (async () => {
         const file = await ctx.need(publicKey, 'jwt-key', ['auth', 'jwt', 'publicKey'], { code: 'HX_ERR_PUBSUB_AUTH_KEY' });
-        if (file !== undefined) await reported(ctx, () => readJwtPublicKey(file, context));
+        if (file !== undefined) await ctx.check(() => readJwtPublicKey(file, context));
       })(),
     );
   }
@@ -61,21 +61,4 @@ function isListenAddress(value: unknown): value is ListenAddress {
   return typeof address['path'] === 'string' || (typeof address['host'] === 'string' && typeof address['port'] === 'number');
 }
 
-/** Whether only this machine can connect to `address`: 127.0.0.0/8, ::1, localhost or a unix socket. */
-export function isLoopback(address: ListenAddress): boolean {
-  if ('path' in address) return true;
-  const host = address.host.toLowerCase().replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
-  const v4 = host.startsWith('::ffff:') ? host.slice('::ffff:'.length) : host;
-  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
-}
 
-/** Runs a check; a HendrixError it throws becomes a problem of the service (others are bugs: rethrown). */
-async function reported(ctx: PubsubProvisionContext, check: () => Promise<unknown>): Promise<void> {
-  try {
-    await check();
-  } catch (error) {
-    if (!isHendrixError(error)) throw error;
-    ctx.problem(error);
-  }
-}

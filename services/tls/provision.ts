@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { HendrixError, isHendrixError, type PathSegment } from '../../src/errors/hendrix-error.js';
+import { HendrixError, type PathSegment } from '../../src/errors/hendrix-error.js';
 import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
 import { configuredSources, loadCert, parseChain, readPemFile, validityProblem, type CertErrorContext, type CertSource } from './certs.js';
 import type { TlsConfig } from './schema.js';
@@ -31,7 +31,7 @@ export async function provisionTls(ctx: TlsProvisionContext): Promise<void> {
         ctx.file(dirname(file), role, [...source.path, role]);
       }
     }
-    await reported(ctx, async () => {
+    await ctx.check(async () => {
       if (certFile !== undefined && keyFile !== undefined) {
         const { leaf } = await loadCert(source, where);
         const problem = validityProblem(leaf);
@@ -67,15 +67,6 @@ function writtenPair(config: TlsConfig, source: CertSource): { cert: string; key
 async function checkCa(ctx: TlsProvisionContext, where: CertErrorContext, file: string, path: readonly PathSegment[], what: string): Promise<void> {
   const abs = await ctx.need(file, 'ca', path, { code: 'HX_ERR_TLS_FILE' });
   if (abs === undefined) return;
-  await reported(ctx, async () => void parseChain(await readPemFile(abs, what, where, path), abs, where, path));
+  await ctx.check(async () => void parseChain(await readPemFile(abs, what, where, path), abs, where, path));
 }
 
-/** Runs a check; a HendrixError it throws becomes a problem of the service (others are bugs: rethrown). */
-async function reported(ctx: TlsProvisionContext, check: () => Promise<void>): Promise<void> {
-  try {
-    await check();
-  } catch (error) {
-    if (!isHendrixError(error)) throw error;
-    ctx.problem(error);
-  }
-}

@@ -166,6 +166,12 @@ export interface ProvisionContext<Config = unknown> {
   need(file: string, role: PlanFileRole, path: readonly PathSegment[], options: { code: HendrixErrorCode; folder?: boolean; what?: string }): Promise<string | undefined>;
   /** Reports a problem; the location is found from the error's path (inside this service) when it has none. */
   problem(error: HendrixError): void;
+  /**
+   * Runs one check: a HendrixError it throws becomes a problem of the service (reported like
+   * `problem()`), so that independent checks report everything at once; other errors are
+   * bugs and propagate.
+   */
+  check(run: () => unknown): Promise<void>;
   /** Reports something that does not stop the start (printed by check, logged by up). */
   warn(error: HendrixError): void;
 }

@@ -91,6 +91,15 @@ export function listen(description: string) {
     .describe(description);
 }
 
+/** Whether only this machine can connect to `address`: 127.0.0.0/8, ::1, localhost or a unix socket. */
+export function isLoopback(address: ListenAddress): boolean {
+  if ('path' in address) return true;
+  const host = address.host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  const v4 = host.startsWith('::ffff:') ? host.slice('::ffff:'.length) : host;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
+}
+
 /** Formats a ListenAddress as a URL-ish string for logs: `http://127.0.0.1:8000` or `unix:/run/app.sock`. */
 export function formatListen(address: ListenAddress, scheme = 'http'): string {
   if ('path' in address) return `unix:${address.path}`;

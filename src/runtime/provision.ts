@@ -105,6 +105,14 @@ export async function provisionService(input: ProvisionInput): Promise<Provision
       return abs;
     },
     problem: (error) => void problems.push(place(error)),
+    async check(run) {
+      try {
+        await run();
+      } catch (error) {
+        if (!isHendrixError(error)) throw error;
+        problems.push(place(error));
+      }
+    },
     warn: (error) => void warnings.push(place(error)),
   };
   if (input.kind.provision) {

@@ -1,11 +1,10 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isHendrixError } from '../../src/errors/hendrix-error.js';
 import { renderErrorsJson } from '../../src/errors/render.js';
 import { createPlan } from '../../src/runtime/plan.js';
-import { testKinds } from '../helpers/kinds.js';
+import { BROKEN_ROOT, brokenCases, brokenPlanArgs } from '../helpers/broken-fixtures.js';
 
 /**
  * Golden files for `--format json` diagnostics: every folder under test/fixtures/broken that
@@ -13,25 +12,15 @@ import { testKinds } from '../helpers/kinds.js';
  * file:line:col, path, related) must match. To add one, create an empty expected.json and run
  * `UPDATE_GOLDEN=1 npx vitest run test/manifest/golden-json.test.ts`; read what it wrote.
  */
-const root = fileURLToPath(new URL('../fixtures/broken/', import.meta.url));
+const root = BROKEN_ROOT;
 const update = process.env.UPDATE_GOLDEN === '1';
 
-interface Case {
-  env?: string;
-  set?: string[];
-  files?: string[];
-  environment?: Record<string, string>;
-}
-
-const cases = readdirSync(root, { withFileTypes: true })
-  .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'expected.json')))
-  .map((d) => d.name)
-  .sort();
+const cases = brokenCases('expected.json');
 
 async function renderJson(dir: string): Promise<string> {
-  const spec: Case = existsSync(join(dir, 'case.json')) ? (JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case) : {};
+  const { files, options } = brokenPlanArgs(dir);
   try {
-    await createPlan(spec.files ?? ['hendrix.yaml'], { kinds: testKinds, cwd: dir, env: spec.env, set: spec.set ?? [], environment: spec.environment ?? {} });
+    await createPlan(files, options);
   } catch (error) {
     if (!isHendrixError(error)) throw error;
     // absolute paths (in messages) are machine-dependent

@@ -1,42 +1,25 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isHendrixError } from '../../src/errors/hendrix-error.js';
 import { renderError, renderErrorsJson } from '../../src/errors/render.js';
 import { createPlan } from '../../src/runtime/plan.js';
-import { testKinds } from '../helpers/kinds.js';
+import { BROKEN_ROOT, brokenCases, brokenPlanArgs } from '../helpers/broken-fixtures.js';
 
 /**
  * Golden files for rendered manifest errors: every folder under test/fixtures/broken holds a
  * broken manifest (with optional overlay, .env and case.json) and the expected rendering.
  * `UPDATE_GOLDEN=1 npx vitest run test/manifest/golden.test.ts` rewrites the goldens.
  */
-const root = fileURLToPath(new URL('../fixtures/broken/', import.meta.url));
+const root = BROKEN_ROOT;
 const update = process.env.UPDATE_GOLDEN === '1';
 
-interface Case {
-  env?: string;
-  set?: string[];
-  files?: string[];
-  environment?: Record<string, string>;
-}
-
-const cases = readdirSync(root, { withFileTypes: true })
-  .filter((d) => d.isDirectory())
-  .map((d) => d.name)
-  .sort();
+const cases = brokenCases();
 
 async function render(dir: string): Promise<{ text: string; json: unknown }> {
-  const spec: Case = existsSync(join(dir, 'case.json')) ? (JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case) : {};
+  const { files, options } = brokenPlanArgs(dir);
   try {
-    await createPlan(spec.files ?? ['hendrix.yaml'], {
-      kinds: testKinds,
-      cwd: dir,
-      env: spec.env,
-      set: spec.set ?? [],
-      environment: spec.environment ?? {},
-    });
+    await createPlan(files, options);
   } catch (error) {
     if (!isHendrixError(error)) throw error;
     // absolute paths (in kind-module messages) are machine-dependent

@@ -1,13 +1,13 @@
 import { createHook } from 'node:async_hooks';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { isHendrixError } from '../../src/errors/hendrix-error.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { upWith } from '../../src/runtime/up.js';
 import { runCli } from '../helpers/cli.js';
+import { BROKEN_ROOT, brokenCase, brokenCases, brokenPlanArgs } from '../helpers/broken-fixtures.js';
 import { testKinds } from '../helpers/kinds.js';
 
 /**
@@ -15,25 +15,13 @@ import { testKinds } from '../helpers/kinds.js';
  * no socket, no server and no file watcher — the problem is found before anything starts —
  * and `check` exits 78. Resources are watched with async_hooks while up() runs.
  */
-const root = fileURLToPath(new URL('../fixtures/broken/', import.meta.url));
-const cases = readdirSync(root, { withFileTypes: true })
-  .filter((d) => d.isDirectory())
-  .map((d) => d.name)
-  .sort();
+const root = BROKEN_ROOT;
+const cases = brokenCases();
 
-interface Case {
-  env?: string;
-  set?: string[];
-  files?: string[];
-  environment?: Record<string, string>;
-}
 
 /** Resource types that mean something was opened: sockets, servers, watchers, child processes. */
 const OPENED = /^(TCPWRAP|TCPSERVERWRAP|PIPEWRAP|PIPESERVERWRAP|UDPWRAP|FSEVENTWRAP|STATWATCHER|PROCESSWRAP|TLSWRAP|HTTPINCOMINGMESSAGE|HTTPCLIENTREQUEST)$/;
 
-function specOf(dir: string): Case {
-  return existsSync(join(dir, 'case.json')) ? (JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case) : {};
-}
 
 /** Runs `fn` and returns the types of the resources it opened (see OPENED). */
 async function openedBy(fn: () => Promise<unknown>): Promise<string[]> {
@@ -65,17 +53,10 @@ describe('the plan gates the start', () => {
 
   it.each(cases)('%s: up() rejects with the manifest error and opens nothing', async (name) => {
     const dir = join(root, name);
-    const spec = specOf(dir);
+    const { files, options } = brokenPlanArgs(dir);
     let error: unknown;
     const opened = await openedBy(() =>
-      upWith(spec.files ?? ['hendrix.yaml'], {
-        kinds: testKinds,
-        cwd: dir,
-        env: spec.env,
-        set: spec.set ?? [],
-        environment: spec.environment ?? {},
-        logger: createSilentLogger(),
-      }).then(
+      upWith(files, { ...options, logger: createSilentLogger() }).then(
         async (app) => {
           await app.stop();
           throw new Error(`${name}: up() started a broken manifest`);
@@ -97,7 +78,7 @@ describe('the plan gates the start', () => {
 
   it.each(planStage)('%s: hendrix check exits 78', async (name) => {
     const dir = join(root, name);
-    const spec = specOf(dir);
+    const spec = brokenCase(dir);
     const args = ['check', ...(spec.files ?? []).flatMap((f) => ['-f', f]), ...(spec.env ? ['--env', spec.env] : []), ...(spec.set ?? []).flatMap((s) => ['--set', s])];
     const result = await runCli(args, { cwd: dir, env: spec.environment ?? {} });
     expect(result.code, result.stderr).toBe(78);
