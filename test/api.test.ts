@@ -61,4 +61,42 @@ describe('the programmatic API', () => {
       /kind/,
     );
   });
+
+  it('plan() returns a frozen plan: order, fingerprints, files; the same manifest plans to the same fingerprints', async () => {
+    const dir = project({
+      'app.mjs': 'import { greet } from "./greet.mjs";\nexport default (req, res) => res.end(greet())',
+      'greet.mjs': 'export const greet = () => "hi";',
+      'hendrix.yaml': 'services:\n  web: { kind: http, listen: "127.0.0.1:0", app: ./app.mjs }\n',
+    });
+    const first = await plan(join(dir, 'hendrix.yaml'), { environment: {} });
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first.order).toEqual(['web']);
+    const web = first.services.get('web')!;
+    expect(web.files.map((f) => [f.role, f.path.slice(dir.length + 1)])).toEqual([
+      ['manifest', 'hendrix.yaml'],
+      ['app', 'app.mjs'],
+      ['module', 'greet.mjs'],
+    ]);
+    const again = await plan(join(dir, 'hendrix.yaml'), { environment: {} });
+    expect(again.services.get('web')?.fingerprint).toBe(web.fingerprint);
+    expect(again.fingerprint).toBe(first.fingerprint);
+    writeFileSync(join(dir, 'greet.mjs'), 'export const greet = () => "hello";');
+    const changed = await plan(join(dir, 'hendrix.yaml'), { environment: {} });
+    expect(changed.services.get('web')?.configFingerprint).toBe(web.configFingerprint);
+    expect(changed.services.get('web')?.fingerprint).not.toBe(web.fingerprint);
+  });
+
+  it('a service that ends failed stops the graph (onFailed: stop) and says which and why', async () => {
+    const crashy = fileURLToPath(new URL('./fixtures/kinds/crashy-kind.mjs', import.meta.url));
+    const dir = project({
+      'app.mjs': 'export default (req, res) => res.end("ok")',
+      'hendrix.yaml': `services:\n  web: { kind: http, listen: "127.0.0.1:0", app: ./app.mjs }\n  worker: { kind: ${crashy}, after: 20, restart: { policy: "no" } }\n`,
+    });
+    const app = await up(join(dir, 'hendrix.yaml'), { environment: {}, logger: createSilentLogger() });
+    const deadline = Date.now() + 5_000;
+    while (app.orchestrator.state('web') !== 'stopped' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(app.failure?.service).toBe('worker');
+    expect((app.failure?.error as HendrixError).code).toBe('HX_ERR_SERVICE_CRASHED');
+    expect(app.orchestrator.states()).toEqual({ web: 'stopped', worker: 'failed' });
+  });
 });

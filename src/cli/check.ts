@@ -25,7 +25,7 @@ export async function checkCommand(argv: string[], io: CliIO): Promise<number> {
       io.stdout.write(`${JSON.stringify({ ok: true, order: plan.order, fingerprint: plan.fingerprint, services, diagnostics: warnings }, null, 2)}\n`);
     } else {
       const color = Boolean(io.stderr.isTTY) && !io.env.NO_COLOR;
-      for (const w of plan.warnings) io.stderr.write(`${renderError(w, { color, label: 'warning' })}\n`);
+      for (const w of plan.warnings) io.stderr.write(`${renderError(w, { color, label: 'warning' })}\n\n`);
       const n = plan.services.size;
       io.stdout.write(`ok: ${n} service${n === 1 ? '' : 's'}, start order: ${plan.order.join(', ')}${plan.warnings.length ? ` (${plan.warnings.length} warning${plan.warnings.length === 1 ? '' : 's'})` : ''}\n`);
     }
