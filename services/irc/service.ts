@@ -4,7 +4,8 @@ import { backoffDelay } from '../../src/runtime/supervisor.js';
 import { formatDuration } from '../../src/kinds/units.js';
 import { IrcCommands, type CommandHost } from './commands.js';
 import { ircError } from './errors.js';
-import { OutgoingQueue, type QueueStats } from './outgoing-queue.js';
+import { OutgoingQueue } from './outgoing-queue.js';
+import type { IrcHandle, IrcStats } from './handle.js';
 import { IrcRelay } from './relay.js';
 import type { IrcConfig } from './schema.js';
 import { readTlsCa } from './tls-ca.js';
@@ -13,25 +14,8 @@ import type { TransportTls } from './transport.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
-/** What an irc service gives its dependents (`ctx.peer('<bot>')`). */
-export interface IrcHandle {
-  /** Queues a PRIVMSG to a channel or nick (split, flood-controlled, kept across reconnects); returns the lines queued. */
-  say(target: string, text: string): number;
-  /** Queues a NOTICE the same way. */
-  notice(target: string, text: string): number;
-  /** The bot's nick now; undefined while not connected. */
-  readonly nick: string | undefined;
-  /** Whether the bot is registered and in its channels now. */
-  readonly connected: boolean;
-  /** Outgoing counters and the reconnects since start. */
-  stats(): IrcStats;
-}
-
-/** The counters of a running bot. */
-export interface IrcStats extends QueueStats {
-  /** Successful reconnects since start. */
-  readonly reconnects: number;
-}
+/** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
+export type { IrcHandle, IrcStats } from './handle.js';
 
 /** What the service can be given besides its context (tests inject a clock). */
 export interface IrcServiceOptions {

@@ -1,3 +1,5 @@
+import type { ListenAddress } from '../../src/index.js';
+
 /**
  * The programmatic face of a `pubsub` hub: what other services (an IRC bot relaying channels,
  * a raw-frame emitter driven by a topic, an app) get from `ctx.peer('<hub name>')`.
@@ -32,4 +34,12 @@ export interface HubMessage {
   readonly data: unknown;
   /** When the hub accepted it (ms since the epoch). */
   readonly ts: number;
+}
+
+/** What a pubsub service gives its dependents: the hub handle, its stats and address. */
+export interface PubsubHandle extends HubHandle {
+  /** Open connections, subscriptions and message counters. */
+  stats(): { connections: number; subscriptions: number; published: number; delivered: number; dropped: number };
+  /** The bound address when the hub listens on its own. */
+  address(): ListenAddress | undefined;
 }

@@ -9,7 +9,7 @@ import type { HttpHandle } from '../http/handle.js';
 import { Authenticator, tokenOf, type Grant } from './auth.js';
 import { MemoryBackplane, type Backplane } from './backplane.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import type { HubHandle } from './handle.js';
+import type { PubsubHandle } from './handle.js';
 import { handleHttpPublish } from './http-publish.js';
 import { Hub, PublishRefused } from './hub.js';
 import type { PubsubConfig } from './schema.js';
@@ -18,19 +18,13 @@ import { checkPattern } from '../../src/net/topics.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
-/** What a pubsub service gives its dependents: the hub handle, its stats and address. */
-export interface PubsubHandle extends HubHandle {
-  /** Open connections, subscriptions and message counters. */
-  stats(): { connections: number; subscriptions: number; published: number; delivered: number; dropped: number };
-  /** The bound address when the hub listens on its own. */
-  address(): ListenAddress | undefined;
-}
+/** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
+export type { PubsubHandle } from './handle.js';
 
 function refuse(socket: Duplex, status: number, text: string, extra = ''): void {
   if (socket.destroyed) return;
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text) + 1}\r\n${extra}\r\n${text}\n`, () => socket.destroy());
 }
-
 
 /**
  * The `pubsub` kind's service: a WebSocket pub/sub hub attached to an http service (and so to
@@ -200,7 +194,6 @@ export class PubsubService implements Service {
       () => refuse(socket, 401, 'Unauthorized'),
     );
   }
-
 
   /**
    * Stops taking upgrades, closes every client with 1001 "going away" (after what was queued

@@ -7,9 +7,13 @@ import { FrameBuilder, wakeOnLanPayload } from './frame.js';
 import { formatMac, parseMac } from './mac.js';
 import { dataBytes, parsePayload, renderedLength, type Payload } from './payload.js';
 import { ethertypeOf, fromEntries, type RawConfig } from './schema.js';
-import { FrameSender, type SenderStats } from './sender.js';
+import { FrameSender } from './sender.js';
+import type { RawHandle } from './handle.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
+
+/** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
+export type { RawHandle } from './handle.js';
 
 /** Whether a peer has a hub's publish and subscribe (the plan already checked that it is a pubsub). */
 function isHub(value: unknown): value is HubHandle {
@@ -20,20 +24,6 @@ function isHub(value: unknown): value is HubHandle {
 /** ARPHRD_ETHER and ARPHRD_LOOPBACK: the interfaces whose frames start with an Ethernet header. */
 const ETHERNET_TYPES = new Set([1, 772]);
 
-/** What a raw service gives its dependents (an app, a custom kind). */
-export interface RawHandle {
-  /**
-   * Sends one frame, as for a hub message with `data` (see docs/raw.md: a string as text, bytes
-   * as they are, `{ hex }`/`{ base64 }` decoded, other values as JSON; with wakeOnLan a MAC
-   * address to wake). Without `data`, the configured payload. False when the frame was dropped
-   * (queue full, too big, service not running).
-   */
-  send(data?: unknown): boolean;
-  /** The interface the frames go out on; undefined until started. */
-  readonly interface: { readonly name: string; readonly index: number; readonly mac: string; readonly mtu: number } | undefined;
-  /** Frames sent, dropped and queued since the last start. */
-  stats(): SenderStats;
-}
 
 /** Test seams: the clock of the periodic frames and the rate limit, and the addon loader. */
 export interface RawServiceOptions {

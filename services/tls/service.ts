@@ -16,6 +16,10 @@ import type { TlsConfig } from './schema.js';
 import { TlsCertificates } from './tls-certificates.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
+import type { TlsHandle } from './handle.js';
+
+/** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
+export type { TlsHandle } from './handle.js';
 
 /**
  * TLS 1.2 suites with forward secrecy and AEAD only (Mozilla's "intermediate" list without
@@ -31,15 +35,6 @@ export const DEFAULT_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-/** What a tls service gives its dependents. */
-export interface TlsHandle {
-  /** The bound address; undefined until listening. */
-  address(): ListenAddress | undefined;
-  /** The bound address as an https URL. */
-  readonly url: string | undefined;
-  /** The https (or http2 secure) server while the service runs. */
-  readonly server: TlsServer | undefined;
-}
 
 /** Formats the Strict-Transport-Security value of an `hsts` config. */
 export function hstsValue(hsts: Exclude<TlsConfig['hsts'], false>): string {
