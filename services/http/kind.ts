@@ -16,6 +16,7 @@ export const httpKind = defineServiceKind({
   provision: async (ctx) => (await import('./provision.js')).provisionHttp(ctx),
   // stop drains HTTP for up to stopTimeout, then crosstown tasks for up to drainTimeout
   stopDeadline: (config) => config.stopTimeout + config.crosstown.drainTimeout + STOP_REPORT_MARGIN,
+  preload: () => import('./service.js'),
   async create(ctx) {
     // the implementation loads only when a manifest uses the kind
     const { HttpService } = await import('./service.js');

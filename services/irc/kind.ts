@@ -15,6 +15,7 @@ export const ircKind = defineServiceKind({
   // a bot listens on nothing: no `listens`
   // the checks (and what they import) load only when a manifest uses the kind
   provision: async (ctx) => (await import('./provision.js')).provisionIrc(ctx),
+  preload: () => import('./service.js'),
   async create(ctx) {
     // the implementation (irc-framework) loads only when a manifest uses the kind
     const { IrcService } = await import('./service.js');

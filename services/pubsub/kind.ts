@@ -13,6 +13,7 @@ export const pubsubKind = defineServiceKind({
   listens: (config) => (config.listen === undefined ? [] : [{ path: ['listen'], address: config.listen }]),
   // the checks (and what they import) load only when a manifest uses the kind
   provision: async (ctx) => (await import('./provision.js')).provisionPubsub(ctx),
+  preload: () => import('./service.js'),
   async create(ctx) {
     const { PubsubService } = await import('./service.js');
     return new PubsubService(ctx);

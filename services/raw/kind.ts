@@ -12,6 +12,7 @@ export const rawKind = defineServiceKind({
   // No provision step: no field names a file, and the interface, namespace and CAP_NET_RAW
   // depend on the namespaces and capabilities of the process at start.
   references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub, kinds: ['pubsub'], code: 'HX_ERR_RAW_FROM' })),
+  preload: () => import('./service.js'),
   async create(ctx) {
     // the implementation (and its addon, loaded at start) loads only when a manifest uses the kind
     const { RawService } = await import('./service.js');

@@ -13,6 +13,7 @@ export const tlsKind = defineServiceKind({
   listens: (config) => [{ path: ['listen'], address: config.listen }, ...(config.redirect === undefined ? [] : [{ path: ['redirect', 'listen'], address: config.redirect.listen }])],
   // the checks (and what they import) load only when a manifest uses the kind
   provision: async (ctx) => (await import('./provision.js')).provisionTls(ctx),
+  preload: () => import('./service.js'),
   async create(ctx) {
     // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind
     const { TlsService } = await import('./service.js');

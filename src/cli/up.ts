@@ -18,7 +18,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('up', argv, MANIFEST_OPTIONS, true);
   if (values.help) return io.stdout.write(`${HELP.up}\n`), 0;
   const args = manifestArgs(io, values);
-  const plan = await createPlan(args.files, args.options);
+  const plan = await createPlan(args.files, { ...args.options, preload: true });
   const { resolved, graph } = plan;
 
   for (const name of positionals) {

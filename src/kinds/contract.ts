@@ -111,6 +111,12 @@ export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject>
    * host:port, privileged ports) and for status views.
    */
   readonly listens?: (config: z.output<Schema> & CommonServiceConfig) => readonly ListenSite[];
+  /**
+   * Loads the kind's implementation ahead of `create()`: `up` calls it as soon as the plan
+   * knows the manifest uses the kind, so that loading overlaps the plan's checks (`check`
+   * does not). A failure here is ignored; `create()` reports it.
+   */
+  readonly preload?: () => Promise<unknown>;
   /** Builds the service; must open nothing. */
   create(ctx: ServiceContext<z.output<Schema> & CommonServiceConfig>): Service | Promise<Service>;
   /**

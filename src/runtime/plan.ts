@@ -26,6 +26,8 @@ export interface PlanOptions {
   readonly kinds: KindRegistry;
   /** Whether provision may import app code (false: `check --no-import`); default true. */
   readonly importModules?: boolean | undefined;
+  /** Whether the kinds the manifest uses start loading their implementations (`up`); default false. */
+  readonly preload?: boolean | undefined;
 }
 
 /** One service of a plan: what will run, with what configuration, from which files. */
@@ -90,6 +92,8 @@ export async function createPlan(files: string | readonly string[], options: Pla
     environment: options.environment ?? process.env,
     kinds: options.kinds,
   });
+  // `up` loads each used kind's implementation while the plan checks the manifest
+  if (options.preload) for (const kind of new Set(result.kinds.values())) kind.preload?.().catch(() => undefined);
   const errors: HendrixError[] = [...result.errors];
   const { graph, errors: graphErrors } = analyzeGraph(
     { manifest: { services: result.services }, kinds: result.kinds, provenance: result.provenance },

@@ -120,7 +120,7 @@ export function logWarnings(plan: Plan, logger: Logger): void {
  */
 export async function upWith(manifestPath: string | readonly string[], options: UpOptions): Promise<Hendrix> {
   const files = [...(typeof manifestPath === 'string' ? [manifestPath] : manifestPath), ...(options.overlays ?? [])];
-  const plan = await createPlan(files, options);
+  const plan = await createPlan(files, { ...options, preload: true });
   const logging = plan.manifest.logging;
   const logger =
     options.logger ??
