@@ -10,5 +10,6 @@ export const ircCodes = defineErrorCodes({
   HX_ERR_IRC_RELAY: { title: 'relay entry cannot be used', hint: 'write from/to as `<pubsub service>:<topic>` or a channel (#name) listed in `channels`; the service named must be of kind pubsub', exit: 1 },
   HX_ERR_IRC_RELAY_PUBLISH: { title: 'IRC line could not be published to the hub', hint: "the hub's own error (topic rules, the topic's schema) is the cause; the line was dropped, the bot keeps running", exit: 1 },
   HX_ERR_IRC_QUEUE_FULL: { title: 'IRC outgoing queue is full: lines dropped', hint: 'raise `flood.maxQueue` or the rate (`flood.burst`, `flood.interval`), or send less; the bot keeps running', exit: 1 },
+  HX_ERR_IRC_RELAY_EXPIRED: { title: 'relayed IRC lines too old to send: dropped', hint: 'the bot was disconnected (or behind its flood rate) for longer than `relayMaxAge`; raise it if late lines still matter, or the rate (`flood.burst`, `flood.interval`); the bot keeps running', exit: 1 },
   HX_ERR_IRC_TLS: { title: 'TLS to the IRC server failed', hint: 'check `tls.ca` (a PEM file, relative to the manifest) for a private CA, and that the server certificate names the host of `server` (or set `tls.servername`)', exit: 1 },
 });

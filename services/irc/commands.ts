@@ -129,8 +129,12 @@ export class IrcCommands {
     return [...this.#handlers.keys()].sort();
   }
 
-  /** Runs the command `message` calls, if it is one; returns whether it was. */
-  dispatch(message: IncomingMessage, host: CommandHost): boolean {
+  /**
+   * Runs the command `message` calls, if it is one; returns whether it was. `allow` is asked
+   * only for a command the bot knows (the per-user rate limit); when it says no, the command
+   * is not run.
+   */
+  dispatch(message: IncomingMessage, host: CommandHost, allow: (nick: string, command: string) => boolean = () => true): boolean {
     const prefix = this.#ctx.config.commandPrefix;
     if (message.action || !message.text.startsWith(prefix)) return false;
     const rest = message.text.slice(prefix.length);
@@ -140,6 +144,7 @@ export class IrcCommands {
     const argText = (match[2] ?? '').trim();
     const handler = this.#handlers.get(name) ?? (name === 'help' ? this.#help : undefined);
     if (handler === undefined) return false;
+    if (!allow(message.nick, name)) return true;
     const replyTo = message.channel ?? message.nick;
     const reply: IrcReply = (text) => host.say(replyTo, String(text));
     const log = this.#ctx.log.child({ command: name });

@@ -1,26 +1,42 @@
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '../../src/runtime/clock.js';
 import { splitMessage, textBytes } from './split-message.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import { TokenBucket } from './token-bucket.js';
+
+/**
+ * Where a line comes from, which decides how long it may wait. `'relay'`: channel content (a
+ * hub relay, the handle's say() to a channel), kept across reconnects for up to relayMaxAge.
+ * `{ session }`: an answer to someone on one connection (a command reply, a CTCP reply), with
+ * the number of the connection it answers (`queue.session` when the request arrived); it goes
+ * out on that connection or never. A relay line to a nick is an answer of the current one.
+ */
+export type LineOrigin = 'relay' | { readonly session: number };
 
 /** One line waiting to go out. */
 interface QueuedLine {
   readonly command: 'PRIVMSG' | 'NOTICE';
   readonly target: string;
   readonly text: string;
+  /** When it was queued (clock ms). */
+  readonly at: number;
 }
 
-/** Writes one raw line to the current connection; false when it is gone (the line stays queued). */
+/** Writes one raw line to the current connection; false when it is gone. */
 export type LineWriter = (line: string) => boolean;
 
 /** Counters of the outgoing queue. */
 export interface QueueStats {
-  /** Lines waiting now. */
+  /** Lines waiting now (relayed lines and replies). */
   readonly queued: number;
   /** Lines written to the server since the service started. */
   readonly sent: number;
-  /** Lines dropped: queue full, or left over at stop. */
+  /** Lines that will never go out, for any reason (the three below, a full queue, stop). */
   readonly dropped: number;
+  /** Of those: relayed lines older than `relayMaxAge` when their turn came. */
+  readonly expired: number;
+  /** Of those: replies whose connection was gone (dropped at disconnect, or answered too late). */
+  readonly orphaned: number;
 }
 
 /** Options of an OutgoingQueue. */
@@ -28,6 +44,8 @@ export interface OutgoingQueueOptions {
   readonly burst: number;
   readonly interval: number;
   readonly maxQueue: number;
+  /** The oldest a relayed line may be when it goes out (ms; 0: no limit). */
+  readonly relayMaxAge: number;
   /** The longest nick the bot may have: the prefix the server adds counts against 512 bytes. */
   readonly nickBytes: number;
   readonly clock: Clock;
@@ -36,66 +54,104 @@ export interface OutgoingQueueOptions {
 
 /** A channel or a nick: one word, nothing that could end the line or add a target. */
 const TARGET = /^[^\s,\0]+$/;
-
-/** How often a run of dropped lines is logged again (the first drop is logged at once). */
-const DROP_LOG_EVERY_MS = 10_000;
+/** What starts a channel name (RFC 2811); anything else is a nick. */
+const CHANNEL_START = /^[#&!+]/;
 
 /**
- * The bot's outgoing PRIVMSG/NOTICE lines: split to fit IRC's 512 bytes, bounded, sent through
- * a token bucket while a connection is attached, kept while none is (across reconnects).
- * What does not fit is dropped, counted and logged (HX_ERR_IRC_QUEUE_FULL).
+ * The bot's outgoing PRIVMSG/NOTICE lines, in two lanes that share one token bucket and
+ * `maxQueue`. Relayed channel lines go first, always: they are never stuck behind replies,
+ * they wait across reconnects, and they are dropped once older than `relayMaxAge`. Replies
+ * belong to the connection they answer: dropped when it goes, never sent to the next server
+ * (where the same nick may be someone else). When the queue is full a relayed line pushes
+ * out the oldest reply; a reply finding it full is dropped. Every drop is counted and logged.
  */
 export class OutgoingQueue {
-  readonly #options: OutgoingQueueOptions;
+  readonly #o: OutgoingQueueOptions;
   readonly #bucket: TokenBucket;
-  readonly #lines: QueuedLine[] = [];
+  readonly #relayed: QueuedLine[] = [];
+  readonly #replies: QueuedLine[] = [];
+  readonly #full: ThrottledWarning;
+  readonly #expired: ThrottledWarning;
   #writer: LineWriter | undefined;
+  #session = 0;
   #timer: TimerHandle | undefined;
   #sent = 0;
   #dropped = 0;
-  #unloggedDrops = 0;
-  #lastDropLog = -Infinity;
+  #orphaned = 0;
   #emptied: (() => void)[] = [];
 
   constructor(options: OutgoingQueueOptions) {
-    this.#options = options;
+    this.#o = options;
     this.#bucket = new TokenBucket({ burst: options.burst, interval: options.interval, clock: options.clock });
+    const { log, clock, maxQueue, relayMaxAge } = options;
+    this.#full = new ThrottledWarning({ log, clock, code: 'HX_ERR_IRC_QUEUE_FULL', message: (n) => `outgoing queue full (${maxQueue} lines): ${n} line(s) dropped` });
+    this.#expired = new ThrottledWarning({ log, clock, code: 'HX_ERR_IRC_RELAY_EXPIRED', message: (n) => `${n} relayed line(s) older than relayMaxAge (${relayMaxAge} ms) dropped` });
+  }
+
+  /** The number of the connection attached now; undefined while none is. */
+  get session(): number | undefined {
+    return this.#writer === undefined ? undefined : this.#session;
   }
 
   /** Queues `text` for `target` (split into lines); returns how many lines were queued. */
-  push(command: 'PRIVMSG' | 'NOTICE', target: string, text: string): number {
+  push(command: 'PRIVMSG' | 'NOTICE', target: string, text: string, origin: LineOrigin): number {
     if (!TARGET.test(target)) throw new TypeError(`not an IRC target: ${JSON.stringify(target)} (a channel or a nick, without spaces or commas)`);
-    const lines = splitMessage(text, textBytes(command, target, this.#options.nickBytes));
+    const lines = splitMessage(text, textBytes(command, target, this.#o.nickBytes));
+    const relayed = origin === 'relay' && CHANNEL_START.test(target);
+    const session = origin === 'relay' ? this.session : origin.session;
+    if (!relayed && (session === undefined || session !== this.session)) {
+      // the connection it answers is gone: on another one the nick may be someone else
+      this.#orphaned += lines.length;
+      this.#dropped += lines.length;
+      this.#o.log.debug({ target, lines: lines.length }, 'reply after its connection was gone: dropped');
+      return 0;
+    }
+    const now = this.#o.clock.now();
+    if (relayed) this.#expire(now);
     let queued = 0;
-    for (const line of lines) {
-      if (this.#lines.length >= this.#options.maxQueue) {
-        this.#drop(lines.length - queued, target);
-        break;
+    for (const text of lines) {
+      if (this.#relayed.length + this.#replies.length >= this.#o.maxQueue) {
+        if (!relayed || this.#replies.length === 0) {
+          this.#dropFull(lines.length - queued, target);
+          break;
+        }
+        // a relayed line never waits for room behind replies: the oldest reply makes it
+        const pushedOut = this.#replies.shift() as QueuedLine;
+        this.#dropFull(1, pushedOut.target);
       }
-      this.#lines.push({ command, target, text: line });
+      (relayed ? this.#relayed : this.#replies).push({ command, target, text, at: now });
       queued++;
     }
     if (queued > 0) this.#pump();
     return queued;
   }
 
-  /** Starts sending through `writer` (a connection is ready). */
+  /** Starts sending through `writer`: a new connection is ready (its session number is new). */
   attach(writer: LineWriter): void {
+    if (this.#writer !== undefined) this.detach();
+    this.#session++;
     this.#writer = writer;
     this.#pump();
   }
 
-  /** Stops sending (the connection is gone); queued lines wait for the next attach(). */
+  /** The connection is gone: its replies are dropped (counted, logged once); relayed lines wait for the next attach(). */
   detach(): void {
     this.#writer = undefined;
     this.#cancelTimer();
+    const orphaned = this.#replies.length;
+    if (orphaned === 0) return;
+    this.#replies.length = 0;
+    this.#orphaned += orphaned;
+    this.#dropped += orphaned;
+    this.#o.log.info({ dropped: orphaned, kept: this.#relayed.length }, `${orphaned} reply line(s) dropped with their connection (relayed lines are kept)`);
+    this.#wakeIfEmpty();
   }
 
   /** Resolves once nothing is queued, or when `ms` pass or `signal` aborts (whichever is first). */
   drained(ms: number, signal: AbortSignal): Promise<void> {
-    if (this.#lines.length === 0 || ms <= 0 || signal.aborted) return Promise.resolve();
+    if (this.#size === 0 || ms <= 0 || signal.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const clock = this.#options.clock;
+      const clock = this.#o.clock;
       const done = (): void => {
         clock.clearTimeout(timer);
         signal.removeEventListener('abort', done);
@@ -108,72 +164,85 @@ export class OutgoingQueue {
     });
   }
 
-  /** Drops every queued line (at stop), counted and logged; returns how many. */
+  /** Stops sending and drops every queued line (at stop), counted and logged; returns how many. */
   clear(reason: string): number {
-    this.detach();
-    const left = this.#lines.length;
-    this.#lines.length = 0;
+    this.#writer = undefined;
+    this.#cancelTimer();
+    const left = this.#size;
+    this.#relayed.length = 0;
+    this.#replies.length = 0;
     if (left > 0) {
       this.#dropped += left;
-      this.#options.log.warn({ code: 'HX_ERR_IRC_QUEUE_FULL', dropped: left }, `${left} queued line(s) dropped: ${reason}`);
+      this.#o.log.warn({ code: 'HX_ERR_IRC_QUEUE_FULL', dropped: left }, `${left} queued line(s) dropped: ${reason}`);
     }
-    this.#flushDropLog();
-    for (const done of this.#emptied.splice(0)) done();
+    this.#full.flush();
+    this.#expired.flush();
+    this.#wakeIfEmpty();
     return left;
   }
 
   /** The counters. */
   stats(): QueueStats {
-    return { queued: this.#lines.length, sent: this.#sent, dropped: this.#dropped };
+    return { queued: this.#size, sent: this.#sent, dropped: this.#dropped, expired: this.#expired.total, orphaned: this.#orphaned };
+  }
+
+  get #size(): number {
+    return this.#relayed.length + this.#replies.length;
   }
 
   #pump(): void {
     if (this.#timer !== undefined) return;
-    while (this.#writer !== undefined && this.#lines.length > 0) {
+    while (this.#writer !== undefined) {
+      this.#expire(this.#o.clock.now());
+      // relayed lines first: an alert never waits behind answers to whoever asked the most
+      const lane = this.#relayed.length > 0 ? this.#relayed : this.#replies;
+      const line = lane[0];
+      if (line === undefined) break;
       const wait = this.#bucket.take();
       if (wait > 0) {
-        this.#timer = this.#options.clock.setTimeout(() => {
+        this.#timer = this.#o.clock.setTimeout(() => {
           this.#timer = undefined;
           this.#pump();
         }, wait);
         return;
       }
-      const line = this.#lines[0] as QueuedLine;
       if (!this.#writer(`${line.command} ${line.target} :${line.text}`)) {
-        // the connection went away under us: keep the line for the next one
+        // the connection went away under us: a relayed line waits for the next one
         this.detach();
         return;
       }
-      this.#lines.shift();
+      lane.shift();
       this.#sent++;
     }
-    if (this.#lines.length === 0) for (const done of this.#emptied.splice(0)) done();
+    this.#wakeIfEmpty();
+  }
+
+  /** Drops the relayed lines at the front that are older than relayMaxAge (they are in queueing order). */
+  #expire(now: number): void {
+    const maxAge = this.#o.relayMaxAge;
+    if (maxAge <= 0) return;
+    let count = 0;
+    while (this.#relayed.length > 0 && now - (this.#relayed[0] as QueuedLine).at > maxAge) {
+      this.#relayed.shift();
+      count++;
+    }
+    if (count === 0) return;
+    this.#dropped += count;
+    this.#expired.add(count, { relayMaxAge: maxAge });
+  }
+
+  #dropFull(count: number, target: string): void {
+    this.#dropped += count;
+    this.#full.add(count, { target, maxQueue: this.#o.maxQueue });
   }
 
   #cancelTimer(): void {
     if (this.#timer === undefined) return;
-    this.#options.clock.clearTimeout(this.#timer);
+    this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
 
-  #drop(count: number, target: string): void {
-    this.#dropped += count;
-    this.#unloggedDrops += count;
-    const now = this.#options.clock.now();
-    if (now - this.#lastDropLog < DROP_LOG_EVERY_MS) return;
-    this.#lastDropLog = now;
-    const dropped = this.#unloggedDrops;
-    this.#unloggedDrops = 0;
-    this.#options.log.warn(
-      { code: 'HX_ERR_IRC_QUEUE_FULL', dropped, target, maxQueue: this.#options.maxQueue, droppedTotal: this.#dropped },
-      `outgoing queue full (${this.#options.maxQueue} lines): ${dropped} line(s) dropped`,
-    );
-  }
-
-  #flushDropLog(): void {
-    if (this.#unloggedDrops === 0) return;
-    this.#options.log.warn({ code: 'HX_ERR_IRC_QUEUE_FULL', dropped: this.#unloggedDrops, droppedTotal: this.#dropped }, `outgoing queue full: ${this.#unloggedDrops} more line(s) dropped`);
-    this.#unloggedDrops = 0;
-    this.#lastDropLog = -Infinity;
+  #wakeIfEmpty(): void {
+    if (this.#size === 0) for (const done of this.#emptied.splice(0)) done();
   }
 }

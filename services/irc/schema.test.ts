@@ -37,6 +37,8 @@ describe('the irc schema', () => {
       commandPrefix: '!',
       relay: [],
       flood: { burst: 4, interval: 2_000, maxQueue: 1_000 },
+      commandRate: { burst: 5, interval: 3_000 },
+      relayMaxAge: 300_000,
       reconnect: { initial: 1_000, factor: 2, max: 60_000, jitter: 0.2, limit: 0 },
       pingInterval: 30_000,
       pingTimeout: 120_000,

@@ -76,12 +76,22 @@ export const ircSchema = z
       .optional()
       .describe('A module of command handlers, relative to the manifest: export function ping(message, reply, ctx) answers !ping in channels and private messages.'),
     commandPrefix: z.string().min(1).max(5).regex(/^\S+$/, 'no spaces').default('!').describe('What starts a command in a message: !name args.'),
+    commandRate: z
+      .strictObject({
+        burst: int('How many commands and CTCP requests one user (nick) may make at once.').pipe(z.number().int().min(1)).default(5),
+        interval: duration('After the burst, one more per this interval for that user (0: no limit).').default(3_000),
+      })
+      .prefault({})
+      .describe('Per-user limit on what makes the bot answer someone (commands, CTCP VERSION/PING/TIME/CLIENTINFO), so that one user cannot fill the outgoing queue; beyond it requests are ignored, counted and logged.'),
     relay: z.array(relayEntry).default([]).describe('Relays between pub/sub hub topics and channels; each hub named becomes a dependency of the bot.'),
+    relayMaxAge: duration(
+      'The oldest a relayed channel line (hub → channel, or say() to a channel from the handle) may be when its turn to go out comes; older ones are dropped, counted and logged. Relayed lines wait across reconnects; replies to people do not (0: no limit).',
+    ).default(300_000),
     flood: z
       .strictObject({
         burst: int('How many lines may go out at once before the rate applies (the token bucket size).').pipe(z.number().int().min(1)).default(4),
         interval: duration('After the burst, one line per this interval (0: no limit, for a private server that allows it).').default(2_000),
-        maxQueue: int('How many lines may wait to be sent (kept across reconnects); beyond it new lines are dropped, counted and logged.').pipe(z.number().int().min(1)).default(1_000),
+        maxQueue: int('How many lines may wait to be sent, relayed lines and replies together; when it is full a relayed line pushes out the oldest reply, other new lines are dropped, counted and logged.').pipe(z.number().int().min(1)).default(1_000),
       })
       .prefault({})
       .describe('Outgoing flood control: servers disconnect bots that send too fast ("Excess Flood").'),
@@ -94,7 +104,7 @@ export const ircSchema = z
         limit: int('Give up after this many failed attempts in a row and report the service crashed (0: never give up).').pipe(z.number().int().min(0)).default(0),
       })
       .prefault({})
-      .describe('What happens when the connection is lost once ready: reconnect with exponential backoff, rejoin every channel, then send what was queued.'),
+      .describe('What happens when the connection is lost once ready: reconnect with exponential backoff, rejoin every channel, then send the relayed lines queued meanwhile (replies to people are dropped with their connection).'),
     pingInterval: duration('How often the bot pings the server to notice a dead connection.').default(30_000),
     pingTimeout: duration('How long without any line from the server before the connection counts as dead and is reconnected.').default(120_000),
     quitMessage: z.string().default('hendrix: stopping').describe('The QUIT message sent on stop.'),

@@ -3,14 +3,16 @@ import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clo
 import { backoffDelay } from '../../src/runtime/supervisor.js';
 import { formatDuration } from '../../src/kinds/units.js';
 import { IrcCommands, type CommandHost } from './commands.js';
+import { ctcpReply } from './ctcp.js';
 import { ircError } from './errors.js';
 import { OutgoingQueue } from './outgoing-queue.js';
 import type { IrcHandle, IrcStats } from './handle.js';
 import { IrcRelay } from './relay.js';
 import type { IrcConfig } from './schema.js';
 import { readTlsCa } from './tls-ca.js';
-import { IrcSession, isRetryable, type ChannelSpec, type IncomingMessage } from './session.js';
+import { IrcSession, isRetryable, type ChannelSpec, type CtcpRequest, type IncomingMessage } from './session.js';
 import type { TransportTls } from './transport.js';
+import { UserRateLimiter } from './user-rate.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
@@ -27,6 +29,8 @@ export interface IrcServiceOptions {
 interface Run {
   readonly life: AbortController;
   readonly queue: OutgoingQueue;
+  /** Per-user limit on commands and CTCP requests, for the current connection. */
+  readonly limiter: UserRateLimiter;
   readonly relay: IrcRelay;
   commands: IrcCommands | undefined;
   tls: TransportTls | undefined;
@@ -77,7 +81,11 @@ export class IrcService implements Service {
       get connected() {
         return service.#run?.session?.ready ?? false;
       },
-      stats: (): IrcStats => ({ ...(service.#run?.queue.stats() ?? { queued: 0, sent: 0, dropped: 0 }), reconnects: service.#run?.reconnects ?? 0 }),
+      stats: (): IrcStats => {
+        const run = service.#run;
+        const queue = run?.queue.stats() ?? { queued: 0, sent: 0, dropped: 0, expired: 0, orphaned: 0 };
+        return { ...queue, limited: run?.limiter.limited ?? 0, reconnects: run?.reconnects ?? 0 };
+      },
     });
   }
 
@@ -86,7 +94,14 @@ export class IrcService implements Service {
     const { config, log } = this.#ctx;
     const run: Run = {
       life: new AbortController(),
-      queue: new OutgoingQueue({ ...config.flood, nickBytes: Math.max(config.nick.length, ...config.altNicks.map((n) => n.length)) + 3, clock: this.#clock, log }),
+      queue: new OutgoingQueue({
+        ...config.flood,
+        relayMaxAge: config.relayMaxAge,
+        nickBytes: Math.max(config.nick.length, ...config.altNicks.map((n) => n.length)) + 3,
+        clock: this.#clock,
+        log,
+      }),
+      limiter: new UserRateLimiter({ ...config.commandRate, clock: this.#clock, log }),
       relay: new IrcRelay(this.#ctx),
       commands: undefined,
       tls: undefined,
@@ -163,6 +178,7 @@ export class IrcService implements Service {
       log: this.#ctx.log,
       clock: this.#clock,
       onMessage: (message) => this.#onMessage(run, message),
+      onCtcp: (request) => this.#onCtcp(run, request),
       onLost: (reason) => this.#onLost(run, session, reason),
     });
     return session;
@@ -172,18 +188,35 @@ export class IrcService implements Service {
     const session = run.session;
     if (session === undefined || run.closing) return;
     run.relay.onMessage(message);
-    const host = this.#commandHost(run);
-    run.commands?.dispatch(message, host);
+    if (run.commands === undefined) return;
+    const prefix = this.#ctx.config.commandPrefix;
+    run.commands.dispatch(message, this.#commandHost(run), (nick, command) => run.limiter.allow(nick, `${prefix}${command}`));
   }
 
-  /** What command handlers send through: like the handle, but a reply after stop is dropped, not thrown. */
+  /** Answers the CTCP requests the bot knows (VERSION, PING, TIME, CLIENTINFO), within the sender's commandRate. */
+  #onCtcp(run: Run, request: CtcpRequest): void {
+    if (run.session === undefined || run.closing) return;
+    const answer = ctcpReply(request.message, this.#clock.now());
+    if (answer === undefined) return;
+    if (!run.limiter.allow(request.nick, `CTCP ${request.message.split(' ', 1)[0] ?? ''}`)) return;
+    const session = run.queue.session;
+    // a CTCP answer goes to the nick that asked, on this connection only, never split
+    if (session !== undefined) run.queue.push('NOTICE', request.nick, answer, { session });
+  }
+
+  /**
+   * What command handlers send through: like the handle, but a reply after stop is dropped,
+   * not thrown, and everything belongs to the connection the command came on — dropped with
+   * it, never sent to the next server, where the same nick may be someone else.
+   */
   #commandHost(run: Run): CommandHost {
+    const session = run.queue.session ?? -1;
     const send = (command: 'PRIVMSG' | 'NOTICE', target: string, text: string): number => {
       if (run.stopping) {
         this.#ctx.log.debug({ target }, 'command reply after stop: dropped');
         return 0;
       }
-      return run.queue.push(command, target, text);
+      return run.queue.push(command, target, text, { session });
     };
     return {
       get nick() {
@@ -197,6 +230,7 @@ export class IrcService implements Service {
   #onLost(run: Run, session: IrcSession, reason: string): void {
     if (run.stopping || run.session !== session) return;
     run.queue.detach();
+    run.limiter.reset();
     run.session = undefined;
     this.#ctx.log.warn({ reason, queued: run.queue.stats().queued }, 'disconnected');
     this.#guard(run, () => this.#scheduleReconnect(run));
@@ -257,7 +291,8 @@ export class IrcService implements Service {
   #send(command: 'PRIVMSG' | 'NOTICE', target: string, text: string): number {
     const run = this.#run;
     if (run === undefined || run.stopping) throw new Error(`irc service ${this.#ctx.name} is not running`);
-    return run.queue.push(command, target, text);
+    // to a channel: relayed content, kept across reconnects; to a nick: only on this connection
+    return run.queue.push(command, target, text, 'relay');
   }
 
   /** Finishes commands and queued lines (within flushTimeout), sends QUIT and waits for the server to close. */
@@ -287,7 +322,7 @@ export class IrcService implements Service {
       await run.queue.drained(Math.max(0, deadline - this.#clock.now()), signal);
     }
     run.stopping = true;
-    run.queue.detach();
+    run.queue.clear('not sent within flushTimeout');
     if (session !== undefined) await session.quit(config.quitMessage, config.quitTimeout, signal);
     this.#teardown(run, 'stopped');
     log.debug('quit');

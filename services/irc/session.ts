@@ -35,6 +35,15 @@ export interface IncomingMessage {
   readonly time: number;
 }
 
+/** A CTCP request (other than ACTION) sent to the bot or to one of its channels. */
+export interface CtcpRequest {
+  readonly nick: string;
+  /** The channel, or the bot's own nick. */
+  readonly target: string;
+  /** Its text without the \x01 delimiters: `VERSION`, `PING 1700000000`. */
+  readonly message: string;
+}
+
 /** What a session needs from the service. */
 export interface SessionOptions {
   readonly config: IrcConfig;
@@ -49,6 +58,8 @@ export interface SessionOptions {
   readonly clock: Clock;
   /** A message arrived (only once the session is ready). */
   onMessage(message: IncomingMessage): void;
+  /** A CTCP request arrived (only once the session is ready); the service answers it or not. */
+  onCtcp(request: CtcpRequest): void;
   /** The connection was lost after the session was ready (not after quit() or destroy()). */
   onLost(reason: string): void;
 }
@@ -143,7 +154,9 @@ export class IrcSession {
         auto_reconnect: false,
         ping_interval: seconds(config.pingInterval),
         ping_timeout: seconds(config.pingTimeout),
-        version: 'hendrix',
+        // no automatic VERSION answer: it would go straight to the socket, past flood control
+        // and the per-user rate limit; every CTCP request comes as 'ctcp request' instead
+        version: null,
         encoding: 'utf8',
         transport: createTransportClass({
           tls: this.#o.tls,
@@ -215,6 +228,7 @@ export class IrcSession {
     client.on('loggedin', () => (this.#loggedIn = true));
     client.on('privmsg', (event: MessageEvent) => this.#onMessage(event, false));
     client.on('action', (event: MessageEvent) => this.#onMessage(event, true));
+    client.on('ctcp request', (event: { nick?: unknown; target?: unknown; message?: unknown }) => this.#onCtcp(event));
     client.on('debug', (text: string) => log.trace({ text }, 'irc-framework'));
     client.on('socket close', () => this.#onSocketClose());
   }
@@ -335,6 +349,11 @@ export class IrcSession {
       action,
       time: this.#o.clock.now(),
     });
+  }
+
+  #onCtcp(event: { nick?: unknown; target?: unknown; message?: unknown }): void {
+    if (!this.ready || typeof event.nick !== 'string' || event.nick === '' || typeof event.message !== 'string') return;
+    this.#o.onCtcp({ nick: event.nick, target: typeof event.target === 'string' ? event.target : '', message: event.message });
   }
 
   #onSocketClose(): void {
