@@ -162,6 +162,7 @@ export class IrcSession {
           tls: this.#o.tls,
           idleTimeout: config.pingTimeout > 0 ? config.pingInterval + config.pingTimeout : 0,
           log,
+          clock: this.#o.clock,
           onSocketError: (error, duringHandshake) => {
             if (duringHandshake && !NETWORK_CODES.has(error.code ?? '')) this.#tlsError = error;
             else this.#socketError = error;

@@ -3,6 +3,8 @@ import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Transport, TransportClass, TransportOptions } from 'irc-framework';
 import type { Logger } from 'pino';
+import type { Clock } from '../../src/runtime/clock.js';
+import { ThrottledWarning } from './throttled-warning.js';
 
 /** The TLS settings of a connection, files already read. */
 export interface TransportTls {
@@ -20,6 +22,8 @@ export interface TransportSettings {
   /** Idle time after which the socket counts as dead (0: never). */
   readonly idleTimeout: number;
   readonly log: Logger;
+  /** For the throttling of warnings about bad lines. */
+  readonly clock: Clock;
   /** Every socket error, with whether it happened during the TLS handshake. */
   onSocketError(error: NodeJS.ErrnoException, duringHandshake: boolean): void;
 }
@@ -31,8 +35,13 @@ const MAX_INCOMING_LINE = 16 * 1024;
  * Builds the irc-framework transport class of one session: plain TCP or TLS with a `ca` of
  * our own (irc-framework's TLS has none), UTF-8 lines, and a guard so that a line the client
  * library cannot handle is logged and skipped instead of throwing out of a socket callback.
+ * Those warnings are throttled (the first at once, then a count every 10 s): a hostile server
+ * sending thousands of broken lines does not flood the log.
  */
 export function createTransportClass(settings: TransportSettings): TransportClass {
+  const { log, clock } = settings;
+  const tooLong = new ThrottledWarning({ log, clock, field: 'skipped', message: (n) => `${n} line(s) from the server too long: dropped` });
+  const unhandled = new ThrottledWarning({ log, clock, field: 'skipped', message: (n) => `${n} line(s) from the server could not be handled: skipped` });
   return class HendrixTransport extends EventEmitter implements Transport {
     readonly #options: TransportOptions;
     #socket: Socket | TLSSocket | undefined;
@@ -112,7 +121,7 @@ export function createTransportClass(settings: TransportSettings): TransportClas
         if (this.#socket === undefined) return; // a handler closed the connection
       }
       if (buffer.length > MAX_INCOMING_LINE) {
-        settings.log.warn({ bytes: buffer.length }, 'line from the server too long: dropped');
+        tooLong.add(1, { bytes: buffer.length, maxBytes: MAX_INCOMING_LINE });
         buffer = Buffer.alloc(0);
       }
       this.#buffer = Buffer.from(buffer);
@@ -123,7 +132,7 @@ export function createTransportClass(settings: TransportSettings): TransportClas
         this.emit('line', line);
       } catch (error) {
         // one bad line (or a bug in a handler) must not take the process down
-        settings.log.warn({ err: error, line: line.slice(0, 512) }, 'line from the server could not be handled: skipped');
+        unhandled.add(1, { err: error, line: line.slice(0, 512) });
       }
     }
 
