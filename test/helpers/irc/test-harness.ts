@@ -77,6 +77,8 @@ export class Observer {
   readonly client = new Client();
   readonly seen: Seen[] = [];
   readonly quits: { nick: string; message: string }[] = [];
+  /** CTCP answers received (`VERSION hendrix`), by whom. */
+  readonly ctcpResponses: { nick: string; message: string }[] = [];
   readonly #waiters = new Set<() => void>();
 
   private constructor() {
@@ -87,6 +89,10 @@ export class Observer {
     this.client.on('privmsg', push('privmsg'));
     this.client.on('notice', push('notice'));
     this.client.on('action', push('action'));
+    this.client.on('ctcp response', (event: { nick: string; message: string }) => {
+      this.ctcpResponses.push({ nick: event.nick, message: event.message });
+      this.#wake();
+    });
     this.client.on('quit', (event: { nick: string; message: string }) => {
       this.quits.push({ nick: event.nick, message: event.message });
       this.#wake();
@@ -170,6 +176,16 @@ export class Observer {
   /** Sends a PRIVMSG. */
   say(target: string, text: string): void {
     this.client.say(target, text);
+  }
+
+  /** Sends a CTCP request (`VERSION`, `PING 123`) as a PRIVMSG. */
+  ctcp(target: string, request: string): void {
+    this.client.raw(`PRIVMSG ${target} :\x01${request}\x01`);
+  }
+
+  /** Waits until `predicate` holds for the CTCP answers received (5 s by default). */
+  async waitForCtcp(predicate: (responses: readonly { nick: string; message: string }[]) => boolean, ms = 5_000, what = 'the CTCP answers'): Promise<void> {
+    await this.waitFor(() => predicate(this.ctcpResponses), ms, `${what}; CTCP answers: ${JSON.stringify(this.ctcpResponses)}`);
   }
 
   /** Quits and waits for the connection to close. */
