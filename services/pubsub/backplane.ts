@@ -12,6 +12,8 @@ export interface WireMessage {
   readonly data: unknown;
   /** When it was accepted (ms since the Unix epoch). */
   readonly ts: number;
+  /** `data` as JSON, when the backplane has it at hand (the hub then frames it without serializing again). */
+  readonly json?: string;
 }
 
 /**
@@ -23,12 +25,21 @@ export interface WireMessage {
 export interface Backplane {
   /** Connects (Redis: waits for the first connection, or fails after `signal` aborts). */
   start(signal: AbortSignal): Promise<void>;
-  /** Assigns an id and delivers to every hub (this one included, through onMessage). */
-  publish(topic: string, data: unknown): Promise<WireMessage>;
+  /**
+   * Assigns an id and delivers to every hub (this one included, through onMessage). `json` is
+   * `data` serialized, when the caller has it (serialized here otherwise).
+   */
+  publish(topic: string, data: unknown, json?: string): Promise<WireMessage>;
   /** Sets the receiver of every message (called once, before start). */
   onMessage(listener: (message: WireMessage) => void): void;
   /** The epoch ids are currently assigned in. */
   epoch(): string;
+  /**
+   * Forgets what this process keeps about `topic` (its counter), because the hub forgot the
+   * topic. A later message of the topic must still get a seq above every seq it had in the
+   * epoch: ids never repeat or go back.
+   */
+  forget(topic: string): void;
   /** Disconnects; publish after stop rejects. */
   stop(): Promise<void>;
 }
@@ -40,9 +51,14 @@ export interface BackplaneOptions {
   readonly prefix: string;
 }
 
-/** The in-process backplane: ids from a random epoch per start and a counter per topic. */
+/**
+ * The in-process backplane: ids from a random epoch per start and a counter per topic. A
+ * forgotten topic's counter starts again above the highest seq ever forgotten, so its ids keep
+ * increasing without a counter per topic ever used.
+ */
 export class MemoryBackplane implements Backplane {
   readonly #seqs = new Map<string, number>();
+  #forgotten = 0;
   #epoch = '';
   #listener: (message: WireMessage) => void = () => undefined;
   #open = false;
@@ -50,6 +66,7 @@ export class MemoryBackplane implements Backplane {
   async start(): Promise<void> {
     this.#epoch = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
     this.#seqs.clear();
+    this.#forgotten = 0;
     this.#open = true;
   }
 
@@ -61,13 +78,21 @@ export class MemoryBackplane implements Backplane {
     return this.#epoch;
   }
 
-  async publish(topic: string, data: unknown): Promise<WireMessage> {
+  async publish(topic: string, data: unknown, json?: string): Promise<WireMessage> {
     if (!this.#open) throw new Error('the hub is stopped');
-    const seq = (this.#seqs.get(topic) ?? 0) + 1;
+    const text = json ?? JSON.stringify(data);
+    const seq = (this.#seqs.get(topic) ?? this.#forgotten) + 1;
     this.#seqs.set(topic, seq);
-    const message: WireMessage = { topic, id: `${this.#epoch}:${seq}`, epoch: this.#epoch, seq, data, ts: Date.now() };
+    const message: WireMessage = { topic, id: `${this.#epoch}:${seq}`, epoch: this.#epoch, seq, data, ts: Date.now(), json: text };
     this.#listener(message);
     return message;
+  }
+
+  forget(topic: string): void {
+    const seq = this.#seqs.get(topic);
+    if (seq === undefined) return;
+    this.#seqs.delete(topic);
+    if (seq > this.#forgotten) this.#forgotten = seq;
   }
 
   async stop(): Promise<void> {

@@ -2,11 +2,13 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { mayPublish, maySubscribe, type Authenticator, type Grant } from './auth.js';
-import { BurstJoiner } from './burst.js';
 import type { WireMessage } from './backplane.js';
 import { jsonFrame } from './frame.js';
 import { parseMessageId } from './history.js';
 import { PublishRefused, type Hub, type Subscriber } from './hub.js';
+import { MAX_DEPTH, nestedDeeperThan } from './json-depth.js';
+import { PublishBucket } from './limits.js';
+import { Outbox, type Reply } from './outbox.js';
 import { checkPattern, checkTopic } from '../../src/net/topics.js';
 
 /** What a connection needs from its hub service. */
@@ -17,6 +19,9 @@ export interface ConnectionHost {
   readonly maxSubscriptions: number;
   readonly maxBuffered: number;
   readonly slowConsumer: 'drop' | 'close';
+  /** `limits.publishRate` (per second, 0: none) and `limits.publishBurst`. */
+  readonly publishRate: number;
+  readonly publishBurst: number;
   /** Called once when the connection is gone. */
   closed(connection: Connection): void;
 }
@@ -33,37 +38,41 @@ export type ErrorCode =
   | 'invalid_data'
   | 'too_many_subscriptions'
   | 'not_subscribed'
+  | 'rate_limited'
   | 'unavailable';
 
-/** Outboxes with frames waiting: flushed together once per event-loop turn. */
-const dirty = new Set<Connection>();
-let flushScheduled = false;
-const joiner = new BurstJoiner();
-
-function flushAll(): void {
-  flushScheduled = false;
-  for (const connection of dirty) connection.flush(joiner);
-  dirty.clear();
-  joiner.clear();
-}
+/**
+ * Frames kept while an auth frame is verified: reading is paused meanwhile, so only the rest of
+ * the chunk being read can arrive; more than this is a client flooding, closed.
+ */
+const MAX_WAITING = 1_024;
+/** Replies and errors may go this far beyond `maxBuffered` before a client that does not read them is closed. */
+const REPLY_SLACK = 64 * 1024;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The id of a frame refused before it was parsed (too deep), if it has one at its top level. */
+function idOf(text: string): unknown {
+  try {
+    // V8's JSON.parse does not recurse (it parses 100,000 levels): only what comes after would
+    const frame: unknown = JSON.parse(text);
+    const id = isObject(frame) ? frame['id'] : undefined;
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function errorFrame(code: ErrorCode, message: string, id: unknown): Record<string, unknown> {
   return id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id };
 }
 
-/** The place in line of a reply still being worked out: its frames once the request is answered. */
-interface Reply {
-  frames: Buffer[] | undefined;
-}
-
 /**
  * One WebSocket client of the hub: it parses the client's frames, checks every request
  * against its grant, and receives messages. Everything sent to it — messages, acks, errors —
- * goes through one outbox, in order, written once per event-loop turn: a burst of messages
+ * goes through one Outbox, in order, written once per event-loop turn: a burst of messages
  * costs one write per connection, and subscribers share the same frame bytes.
  *
  * Replies come in request order: a request answered later (a publish waiting for the
@@ -73,20 +82,17 @@ interface Reply {
  */
 export class Connection implements Subscriber {
   readonly #ws: WebSocket;
-  readonly #socket: Duplex;
+  readonly #outbox: Outbox;
   readonly #host: ConnectionHost;
   /** The hub of the start that accepted this connection (a close may come after a stop). */
   readonly #hub: Hub;
   readonly #patterns = new Set<string>();
   #grant: Grant;
-  #queue: Buffer[] = [];
-  /** Frames and replies waiting behind the oldest unanswered request (empty when none is). */
-  #held: (Buffer | Reply)[] = [];
-  #heldBytes = 0;
+  /** Bytes of the publishes waiting for the backplane: over maxBuffered, reading pauses. */
+  #inflight = 0;
+  readonly #bucket: PublishBucket;
   /** Frames received while an auth frame is verified, handled with the grant it gives. */
   #waiting: { data: Buffer; isBinary: boolean }[] | undefined;
-  /** A close asked for while replies were still owed: sent after them. */
-  #closeWith: { code: number; reason: string } | undefined;
   #authTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #closing = false;
@@ -97,10 +103,11 @@ export class Connection implements Subscriber {
 
   constructor(ws: WebSocket, socket: Duplex, grant: Grant, host: ConnectionHost, options: { needsAuth: boolean }) {
     this.#ws = ws;
-    this.#socket = socket;
+    this.#outbox = new Outbox(socket);
     this.#grant = grant;
     this.#host = host;
     this.#hub = host.hub;
+    this.#bucket = new PublishBucket(host.publishRate, host.publishBurst, performance.now());
     ws.on('message', (data, isBinary) => this.#receive(data as Buffer, isBinary));
     ws.on('pong', () => (this.alive = true));
     // ws closes with 1009 on an oversize frame and 1002/1007 on a broken one, and emits
@@ -128,86 +135,28 @@ export class Connection implements Subscriber {
   /** Queues a published message (Subscriber). */
   deliver(_message: WireMessage, frame: Buffer): void {
     if (this.#gone || this.#closing) return;
-    if (this.#socket.writableLength + this.#heldBytes > this.#host.maxBuffered) {
+    if (this.#outbox.bytes > this.#host.maxBuffered) {
       this.#hub.stats.dropped++;
+      this.#hub.watch.bite('maxBuffered', this.#host.maxBuffered, { grant: this.#grant.name, policy: this.#host.slowConsumer });
       if (this.#host.slowConsumer === 'close') {
-        this.#host.log.warn({ grant: this.#grant.name, buffered: this.#socket.writableLength }, 'slow consumer closed');
+        this.#host.log.debug({ grant: this.#grant.name, buffered: this.#outbox.bytes }, 'slow consumer closed');
         this.close(1008, 'slow consumer');
       }
       return;
     }
-    this.#out(frame);
-  }
-
-  /** Sends `frame` after everything before it: at once, or behind an unanswered request. */
-  #out(frame: Buffer): void {
-    if (this.#held.length === 0) {
-      this.#enqueue(frame);
-    } else {
-      this.#held.push(frame);
-      this.#heldBytes += frame.length;
-    }
-  }
-
-  /** Takes a place in line for the reply of a request answered later (see #answer). */
-  #pending(): Reply {
-    const reply: Reply = { frames: undefined };
-    this.#held.push(reply);
-    return reply;
-  }
-
-  /** Fills a reply's place (no frame: a request without id) and sends what no longer waits. */
-  #answer(reply: Reply, message: Record<string, unknown> | undefined): void {
-    reply.frames = message === undefined ? [] : [jsonFrame(message)];
-    if (this.#gone) return;
-    const held = this.#held;
-    let sent = 0;
-    for (; sent < held.length; sent++) {
-      const item = held[sent] as Buffer | Reply;
-      if (Buffer.isBuffer(item)) {
-        this.#heldBytes -= item.length;
-        this.#enqueue(item);
-      } else if (item.frames === undefined) {
-        break;
-      } else {
-        for (const frame of item.frames) this.#enqueue(frame);
-      }
-    }
-    held.splice(0, sent);
-    const close = this.#closeWith;
-    if (held.length === 0 && close !== undefined) {
-      this.#closeWith = undefined;
-      this.#closeNow(close.code, close.reason);
-    }
-  }
-
-  #enqueue(frame: Buffer): void {
-    this.#queue.push(frame);
-    if (this.#queue.length === 1) {
-      dirty.add(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAll);
-      }
-    }
-  }
-
-  #send(message: Record<string, unknown>): void {
-    this.#out(jsonFrame(message));
+    this.#outbox.out(frame);
   }
 
   /**
-   * Writes everything queued in one write: a single frame as it is, several joined into one
-   * buffer — shared with every other connection that has the same run queued this turn.
+   * Sends a reply. Replies cannot be dropped (they keep request order), so a client that keeps
+   * asking without reading the answers is closed once they pass maxBuffered.
    */
-  flush(burst?: BurstJoiner): void {
-    const queue = this.#queue;
-    if (queue.length === 0) return;
-    this.#queue = [];
-    const socket = this.#socket;
-    if (this.#gone || socket.destroyed || !socket.writable) return;
-    if (queue.length === 1) socket.write(queue[0] as Buffer);
-    else socket.write(burst === undefined ? Buffer.concat(queue) : burst.join(queue));
+  #send(message: Record<string, unknown>): void {
+    this.#outbox.out(jsonFrame(message));
+    if (this.#outbox.bytes > this.#host.maxBuffered + REPLY_SLACK && !this.#closing) {
+      this.#hub.watch.bite('maxBuffered', this.#host.maxBuffered, { grant: this.#grant.name, replies: true });
+      this.close(1008, 'slow consumer');
+    }
   }
 
   /** Sends a ping; a client that did not answer the previous one is terminated. */
@@ -229,14 +178,10 @@ export class Connection implements Subscriber {
     if (this.#closing) return;
     this.#closing = true;
     this.#waiting = undefined;
-    if (this.#held.length > 0) this.#closeWith = { code, reason };
-    else this.#closeNow(code, reason);
-  }
-
-  #closeNow(code: number, reason: string): void {
-    this.flush();
-    dirty.delete(this);
-    this.#ws.close(code, reason);
+    this.#outbox.whenSettled(() => {
+      this.#outbox.flushNow();
+      this.#ws.close(code, reason);
+    });
   }
 
   /** Destroys the connection (forced stop). */
@@ -248,10 +193,7 @@ export class Connection implements Subscriber {
     if (this.#gone) return;
     this.#gone = true;
     clearTimeout(this.#authTimer);
-    dirty.delete(this);
-    this.#queue = [];
-    this.#held = [];
-    this.#heldBytes = 0;
+    this.#outbox.discard();
     this.#waiting = undefined;
     for (const pattern of this.#patterns) this.#hub.unsubscribe(pattern, this);
     this.#patterns.clear();
@@ -269,13 +211,17 @@ export class Connection implements Subscriber {
   #receive(data: Buffer, isBinary: boolean): void {
     if (this.#closing) return;
     if (this.#waiting !== undefined) {
+      if (this.#waiting.length >= MAX_WAITING) return this.close(1008, 'too many frames before the auth answer');
       this.#waiting.push({ data, isBinary });
       return;
     }
     if (isBinary) return this.#error('bad_frame', 'frames are JSON text');
+    const text = data.toString('utf8');
+    // the frame object is one level around the data
+    if (nestedDeeperThan(text, MAX_DEPTH + 1)) return this.#error('invalid_data', `the frame nests arrays and objects more than ${MAX_DEPTH} levels deep`, idOf(text));
     let frame: unknown;
     try {
-      frame = JSON.parse(data.toString('utf8'));
+      frame = JSON.parse(text);
     } catch {
       return this.#error('bad_json', 'the frame is not valid JSON');
     }
@@ -288,7 +234,7 @@ export class Connection implements Subscriber {
       case 'unsubscribe':
         return this.#unsubscribe(frame, id);
       case 'publish':
-        return void this.#publish(frame, id);
+        return void this.#publish(frame, id, data.length);
       case 'auth':
         return void this.#auth(frame, id);
       case 'ping':
@@ -318,8 +264,14 @@ export class Connection implements Subscriber {
     let extra: Record<string, unknown> = {};
     if (parsedSince !== undefined) {
       const replay = this.#hub.replay(topic, parsedSince);
-      for (const kept of replay.messages) this.#out(kept.frame);
-      extra = { replayed: replay.messages.length, ...(replay.lost ? { lost: replay.lost } : {}) };
+      // at most half of maxBuffered, the newest messages: a replay must not make the client a
+      // slow consumer at once, nor let resubscribing pile up copies of the history
+      let room = this.#host.maxBuffered / 2 - this.#outbox.bytes;
+      let from = replay.messages.length;
+      while (from > 0 && (room -= (replay.messages[from - 1] as { frame: Buffer }).frame.length) >= 0) from--;
+      for (let i = from; i < replay.messages.length; i++) this.#outbox.out((replay.messages[i] as { frame: Buffer }).frame);
+      const lost = replay.lost ?? (from > 0 ? 'history' : undefined);
+      extra = { replayed: replay.messages.length - from, ...(lost ? { lost } : {}) };
     }
     this.#patterns.add(topic);
     this.#hub.subscribe(topic, this);
@@ -333,30 +285,57 @@ export class Connection implements Subscriber {
     this.#ack(id);
   }
 
-  async #publish(frame: Record<string, unknown>, id: unknown): Promise<void> {
+  async #publish(frame: Record<string, unknown>, id: unknown, size: number): Promise<void> {
+    const bucket = this.#bucket;
+    if (!bucket.take(performance.now())) {
+      this.#hub.watch.bite('limits.publishRate', bucket.rate, { burst: bucket.burst, grant: this.#grant.name });
+      this.#error('rate_limited', `more than ${bucket.rate} publishes per second (bursts of ${bucket.burst}); slow down`, id);
+      if (bucket.exhausted) this.close(1008, 'publish rate exceeded');
+      return;
+    }
     const topic = frame['topic'];
     const bad = checkTopic(topic);
     if (bad !== undefined) return this.#error('bad_topic', bad, id);
     if (!('data' in frame)) return this.#error('bad_frame', 'a publish carries "data"', id);
     if (!mayPublish(this.#grant, topic as string)) return this.#error(this.#grant.name === 'anonymous' && this.#host.auth.enabled ? 'unauthorized' : 'forbidden', `not allowed to publish on ${String(topic)}`, id);
-    const reply = this.#pending();
+    const reply = this.#outbox.pending();
+    this.#inflight += size;
+    if (this.#inflight > this.#host.maxBuffered) this.#intake();
     try {
       const message = await this.#hub.publish(topic as string, frame['data']);
       this.#answer(reply, id === undefined ? undefined : { type: 'ack', id, messageId: message.id });
     } catch (error) {
-      if (error instanceof PublishRefused) this.#answer(reply, errorFrame(error.code, error.message, id));
-      else this.#answer(reply, errorFrame('unavailable', 'the hub cannot publish now', id));
+      this.#answer(reply, error instanceof PublishRefused ? errorFrame(error.code, error.message, id) : errorFrame('unavailable', 'the hub cannot publish now', id));
+    } finally {
+      this.#inflight -= size;
+      if (this.#ws.isPaused) this.#intake();
     }
+  }
+
+  /**
+   * Pauses reading from the client while an auth frame is verified or its publishes waiting for
+   * the backplane pass maxBuffered bytes (TCP then holds the rest at the client), resumes after.
+   */
+  #intake(): void {
+    const pause = !this.#gone && (this.#waiting !== undefined || this.#inflight > this.#host.maxBuffered);
+    if (pause && !this.#ws.isPaused) this.#ws.pause();
+    else if (!pause && this.#ws.isPaused) this.#ws.resume();
+  }
+
+  #answer(reply: Reply, message: Record<string, unknown> | undefined): void {
+    this.#outbox.answer(reply, message === undefined ? undefined : jsonFrame(message));
   }
 
   async #auth(frame: Record<string, unknown>, id: unknown): Promise<void> {
     clearTimeout(this.#authTimer);
     const token = frame['token'];
-    const reply = this.#pending();
+    const reply = this.#outbox.pending();
     this.#waiting = [];
+    this.#intake();
     const grant = typeof token === 'string' && token.length > 0 ? await this.#host.auth.verify(token).catch(() => undefined) : undefined;
     const waiting = this.#waiting ?? [];
     this.#waiting = undefined;
+    this.#intake();
     if (grant === undefined) {
       this.#answer(reply, errorFrame('unauthorized', 'invalid token', id));
       this.close(1008, 'invalid token');

@@ -5,8 +5,30 @@
  */
 export function textFrame(payload: Buffer): Buffer {
   const length = payload.length;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
+  const frame = Buffer.allocUnsafe(headerLength(length) + length);
+  payload.copy(frame, writeHeader(frame, length));
+  return frame;
+}
+
+/**
+ * Frames a UTF-8 text without an intermediate buffer. `unpooled`: the frame gets an
+ * ArrayBuffer of its own instead of a slice of Node's shared 8 KB pool — for frames kept long
+ * (history), which would otherwise hold a whole pool slab each.
+ */
+export function textFrameOf(text: string, unpooled = false): Buffer {
+  const length = Buffer.byteLength(text, 'utf8');
+  const size = headerLength(length) + length;
+  const frame = unpooled ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
+  frame.write(text, writeHeader(frame, length), 'utf8');
+  return frame;
+}
+
+function headerLength(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
+}
+
+/** Writes the header of a text frame with a `length`-byte payload; returns where the payload starts. */
+function writeHeader(frame: Buffer, length: number): number {
   frame[0] = 0x81; // FIN + text
   if (length < 126) {
     frame[1] = length;
@@ -18,8 +40,7 @@ export function textFrame(payload: Buffer): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  payload.copy(frame, headerLength);
-  return frame;
+  return headerLength(length);
 }
 
 /** Frames a server-to-client JSON message. */

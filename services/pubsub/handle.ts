@@ -38,8 +38,12 @@ export interface HubMessage {
 
 /** What a pubsub service gives its dependents: the hub handle, its stats and address. */
 export interface PubsubHandle extends HubHandle {
-  /** Open connections, subscriptions and message counters. */
-  stats(): { connections: number; subscriptions: number; published: number; delivered: number; dropped: number };
+  /**
+   * Open connections, subscriptions and message counters; what the hub holds: `topics` known,
+   * `historyMessages` kept and their `historyBytes` (what `limits.historyBytes` bounds), and
+   * `retainedBytes`, all of it with the topics (estimated: frames plus fixed overheads).
+   */
+  stats(): { connections: number; subscriptions: number; published: number; delivered: number; dropped: number; topics: number; historyMessages: number; historyBytes: number; retainedBytes: number };
   /** The bound address when the hub listens on its own. */
   address(): ListenAddress | undefined;
 }

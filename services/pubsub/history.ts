@@ -1,4 +1,5 @@
 import type { WireMessage } from './backplane.js';
+import type { LimitWatch } from './limits.js';
 
 /** What a `since` replay found. */
 export interface Replay {
@@ -8,21 +9,25 @@ export interface Replay {
   readonly lost: 'epoch' | 'history' | 'gap' | undefined;
 }
 
-/** A kept message and its ready-made frame. */
+/** A kept message: its seq, when this hub kept it (ms), and its ready-made frame. */
 export interface Kept {
-  readonly message: WireMessage;
+  readonly seq: number;
+  readonly at: number;
   readonly frame: Buffer;
 }
 
-interface TopicLog {
-  readonly limit: number;
-  readonly ttl: number;
-  entries: Kept[];
-  /** Seqs before which a message never arrived here (a backplane outage, another node's epoch). */
-  gaps: number[];
-  epoch: string;
-  lastSeq: number;
-}
+/**
+ * Bytes counted per kept message besides its frame: the entry, the Buffer object and the
+ * frame's own ArrayBuffer (kept frames are not slices of Node's shared pool, see Hub). Measured
+ * on Node 20 (x64) with heapUsed + arrayBuffers after gc: about 260; rounded up.
+ */
+export const ENTRY_OVERHEAD = 300;
+/**
+ * Bytes counted per known topic besides its name: its state, its map entries here and in the
+ * backplane's counters, its log's array. Measured as above: about 310 without kept messages,
+ * about 420 more with one (its entries array); rounded up.
+ */
+export const TOPIC_OVERHEAD = 400;
 
 /** Parses `<epoch>:<seq>`; undefined when malformed. */
 export function parseMessageId(id: unknown): { epoch: string; seq: number } | undefined {
@@ -34,73 +39,263 @@ export function parseMessageId(id: unknown): { epoch: string; seq: number } | un
   return { epoch: id.slice(0, at), seq };
 }
 
+/** The hub-wide limits on what the history keeps (the manifest's `limits`). */
+export interface HistoryLimits {
+  /** `limits.historyBytes`: kept messages of every topic together, overheads counted. */
+  readonly bytes: number;
+  /** `limits.topics`: topics known at once (each has a counter, and a log when it keeps history). */
+  readonly topics: number;
+  /** `limits.topicIdle`: how long a topic with nothing kept is remembered after its last message. */
+  readonly idle: number;
+}
+
+/** What the history needs from its hub. */
+export interface HistoryOptions {
+  /** The `history` and `ttl` of a topic (its first matching `topics:` entry). */
+  readonly rules: (topic: string) => { history: number; ttl: number } | undefined;
+  readonly limits: HistoryLimits;
+  readonly watch: LimitWatch;
+  /** Called when a topic is forgotten: the backplane drops its counter too. */
+  readonly forgot: (topic: string) => void;
+  readonly now?: () => number;
+}
+
+/** What the history holds, for the hub's stats. */
+export interface HistoryStats {
+  readonly topics: number;
+  readonly messages: number;
+  /** Bytes of the kept messages (what `limits.historyBytes` bounds). */
+  readonly bytes: number;
+  /** Everything the history holds, topics included (estimated with the overheads above). */
+  readonly retained: number;
+}
+
+interface TopicState {
+  readonly topic: string;
+  readonly history: number;
+  readonly ttl: number;
+  epoch: string;
+  lastSeq: number;
+  /** The first seq this state saw in `epoch`: what came before belongs to a forgotten state, or was never seen here. */
+  start: number;
+  /** Kept messages from `head` on (dropping from the head is O(1); the array is compacted now and then). */
+  entries: Kept[];
+  head: number;
+  bytes: number;
+  /** Seqs before which a message never arrived here (a backplane outage, another node's epoch). */
+  gaps: number[] | undefined;
+  /** When its last message came (ms, this hub's clock). */
+  used: number;
+}
+
+/** Epochs whose forgotten seqs are remembered (the current one, and a few a Redis outage went through). */
+const FORGOTTEN_EPOCHS = 8;
+
 /**
- * The recent messages of each topic whose config keeps history, for `since` replays: a
- * bounded list per topic, pruned by count and age. It notices when ids skip (a message this
- * node never saw) or the epoch changes, so a replay can say that something was lost rather
- * than pretend it is complete.
+ * The topics this hub knows: for each, its last id (so that ids skipping — a message this node
+ * never saw — or a new epoch are noticed), and, when its `topics:` entry keeps history, its
+ * recent messages for `since` replays.
+ *
+ * Everything in it is bounded: kept messages by count (`history`) and age (`ttl`, expired by the
+ * hub's sweep, not on read), all topics' kept bytes by `limits.historyBytes` (the oldest
+ * messages of the least recently published topics go first), the number of topics by
+ * `limits.topics` (the least recently published is forgotten), and a topic with nothing kept is
+ * forgotten after `limits.topicIdle`. A forgotten topic leaves one number per epoch behind —
+ * the highest seq forgotten — so that a later `since` older than it says `lost: 'epoch'`
+ * (messages may be missing) rather than claiming a complete replay.
  */
 export class History {
-  readonly #logs = new Map<string, TopicLog>();
-  readonly #limits: (topic: string) => { history: number; ttl: number } | undefined;
+  /** Every known topic, least recently published first. */
+  readonly #states = new Map<string, TopicState>();
+  /** The topics holding kept messages, in the same order. */
+  readonly #kept = new Map<string, TopicState>();
+  readonly #forgotten = new Map<string, number>();
+  readonly #options: HistoryOptions;
   readonly #now: () => number;
+  #bytes = 0;
+  #messages = 0;
+  #topicBytes = 0;
 
-  constructor(limits: (topic: string) => { history: number; ttl: number } | undefined, now: () => number = Date.now) {
-    this.#limits = limits;
-    this.#now = now;
+  constructor(options: HistoryOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
-  /** Keeps `message` when its topic keeps history. */
+  /** Whether messages of `topic` are kept (their frames should not hold on to shared memory). */
+  keeps(topic: string): boolean {
+    return (this.#options.rules(topic)?.history ?? 0) > 0;
+  }
+
+  /** Notes `message` as its topic's latest, and keeps it when the topic keeps history. */
   record(message: WireMessage, frame: Buffer): void {
-    let log = this.#logs.get(message.topic);
-    if (log === undefined) {
-      const limits = this.#limits(message.topic);
-      if (limits === undefined || limits.history === 0) return;
-      log = { limit: limits.history, ttl: limits.ttl, entries: [], gaps: [], epoch: message.epoch, lastSeq: message.seq - 1 };
-      this.#logs.set(message.topic, log);
+    const now = this.#now();
+    let state = this.#states.get(message.topic);
+    if (state === undefined) {
+      state = this.#create(message, now);
+    } else {
+      // most recently published last (a Map keeps insertion order): what limits evict first and
+      // the idle sweep looks at is at the front
+      state.used = now;
+      this.#states.delete(state.topic);
+      this.#states.set(state.topic, state);
+      if (this.#kept.delete(state.topic)) this.#kept.set(state.topic, state);
     }
-    if (message.epoch !== log.epoch) {
+    if (message.epoch !== state.epoch) {
       // a new epoch: what came before cannot be compared with what comes now
-      log.epoch = message.epoch;
-      log.entries = [];
-      log.gaps = [];
-    } else if (message.seq !== log.lastSeq + 1) {
-      log.gaps.push(message.seq);
+      this.#drop(state, state.entries.length - state.head);
+      state.epoch = message.epoch;
+      state.start = message.seq;
+      state.gaps = undefined;
+    } else if (message.seq !== state.lastSeq + 1 && state.history > 0) {
+      (state.gaps ??= []).push(message.seq);
     }
-    log.lastSeq = message.seq;
-    log.entries.push({ message, frame });
-    if (log.entries.length > log.limit) log.entries.splice(0, log.entries.length - log.limit);
-    if (log.gaps.length > 0 && log.entries[0] !== undefined) {
-      const oldest = log.entries[0].message.seq;
-      log.gaps = log.gaps.filter((seq) => seq > oldest);
+    state.lastSeq = message.seq;
+    if (state.history === 0) return;
+    const size = frame.length + ENTRY_OVERHEAD;
+    state.entries.push({ seq: message.seq, at: now, frame });
+    state.bytes += size;
+    this.#bytes += size;
+    this.#messages++;
+    if (state.entries.length - state.head === 1) this.#kept.set(state.topic, state);
+    if (state.entries.length - state.head > state.history) this.#drop(state, 1);
+    if (state.gaps !== undefined) {
+      const oldest = state.entries[state.head]?.seq ?? state.lastSeq;
+      state.gaps = state.gaps.filter((seq) => seq > oldest);
+      if (state.gaps.length === 0) state.gaps = undefined;
     }
+    if (this.#bytes > this.#options.limits.bytes) this.#evictBytes();
   }
 
   /**
    * The messages of `topic` after the id `since`, and whether some were lost; `epoch` is the
-   * epoch ids are assigned in now (for topics with nothing kept yet).
+   * epoch ids are assigned in now (for topics with nothing known).
    */
   replay(topic: string, since: { epoch: string; seq: number }, epoch: string): Replay {
-    const log = this.#logs.get(topic);
-    if (log === undefined) {
-      if (!this.#limits(topic)?.history) return { messages: [], lost: 'history' };
-      return { messages: [], lost: since.epoch === epoch ? undefined : 'epoch' };
+    const state = this.#states.get(topic);
+    if (state === undefined || state.history === 0) {
+      if (!this.#options.rules(topic)?.history) return { messages: [], lost: 'history' };
+      if (since.epoch !== epoch) return { messages: [], lost: 'epoch' };
+      // nothing known: the topic had nothing after `since`, or it was forgotten
+      return { messages: [], lost: this.#mayBeForgotten(since) ? 'epoch' : undefined };
     }
-    this.#expire(log);
-    if (since.epoch !== log.epoch) return { messages: log.entries, lost: 'epoch' };
-    const messages = log.entries.filter((k) => k.message.seq > since.seq);
-    const first = messages[0]?.message.seq ?? log.lastSeq + 1;
+    if (state.ttl > 0) this.#expire(state, this.#now());
+    const kept = state.entries.slice(state.head);
+    if (since.epoch !== state.epoch) return { messages: kept, lost: 'epoch' };
+    const messages = kept.filter((k) => k.seq > since.seq);
+    const first = messages[0]?.seq ?? state.lastSeq + 1;
     // the first kept message after `since` should be since+1, unless nothing newer exists
-    const missingHead = since.seq < log.lastSeq && first > since.seq + 1;
-    const gap = log.gaps.some((seq) => seq > since.seq + 1);
-    return { messages, lost: missingHead ? 'history' : gap ? 'gap' : undefined };
+    if (since.seq < state.lastSeq && first > since.seq + 1) {
+      // before this state's start: a forgotten state of this topic may have ended anywhere
+      const unknown = since.seq < state.start - 1 && this.#mayBeForgotten(since);
+      return { messages, lost: unknown ? 'epoch' : 'history' };
+    }
+    const gap = state.gaps?.some((seq) => seq > since.seq + 1) ?? false;
+    return { messages, lost: gap ? 'gap' : undefined };
   }
 
-  #expire(log: TopicLog): void {
-    if (log.ttl <= 0) return;
-    const cutoff = this.#now() - log.ttl;
+  /** Expires kept messages past their ttl and forgets idle topics; the hub calls it periodically. */
+  sweep(): void {
+    const now = this.#now();
+    for (const state of this.#kept.values()) if (state.ttl > 0) this.#expire(state, now);
+    const cutoff = now - this.#options.limits.idle;
+    for (const state of this.#states.values()) {
+      if (state.used > cutoff) break; // the rest were published more recently
+      if (state.entries.length === state.head) this.#forget(state);
+    }
+  }
+
+  /** How many topics and messages are held, and their bytes. */
+  stats(): HistoryStats {
+    return { topics: this.#states.size, messages: this.#messages, bytes: this.#bytes, retained: this.#bytes + this.#topicBytes };
+  }
+
+  #create(message: WireMessage, now: number): TopicState {
+    const { limits, watch } = this.#options;
+    if (this.#states.size >= limits.topics) {
+      const oldest = this.#states.values().next().value as TopicState;
+      watch.bite('limits.topics', limits.topics, { forgotten: oldest.topic, topic: message.topic });
+      this.#forget(oldest);
+    }
+    const rule = this.#options.rules(message.topic);
+    const state: TopicState = {
+      topic: message.topic,
+      history: rule?.history ?? 0,
+      ttl: rule?.ttl ?? 0,
+      epoch: message.epoch,
+      lastSeq: message.seq - 1,
+      start: message.seq,
+      entries: [],
+      head: 0,
+      bytes: 0,
+      gaps: undefined,
+      used: now,
+    };
+    this.#states.set(state.topic, state);
+    this.#topicBytes += state.topic.length + TOPIC_OVERHEAD;
+    return state;
+  }
+
+  #forget(state: TopicState): void {
+    this.#drop(state, state.entries.length - state.head);
+    this.#states.delete(state.topic);
+    this.#topicBytes -= state.topic.length + TOPIC_OVERHEAD;
+    const forgotten = this.#forgotten.get(state.epoch);
+    if (forgotten === undefined) {
+      if (this.#forgotten.size >= FORGOTTEN_EPOCHS) this.#forgotten.delete(this.#forgotten.keys().next().value as string);
+      this.#forgotten.set(state.epoch, state.lastSeq);
+    } else if (state.lastSeq > forgotten) {
+      this.#forgotten.set(state.epoch, state.lastSeq);
+    }
+    this.#options.forgot(state.topic);
+  }
+
+  /** Whether the topic `since` names may have been forgotten after `since` (see the class). */
+  #mayBeForgotten(since: { epoch: string; seq: number }): boolean {
+    const forgotten = this.#forgotten.get(since.epoch);
+    return forgotten !== undefined && since.seq <= forgotten;
+  }
+
+  #expire(state: TopicState, now: number): void {
+    const cutoff = now - state.ttl;
     let drop = 0;
-    while (drop < log.entries.length && (log.entries[drop] as Kept).message.ts < cutoff) drop++;
-    if (drop > 0) log.entries.splice(0, drop);
+    for (let i = state.head; i < state.entries.length && (state.entries[i] as Kept).at < cutoff; i++) drop++;
+    if (drop > 0) this.#drop(state, drop);
+  }
+
+  /** Over `limits.historyBytes`: the oldest messages of the least recently published topics go. */
+  #evictBytes(): void {
+    const limit = this.#options.limits.bytes;
+    let evicted = 0;
+    let first: string | undefined;
+    for (const state of this.#kept.values()) {
+      first ??= state.topic;
+      while (this.#bytes > limit && state.entries.length > state.head) {
+        this.#drop(state, 1);
+        evicted++;
+      }
+      if (this.#bytes <= limit) break;
+    }
+    if (evicted > 0) this.#options.watch.bite('limits.historyBytes', limit, { evicted, from: first });
+  }
+
+  /** Drops the `count` oldest kept messages of `state`. */
+  #drop(state: TopicState, count: number): void {
+    if (count <= 0) return;
+    const { entries } = state;
+    let bytes = 0;
+    const end = state.head + count;
+    for (let i = state.head; i < end; i++) bytes += (entries[i] as Kept).frame.length + ENTRY_OVERHEAD;
+    state.head = end;
+    state.bytes -= bytes;
+    this.#bytes -= bytes;
+    this.#messages -= count;
+    if (state.head === entries.length) {
+      state.entries = [];
+      state.head = 0;
+      this.#kept.delete(state.topic);
+    } else if (state.head > 64 && state.head * 2 > entries.length) {
+      state.entries = entries.slice(state.head);
+      state.head = 0;
+    }
   }
 }

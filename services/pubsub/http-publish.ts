@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { mayPublish, tokenOf, type Authenticator } from './auth.js';
 import { PublishRefused, type Hub } from './hub.js';
+import { MAX_DEPTH, nestedDeeperThan } from './json-depth.js';
+import type { PublishBucket } from './limits.js';
 import { checkTopic } from '../../src/net/topics.js';
 
 /** What an HTTP publish needs. */
@@ -13,14 +15,16 @@ export interface HttpPublishOptions {
   readonly maxPayload: number;
   readonly log: Logger;
   accepting(): boolean;
+  /** The publish rate limit of the request's connection (keep-alive requests share one). */
+  bucket(req: IncomingMessage): PublishBucket;
 }
 
 const STATUS: Record<PublishRefused['code'], number> = { bad_topic: 400, invalid_data: 422, unavailable: 503 };
 
-function answer(res: ServerResponse, status: number, body: Record<string, unknown>): void {
+function answer(res: ServerResponse, status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -36,6 +40,14 @@ export function handleHttpPublish(req: IncomingMessage, res: ServerResponse, opt
     return answer(res, 405, { error: 'method_not_allowed', message: 'publish with POST' });
   }
   if (!options.accepting()) return answer(res, 503, { error: 'unavailable', message: 'the hub is stopping' });
+  const bucket = options.bucket(req);
+  if (!bucket.take(performance.now())) {
+    options.hub.watch.bite('limits.publishRate', bucket.rate, { burst: bucket.burst, http: true });
+    // a client that ignores 429s loses its keep-alive connection (and its bucket with it)
+    const close: Record<string, string> = bucket.exhausted ? { connection: 'close' } : {};
+    req.resume();
+    return answer(res, 429, { error: 'rate_limited', message: 'too many publishes on this connection; slow down' }, { 'retry-after': '1', ...close });
+  }
   let topic: string;
   try {
     topic = decodeURIComponent(url.pathname.slice(options.prefix.length));
@@ -63,6 +75,7 @@ export function handleHttpPublish(req: IncomingMessage, res: ServerResponse, opt
   });
 
   async function publish(text: string): Promise<void> {
+    if (nestedDeeperThan(text, MAX_DEPTH)) return answer(res, 400, { error: 'invalid_data', message: `the body nests arrays and objects more than ${MAX_DEPTH} levels deep` });
     let data: unknown;
     try {
       data = JSON.parse(text);

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Backplane, WireMessage } from './backplane.js';
-import { textFrame } from './frame.js';
+import { textFrameOf } from './frame.js';
 import type { HubMessage } from './handle.js';
-import { History, type Replay } from './history.js';
+import { History, type HistoryLimits, type HistoryStats, type Replay } from './history.js';
+import { LimitWatch } from './limits.js';
 import type { TopicRules } from './topic-rules.js';
 import { checkTopic } from '../../src/net/topics.js';
 import { SubscriptionTrie } from './trie.js';
@@ -32,10 +33,14 @@ export interface HubStats {
   dropped: number;
 }
 
+/** How often the sweep runs at most (expiry, idle topics, limit logs): topics with a ttl make it run more often. */
+const SWEEP_MS = 1_000;
+
 /**
  * The topic machinery of one hub, transport aside: publishing (topic check, schema, the
  * backplane that assigns ids), fan-out through the subscription trie — each message
- * serialized and framed once, whatever the number of subscribers — and history for `since`.
+ * serialized and framed once, whatever the number of subscribers — and history for `since`,
+ * kept within the hub-wide limits by a periodic sweep (expiry on time, idle topics forgotten).
  */
 export class Hub {
   readonly #trie = new SubscriptionTrie<Subscriber>();
@@ -43,17 +48,41 @@ export class Hub {
   readonly #rules: TopicRules;
   readonly #backplane: Backplane;
   readonly #log: Logger;
+  /** Logs the limits when they bite (once, not per message); connections report theirs here too. */
+  readonly watch: LimitWatch;
   readonly stats: HubStats = { published: 0, delivered: 0, dropped: 0 };
   readonly #pending: WireMessage[] = [];
+  readonly #sweep: NodeJS.Timeout;
   #fanning = false;
   #stamp = 0;
 
-  constructor(options: { rules: TopicRules; backplane: Backplane; log: Logger; now?: () => number }) {
+  /** Builds the hub and starts its sweep (stop it with close()). */
+  constructor(options: { rules: TopicRules; backplane: Backplane; log: Logger; limits: HistoryLimits; now?: () => number }) {
     this.#rules = options.rules;
     this.#backplane = options.backplane;
     this.#log = options.log;
-    this.#history = new History((topic) => this.#rules.limits(topic), options.now);
+    this.watch = new LimitWatch(options.log, options.now);
+    const backplane = options.backplane;
+    this.#history = new History({ rules: (topic) => this.#rules.limits(topic), limits: options.limits, watch: this.watch, forgot: (topic) => backplane.forget(topic), ...(options.now ? { now: options.now } : {}) });
     this.#backplane.onMessage((message) => this.#fanOut(message));
+    // a quarter of the shortest ttl, so a kept message outlives its ttl by little
+    const ttls = options.rules.ttls().filter((ttl) => ttl > 0);
+    const every = Math.max(25, Math.min(SWEEP_MS, ...ttls.map((ttl) => ttl / 4)));
+    this.#sweep = setInterval(() => {
+      this.#history.sweep();
+      this.watch.sweep();
+    }, every);
+    this.#sweep.unref();
+  }
+
+  /** Stops the sweep. */
+  close(): void {
+    clearInterval(this.#sweep);
+  }
+
+  /** What the history holds: topics, kept messages and their bytes. */
+  retained(): HistoryStats {
+    return this.#history.stats();
   }
 
   /** How many subscriptions are registered (connections and handle listeners). */
@@ -70,10 +99,20 @@ export class Hub {
   async publish(topic: string, data: unknown): Promise<WireMessage> {
     const bad = checkTopic(topic);
     if (bad !== undefined) throw new PublishRefused('bad_topic', bad);
-    const invalid = this.#rules.check(topic, data);
-    if (invalid !== undefined) throw new PublishRefused('invalid_data', `data does not match the schema of ${topic}: ${invalid}`);
+    // serialized once, before an id is assigned: data that cannot be (a cycle, a BigInt, nesting
+    // deep enough to overflow the stack) is refused without consuming a seq
+    let json: string | undefined;
+    let schemaErrors: string | undefined;
     try {
-      return await this.#backplane.publish(topic, data);
+      json = JSON.stringify(data);
+      if (json !== undefined) schemaErrors = this.#rules.check(topic, data);
+    } catch (error) {
+      throw new PublishRefused('invalid_data', error instanceof RangeError ? 'data is nested too deeply' : `data is not JSON: ${(error as Error).message}`);
+    }
+    if (json === undefined) throw new PublishRefused('invalid_data', 'data is not a JSON value');
+    if (schemaErrors !== undefined) throw new PublishRefused('invalid_data', `data does not match the schema of ${topic}: ${schemaErrors}`);
+    try {
+      return await this.#backplane.publish(topic, data, json);
     } catch (error) {
       throw new PublishRefused('unavailable', `the hub cannot publish now: ${(error as Error).message}`);
     }
@@ -109,7 +148,9 @@ export class Hub {
 
   #deliver(message: WireMessage): void {
     this.stats.published++;
-    const frame = textFrame(Buffer.from(JSON.stringify({ type: 'message', topic: message.topic, id: message.id, data: message.data, ts: message.ts }), 'utf8'));
+    const { topic, id, ts } = message;
+    const json = message.json ?? JSON.stringify(message.data);
+    const frame = textFrameOf(`{"type":"message","topic":${JSON.stringify(topic)},"id":${JSON.stringify(id)},"data":${json},"ts":${ts}}`, this.#history.keeps(topic));
     this.#history.record(message, frame);
     const stamp = ++this.#stamp;
     let reached = 0;

@@ -83,7 +83,8 @@ export class RedisBackplane implements Backplane {
   #subGeneration = 0;
   #settling = false;
   #shared = '';
-  #local: { epoch: string; seqs: Map<string, number> } | undefined;
+  /** The epoch of an outage, its counters, and the highest seq of a counter forgotten in it. */
+  #local: { epoch: string; seqs: Map<string, number>; forgotten: number } | undefined;
   #lastError: Error | undefined;
   #starting: { resolve: () => void; reject: (err: Error) => void } | undefined;
   #stopping: Promise<void> | undefined;
@@ -146,9 +147,9 @@ export class RedisBackplane implements Backplane {
    * JSON-serialisable; listeners receive its JSON decoding. Rejects after stop, and when Redis
    * answers with an error (out of memory, ACL...): nothing is delivered then.
    */
-  async publish(topic: string, data: unknown): Promise<WireMessage> {
+  async publish(topic: string, data: unknown, serialized?: string): Promise<WireMessage> {
     if (this.#state !== 'connected' && this.#state !== 'lost') throw new Error(`the redis backplane is ${this.#state === 'starting' ? 'not started yet' : 'stopped'}`);
-    const json = JSON.stringify(data);
+    const json = serialized ?? JSON.stringify(data);
     if (json === undefined) throw new Error(`the data published on ${topic} is not JSON`);
     const pub = this.#pub;
     // ioredis reports a close on the next tick: its status is the first to know
@@ -174,6 +175,18 @@ export class RedisBackplane implements Backplane {
     }
   }
 
+  /**
+   * Forgets the outage counter of `topic` (the counters in Redis are Redis's memory, and must
+   * never restart within the shared epoch); a later local id continues above it.
+   */
+  forget(topic: string): void {
+    const local = this.#local;
+    const seq = local?.seqs.get(topic);
+    if (local === undefined || seq === undefined) return;
+    local.seqs.delete(topic);
+    if (seq > local.forgotten) local.forgotten = seq;
+  }
+
   /** Quits both connections (QUIT, then cut at a short deadline); idempotent. */
   stop(): Promise<void> {
     return (this.#stopping ??= this.#teardown());
@@ -185,12 +198,12 @@ export class RedisBackplane implements Backplane {
   }
 
   #publishLocally(topic: string, data: unknown, json: string): WireMessage {
-    this.#local ??= { epoch: `local-${newEpoch()}`, seqs: new Map() };
+    this.#local ??= { epoch: `local-${newEpoch()}`, seqs: new Map(), forgotten: 0 };
     const { epoch, seqs } = this.#local;
-    const seq = (seqs.get(topic) ?? 0) + 1;
+    const seq = (seqs.get(topic) ?? this.#local.forgotten) + 1;
     seqs.set(topic, seq);
     const ts = Date.now();
-    this.#deliver({ topic, id: `${epoch}:${seq}`, epoch, seq, data: JSON.parse(json) as unknown, ts });
+    this.#deliver({ topic, id: `${epoch}:${seq}`, epoch, seq, data: JSON.parse(json) as unknown, ts, json });
     return { topic, id: `${epoch}:${seq}`, epoch, seq, data, ts };
   }
 
@@ -298,7 +311,7 @@ export class RedisBackplane implements Backplane {
   #lose(err: unknown): void {
     if (this.#state !== 'connected') return;
     this.#state = 'lost';
-    this.#local = { epoch: `local-${newEpoch()}`, seqs: new Map() };
+    this.#local = { epoch: `local-${newEpoch()}`, seqs: new Map(), forgotten: 0 };
     const why = err instanceof Error ? err.message : undefined;
     this.#log.warn({ url: this.#safeUrl, err: why, localEpoch: this.#local.epoch }, 'redis connection lost');
   }

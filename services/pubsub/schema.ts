@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, int, listen, size } from '../../src/kinds/fields.js';
+import { bool, duration, int, listen, number, size } from '../../src/kinds/fields.js';
 import { PATTERN_HELP, checkPattern } from '../../src/net/topics.js';
 
 /** A subscription or permission pattern: `chat.lobby`, `chat.*` (one segment), `chat.>` (the rest). */
@@ -56,6 +56,22 @@ const auth = z
   })
   .describe('Who may publish and subscribe to what. Without `auth` everyone may do everything.');
 
+/**
+ * The hub-wide bounds on what clients can make the hub hold. With these defaults (and the other
+ * defaults), nothing a client sends grows the hub's memory by more than 64 MB: see "Limits and
+ * buffers" in docs/pubsub-protocol.md.
+ */
+const limits = z
+  .strictObject({
+    historyBytes: size('The bytes of kept messages of all topics together (history); over it, the oldest messages of the least recently published topics are dropped.').default(32 * 1024 * 1024),
+    topics: int('How many topics the hub knows at once (each has an id counter, and kept messages if it keeps history); over it, the least recently published topic is forgotten.').pipe(z.number().int().min(1)).default(10_000),
+    topicIdle: duration('How long a topic with no kept messages is remembered after its last message; then it is forgotten (a `since` from before says lost).').default(5 * 60_000),
+    publishRate: number('Publishes per second one connection (WebSocket, or HTTP keep-alive) may make, on average; over it they are refused with `rate_limited` (HTTP 429), and a client that keeps going is closed with 1008 (0: no limit).').default(1_000),
+    publishBurst: int('How many publishes one connection may make at once before `publishRate` applies.').pipe(z.number().int().min(1)).default(5_000),
+  })
+  .prefault({})
+  .describe('Hub-wide limits on history, topics and publish rate; each is logged once when it bites.');
+
 /** The config of a `pubsub` service: a WebSocket pub/sub hub. */
 export const pubsubSchema = z
   .strictObject({
@@ -76,6 +92,7 @@ export const pubsubSchema = z
     maxBuffered: size('Bytes waiting to be sent to one connection before it counts as a slow consumer.').default(1024 * 1024),
     slowConsumer: z.enum(['drop', 'close']).default('close').describe('A slow consumer\'s new messages are dropped (and counted), or it is closed with 1008.'),
     heartbeat: duration('How often clients are pinged; one that did not answer the last ping is terminated (0: off).').default(30_000),
+    limits,
   })
   .superRefine((config, ctx) => {
     if ((config.attach === undefined) === (config.listen === undefined)) {
@@ -87,5 +104,7 @@ export const pubsubSchema = z
 export type PubsubConfig = z.output<typeof pubsubSchema>;
 /** The validated `auth` section. */
 export type AuthConfig = z.output<typeof auth>;
+/** The validated `limits` section. */
+export type LimitsConfig = z.output<typeof limits>;
 /** One validated `topics` entry. */
 export type TopicConfig = z.output<typeof topicConfig>;

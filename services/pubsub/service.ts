@@ -12,6 +12,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import type { PubsubHandle } from './handle.js';
 import { handleHttpPublish } from './http-publish.js';
 import { Hub, PublishRefused } from './hub.js';
+import { PublishBucket } from './limits.js';
 import type { PubsubConfig } from './schema.js';
 import { TopicRules } from './topic-rules.js';
 import { checkPattern } from '../../src/net/topics.js';
@@ -44,6 +45,10 @@ export class PubsubService implements Service {
   #heartbeat: NodeJS.Timeout | undefined;
   #cleanups: (() => void)[] = [];
   #accepting = false;
+  /** Upgrades whose token is being verified: they count against maxConnections already. */
+  #upgrading = 0;
+  /** The publish rate limit of each HTTP connection, forgotten with it. */
+  readonly #httpBuckets = new WeakMap<object, PublishBucket>();
   #stopping: Promise<void> | undefined;
   #attached: HttpHandle | undefined;
   readonly #host: ConnectionHost;
@@ -63,6 +68,8 @@ export class PubsubService implements Service {
       maxSubscriptions: ctx.config.maxSubscriptions,
       maxBuffered: ctx.config.maxBuffered,
       slowConsumer: ctx.config.slowConsumer,
+      publishRate: ctx.config.limits.publishRate,
+      publishBurst: ctx.config.limits.publishBurst,
       closed: (connection) => void self.#connections.delete(connection),
     };
   }
@@ -85,7 +92,8 @@ export class PubsubService implements Service {
     this.#auth = await Authenticator.create(config.auth, where);
     const backplane = await this.#createBackplane();
     this.#backplane = backplane;
-    const hub = new Hub({ rules, backplane, log });
+    const { limits } = config;
+    const hub = new Hub({ rules, backplane, log, limits: { bytes: limits.historyBytes, topics: limits.topics, idle: limits.topicIdle } });
     this.#hub = hub;
     // give up a little before the orchestrator's startTimeout, so the error says why (ECONNREFUSED...);
     // a controller and timer of our own: an AbortSignal.timeout() held only by AbortSignal.any()
@@ -99,6 +107,7 @@ export class PubsubService implements Service {
       await backplane.start(connecting.signal);
     } catch (error) {
       this.#hub = undefined;
+      hub.close();
       throw new HendrixError('HX_ERR_PUBSUB_BACKPLANE', { service: name, path: ['services', name, 'backplane'], location: this.#ctx.locate(['backplane']), message: `cannot connect to the backplane ${config.backplane}: ${(error as Error).message}`, cause: error });
     } finally {
       clearTimeout(giveUp);
@@ -153,7 +162,7 @@ export class PubsubService implements Service {
     if (!url.startsWith(config.path)) return false;
     const rest = url.slice(config.path.length);
     if (config.httpPublish && rest.startsWith('/publish/')) {
-      handleHttpPublish(req, res, { hub: this.#hub as Hub, auth: this.#auth as Authenticator, prefix: `${config.path}/publish/`, maxPayload: config.maxPayload, log: this.#ctx.log, accepting: () => this.#accepting });
+      handleHttpPublish(req, res, { hub: this.#hub as Hub, auth: this.#auth as Authenticator, prefix: `${config.path}/publish/`, maxPayload: config.maxPayload, log: this.#ctx.log, accepting: () => this.#accepting, bucket: (r) => this.#httpBucket(r) });
       return true;
     }
     if (rest === '' || rest.startsWith('?')) {
@@ -161,6 +170,16 @@ export class PubsubService implements Service {
       return true;
     }
     return false;
+  }
+
+  #httpBucket(req: IncomingMessage): PublishBucket {
+    const { limits } = this.#ctx.config;
+    let bucket = this.#httpBuckets.get(req.socket);
+    if (bucket === undefined) {
+      bucket = new PublishBucket(limits.publishRate, limits.publishBurst, performance.now());
+      this.#httpBuckets.set(req.socket, bucket);
+    }
+    return bucket;
   }
 
   /** Takes a WebSocket upgrade for the hub path; false to let another handler have it. */
@@ -174,7 +193,10 @@ export class PubsubService implements Service {
       log.debug({ origin }, 'origin refused');
       return refuse(socket, 403, 'Forbidden');
     }
-    if (this.#connections.size >= config.maxConnections) return refuse(socket, 503, 'Service Unavailable', 'Retry-After: 5\r\n');
+    if (this.#connections.size + this.#upgrading >= config.maxConnections) {
+      this.#hub?.watch.bite('maxConnections', config.maxConnections);
+      return refuse(socket, 503, 'Service Unavailable', 'Retry-After: 5\r\n');
+    }
     const auth = this.#auth as Authenticator;
     const token = tokenOf(req, url);
     const accept = (grant: Grant, needsAuth: boolean): void => {
@@ -189,10 +211,14 @@ export class PubsubService implements Service {
       accept(anonymous, auth.enabled && anonymous.publish.length === 0 && anonymous.subscribe.length === 0);
       return;
     }
-    auth.verify(token).then(
-      (grant) => (grant === undefined ? refuse(socket, 401, 'Unauthorized') : accept(grant, false)),
-      () => refuse(socket, 401, 'Unauthorized'),
-    );
+    this.#upgrading++;
+    auth
+      .verify(token)
+      .then(
+        (grant) => (grant === undefined ? refuse(socket, 401, 'Unauthorized') : accept(grant, false)),
+        () => refuse(socket, 401, 'Unauthorized'),
+      )
+      .finally(() => this.#upgrading--);
   }
 
   /**
@@ -251,6 +277,7 @@ export class PubsubService implements Service {
     this.#wss = undefined;
     const backplane = this.#backplane;
     this.#backplane = undefined;
+    this.#hub?.close();
     this.#hub = undefined;
     await backplane?.stop();
   }
@@ -290,7 +317,21 @@ export class PubsubService implements Service {
         hub.subscribe(pattern, subscriber);
         return () => void hub.unsubscribe(pattern, subscriber);
       },
-      stats: () => ({ connections: this.#connections.size, subscriptions: this.#hub?.subscriptions ?? 0, published: this.#hub?.stats.published ?? 0, delivered: this.#hub?.stats.delivered ?? 0, dropped: this.#hub?.stats.dropped ?? 0 }),
+      stats: () => {
+        const hub = this.#hub;
+        const retained = hub?.retained() ?? { topics: 0, messages: 0, bytes: 0, retained: 0 };
+        return {
+          connections: this.#connections.size,
+          subscriptions: hub?.subscriptions ?? 0,
+          published: hub?.stats.published ?? 0,
+          delivered: hub?.stats.delivered ?? 0,
+          dropped: hub?.stats.dropped ?? 0,
+          topics: retained.topics,
+          historyMessages: retained.messages,
+          historyBytes: retained.bytes,
+          retainedBytes: retained.retained,
+        };
+      },
       address: () => this.#bound,
     };
   }

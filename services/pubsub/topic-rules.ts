@@ -118,6 +118,11 @@ export class TopicRules {
     return this.#rule(topic)?.config;
   }
 
+  /** The `ttl` of every entry (the hub sweeps often enough for the shortest). */
+  ttls(): number[] {
+    return this.#rules.map((rule) => rule.config.ttl);
+  }
+
   /** Why `data` may not be published on `topic` (the schema's errors), or undefined when it may. */
   check(topic: string, data: unknown): string | undefined {
     const validate = this.#rule(topic)?.validate;
