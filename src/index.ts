@@ -75,6 +75,7 @@ export { SERVICE_NAME, serviceSchema } from './manifest/root-schema.js';
 export { listenOn, boundAddress, resolveListen, PRIVILEGED_HINT, type ListenContext } from './net/listen.js';
 export { checkTopic, checkPattern, matches, covers, allowedBy, PATTERN_HELP, MAX_TOPIC_LENGTH } from './net/topics.js';
 export { systemClock, type Clock, type TimerHandle } from './runtime/clock.js';
+export { addFaultReader, currentFaultTag, runAsService, isFaultTag, type FaultTag, type FaultReader } from './runtime/fault-scope.js';
 export { backoffDelay, shouldRestart } from './runtime/supervisor.js';
 export { z } from 'zod';
 // --- errors

@@ -2,7 +2,8 @@ import type { RequestInterceptor } from './handle.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
-import { crosstownShared, requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
+import { crosstownShared, currentScope, requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
+import { addFaultReader, currentFaultTag } from '../../src/runtime/fault-scope.js';
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
 import { toNodeListener } from './fetch-adapter.js';
@@ -26,6 +27,9 @@ const kTracked = Symbol('hendrix.trackedSocket');
 
 /** A connection the pipeline has seen; Node keeps the response being written in `_httpMessage`. */
 type TrackedSocket = Socket & { [kTracked]?: true; _httpMessage?: ServerResponse | null };
+
+/** Whose code the current request runs, when it runs in the request context (crosstown turned it on). */
+const requestFault = (): unknown => currentScope()?.fault;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
@@ -52,6 +56,8 @@ export class RequestPipeline {
   #crosstown: CrosstownHost | undefined;
   #statics: StaticFiles | undefined;
   #interceptors: readonly RequestInterceptor[] = [];
+  /** The fault tag of the service instance that built this pipeline (its create runs under it). */
+  readonly #fault = currentFaultTag();
   readonly #sockets = new Set<TrackedSocket>();
   readonly #log: Logger;
   readonly #accessLog: Level | undefined;
@@ -80,6 +86,9 @@ export class RequestPipeline {
       sockets.delete(this);
     };
     this.handleRequest = (req, res) => this.#handle(req, res);
+    // a request's async work is blamed on this service through the request context, when it is
+    // on; without it (no crosstown, no hooks: bare speed) the fault guard reads the stack
+    addFaultReader(requestFault);
   }
 
   /** The responses in flight now (a response being written on a connection this pipeline served). */
@@ -213,7 +222,8 @@ export class RequestPipeline {
     }
     try {
       const host = this.#crosstown;
-      const result = host === undefined || !crosstownShared.apiLoaded ? listener(req, res) : requestContext.run({ res, host }, listener, req, res);
+      const result =
+        host === undefined || !crosstownShared.apiLoaded ? listener(req, res) : requestContext.run({ res, host, fault: this.#fault }, listener, req, res);
       if (isThenable(result)) result.then(undefined, (error: unknown) => this.fail(req, res, error));
     } catch (error) {
       this.fail(req, res, error);

@@ -2,7 +2,8 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import { createRootLogger, flushLogger } from '../log/logger.js';
 import { formatDuration } from '../kinds/units.js';
 import { createPlan } from '../runtime/plan.js';
-import { logWarnings, orchestrate, watchFailures } from '../runtime/up.js';
+import { guardFaults, logWarnings, orchestrate, watchFailures } from '../runtime/up.js';
+import type { Fault } from '../runtime/fault-guard.js';
 import { isHendrixError } from '../errors/hendrix-error.js';
 import { EXIT } from '../errors/codes.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
@@ -12,7 +13,9 @@ import { LiveView, type TransitionEvent } from './live-view.js';
 
 /**
  * `hendrix up [SERVICE...]`: plan, start in dependency order, run until SIGINT/SIGTERM, stop in
- * reverse order. A second signal forces the stop (exit 2).
+ * reverse order. A second signal forces the stop (exit 2). An uncaught exception of app code
+ * stops the graph the same graceful way and exits 5; an unhandled rejection traced to a service
+ * crashes only that service (fault-guard.ts).
  */
 export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('up', argv, MANIFEST_OPTIONS, true);
@@ -55,6 +58,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   let signals = 0;
   let forced = false;
   let failed: { service: string; error: unknown } | undefined;
+  let faulted: Fault | undefined;
   let stopping: Promise<number> | undefined;
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
@@ -65,6 +69,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
         view?.end();
         log.info('stopped');
         if (forced) return EXIT.forced;
+        if (faulted) return reportError(io, faulted.error), EXIT.uncaughtException;
         if (failed) {
           if (isHendrixError(failed.error)) reportError(io, failed.error);
           return EXIT.serviceFailed;
@@ -74,6 +79,8 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
         view?.end();
         if (forced) return EXIT.forced;
         log.error({ err: error }, 'stop failed');
+        // the supervisor must restart a process that had an uncaught exception, however it stopped
+        if (faulted) return reportError(io, faulted.error), EXIT.uncaughtException;
         return reportError(io, error);
       }
     })();
@@ -93,6 +100,13 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     }
   });
 
+  const releaseFaults = guardFaults(plan, orchestrator, logger, (fault) => {
+    if (faulted) return;
+    faulted = fault;
+    log.info({ exit: EXIT.uncaughtException }, `stopping after an uncaught exception (exit ${EXIT.uncaughtException})`);
+    wake();
+  });
+
   try {
     view?.begin(selected.map((name) => ({ name, kind: kindOf(name), waitsOn: graph.dependencies(name) })), 'starting');
     const started = Date.now();
@@ -102,14 +116,14 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
       await Promise.race([starting, stopRequested]);
     } catch (error) {
       view?.end();
-      if (signals > 0) return await stop();
+      if (signals > 0 || faulted) return await stop();
       // the rendered diagnostic below says it all; the log keeps the code (the stack at debug)
       log.error(isHendrixError(error) && error.code !== 'HX_ERR_INTERNAL' ? { code: error.code } : { err: error }, 'start failed');
       log.debug({ err: error }, 'start failed: details');
       return reportError(io, error);
     }
     view?.end();
-    if (signals > 0) return await stop();
+    if (signals > 0 || faulted) return await stop();
     const order = startTimes.map((s) => `${s.service} ${formatDuration(s.ms)}`).join(', ');
     log.info({ order: startTimes, ms: Date.now() - started }, `started: ${order}`);
     const addresses: Record<string, string> = {};
@@ -125,6 +139,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     return await stop();
   } finally {
     unsubscribe();
+    releaseFaults();
     await flushLogger(logger);
   }
 }

@@ -68,6 +68,12 @@ export interface RequestScope {
   /** The response of the request; undefined inside a loop task or while an app loads. */
   readonly res: ServerResponse | undefined;
   readonly host: CrosstownHost;
+  /**
+   * Whose code the request runs: the fault tag of the http service instance (an opaque value
+   * for crosstown), so that an exception or a rejection in work the request started is blamed
+   * on that service.
+   */
+  readonly fault?: unknown;
 }
 
 /** What every copy of the package in the process shares, kept on `globalThis`. */

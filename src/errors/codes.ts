@@ -10,7 +10,7 @@ export interface ErrorCodeInfo {
   /** What the user can do about it, when the error itself does not say more. */
   readonly hint: string;
   /** The exit code of `hendrix` when this error ends the run. */
-  readonly exit: 1 | 2 | 3 | 4 | 64 | 78;
+  readonly exit: 1 | 2 | 3 | 4 | 5 | 64 | 78;
 }
 
 /** Exit codes of the CLI, as in DESIGN.md section 5. */
@@ -21,6 +21,11 @@ export const EXIT = {
   stopFailed: 3,
   /** A service failed while running (restart limit reached) and `onFailed: stop` stopped the graph. */
   serviceFailed: 4,
+  /**
+   * An uncaught exception (in an app's timer, an event listener, a callback): the graph was
+   * stopped gracefully, since Node cannot safely go on after one; a supervisor restarts it.
+   */
+  uncaughtException: 5,
   usage: 64,
   config: 78,
 } as const;
@@ -65,6 +70,9 @@ export const ERROR_CODES = {
   HX_ERR_PEER: { title: 'peer not available', hint: 'a service may reach only the services it depends on (dependsOn or a reference)', exit: 1 },
   HX_ERR_LISTEN: { title: 'cannot listen on the address', hint: 'the port may be in use (EADDRINUSE) or need privileges (EACCES); pick another', exit: 1 },
   HX_ERR_INTERNAL: { title: 'internal error', hint: 'this is a bug in hendrix; please report it with the log', exit: 1 },
+  // --- runtime: faults of app code outside any handler (README: "When app code fails") ---
+  HX_ERR_UNHANDLED_REJECTION: { title: 'unhandled promise rejection', hint: 'await the promise or add a .catch(); when it was traced to a service, that service crashed and its restart policy applied, the others kept running', exit: 1 },
+  HX_ERR_UNCAUGHT_EXCEPTION: { title: 'uncaught exception: the graph was stopped', hint: 'catch the error where it is thrown (a timer, an event listener, a callback); Node cannot safely go on after one, so every service was drained and the process exits 5 for its supervisor to restart it', exit: 5 },
   // --- runtime: stop (3, 2) ---
   HX_ERR_STOP_FAILED: { title: 'the graph did not stop cleanly', hint: 'see the errors listed', exit: 3 },
   HX_ERR_STOP_TIMEOUT: { title: 'service did not stop in time and was forced', hint: 'raise `stopTimeout`, or find what keeps it busy', exit: 3 },

@@ -27,8 +27,8 @@ export function renderErrorsDoc(kinds: readonly ErrorsDocSection[] = []): string
     'built-in kinds). This file is generated from both (`npm run docs:errors`); a test keeps them in step.',
     '',
     'Exit codes: 0 ok, 1 failed start, 2 forced quit, 3 failed stop, 4 a service failed while running,',
-    '64 usage error, 78 manifest error. A manifest or plan problem found by `check` or before `up`',
-    'starts anything exits 78, whatever the code of each problem.',
+    '5 stopped after an uncaught exception, 64 usage error, 78 manifest error. A manifest or plan',
+    'problem found by `check` or before `up` starts anything exits 78, whatever the code of each problem.',
     ...sections.flatMap((s) => [
       '',
       s.name === 'core' ? '## Core' : `## Kind \`${s.name}\``,

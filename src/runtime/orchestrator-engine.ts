@@ -18,6 +18,7 @@ import {
   stopTimeoutError,
 } from './lifecycle-errors.js';
 import { runBounded } from './lifecycle-run.js';
+import { openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
 import type { Orchestrator, OrchestratorOptions, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
 import { cancelled, createSlot, deferred, forced, isService, type Deferred, type Op, type Slot } from './orchestrator-slot.js';
 
@@ -150,6 +151,15 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     return s?.state === 'ready' ? s.instance?.address?.() : undefined;
   }
 
+  crash(name: string, error: unknown, generation?: number): boolean {
+    const s = this.#slots.get(name);
+    if (s === undefined || (generation !== undefined && generation !== s.generation)) return false;
+    const live = (s.state === 'ready' && s.op?.kind !== 'stop') || (s.state === 'starting' && s.op?.kind === 'start');
+    if (!live || (this.#phase !== 'running' && this.#phase !== 'starting')) return false;
+    this.#crashed(s, s.generation, error);
+    return true;
+  }
+
   stats(): Record<string, ServiceStats> {
     return Object.fromEntries(
       this.#list.map((s) => [s.name, { state: s.state, startedAt: s.readyAt, startMs: s.startMs, restarts: s.restarts, lastError: s.lastError, waiting: s.waiting?.reason }]),
@@ -224,6 +234,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     const rollback = this.#phase === 'rollback';
     this.#phase = rollback ? 'failed' : 'stopped';
     for (const s of this.#list) if (s.state !== 'failed' && s.state !== 'stopped') this.#transition(s, 'stopped');
+    try {
+      this.emit('stopped');
+    } catch (err) {
+      this.#log.error({ err }, 'stopped listener failed');
+    }
     if (rollback) {
       this.#started?.reject(aggregateError('HX_ERR_START_FAILED', this.#startErrors));
       this.#stopped?.resolve();
@@ -326,8 +341,10 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   /** Builds a new instance (pure: it opens nothing) and its context. */
   async #createInstance(s: Slot): Promise<HendrixError | undefined> {
     const generation = ++s.generation;
+    const close = openFaultWindow();
     try {
-      const instance: unknown = await s.plan.kind.create(this.#context(s, generation));
+      const ctx = this.#context(s, generation);
+      const instance: unknown = await runAsService(this.#tag(s), () => s.plan.kind.create(ctx));
       if (!isService(instance)) throw new TypeError('create() must return an object with start(signal) and stop(signal)');
       s.instance = instance;
       s.used = false;
@@ -335,7 +352,17 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       return undefined;
     } catch (error) {
       return createError(error, s);
+    } finally {
+      close();
     }
+  }
+
+  /**
+   * The fault tag of a service's current instance: its create and start run under it, so that
+   * the timers, sockets and promises they make are blamed on it if they throw or reject later.
+   */
+  #tag(s: Slot): FaultTag {
+    return { service: s.name, generation: s.generation, owner: this };
   }
 
   #context(s: Slot, generation: number): ServiceContext<ServiceConfig> {
@@ -390,13 +417,15 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     this.#transition(s, 'starting');
     s.log.debug('starting');
     let timeoutError: HendrixError | undefined;
-    const outcome = await runBounded((signal) => instance.start(signal), {
+    const tag = this.#tag(s);
+    const close = openFaultWindow();
+    const outcome = await runBounded((signal) => runAsService(tag, () => instance.start(signal)), {
       clock: this.#clock,
       timeout,
       grace: this.#grace,
       controller: op.ctl,
       timeoutReason: () => (timeoutError = startTimeoutError(s, timeout, s.waiting)),
-    });
+    }).finally(close);
     op.returned = true;
     const ms = this.#clock.now() - t0;
     if (outcome.timedOut) return this.#startFailed(s, timeoutError ?? startTimeoutError(s, timeout, s.waiting));

@@ -141,14 +141,26 @@ export interface Orchestrator {
   address(name: string): string | undefined;
   /** State, start time, restart count and last error of every service. */
   stats(): Record<string, ServiceStats>;
+  /**
+   * Reports that a service's code failed outside any call of the orchestrator (an unhandled
+   * rejection attributed to it): a crash, as if it had called `ctx.crashed(error)` — the
+   * restart policy applies. `generation` names the instance the fault came from (a fault tag
+   * carries it); a fault of a replaced instance, of a service not running, or while the graph
+   * stops is refused: returns false.
+   */
+  crash(name: string, error: unknown, generation?: number): boolean;
   /** Listens to every state change. */
   on(event: 'transition', listener: (event: TransitionEvent) => void): this;
   /** Listens to what starting services say they wait for. */
   on(event: 'waiting', listener: (event: WaitingEvent) => void): this;
+  /** Listens for the end of the run: the graph stopped, or its start failed and was rolled back. */
+  on(event: 'stopped', listener: () => void): this;
   /** Stops listening. */
   off(event: 'transition', listener: (event: TransitionEvent) => void): this;
   /** Stops listening. */
   off(event: 'waiting', listener: (event: WaitingEvent) => void): this;
+  /** Stops listening. */
+  off(event: 'stopped', listener: () => void): this;
 }
 
 /**

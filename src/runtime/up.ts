@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
+import { EXIT } from '../errors/codes.js';
 import { createRootLogger } from '../log/logger.js';
+import { guardGraph, type Fault } from './fault-guard.js';
+import { codeOwners } from './fault-stack.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import type { Graph } from './graph-types.js';
 import { createOrchestrator, type Orchestrator, type ServicePlan, type TransitionEvent } from './orchestrator.js';
@@ -17,6 +20,12 @@ export interface UpOptions extends PlanOptions {
   isTTY?: boolean;
   /** Called on every state change of every service, before start() resolves. */
   onTransition?: (event: TransitionEvent) => void;
+  /**
+   * Whether hendrix handles the process's uncaught exceptions and unhandled rejections while
+   * the graph runs (README: "When app code fails"); default true. False leaves them to the
+   * embedding app.
+   */
+  handleFaults?: boolean;
 }
 
 /** A running graph, as `up()` returns it. */
@@ -44,6 +53,12 @@ export interface Hendrix {
    * none did. The graph is then stopping or stopped.
    */
   readonly failure: { readonly service: string; readonly error: unknown } | undefined;
+  /**
+   * The uncaught exception that stopped the graph (HX_ERR_UNCAUGHT_EXCEPTION, with the service
+   * it was traced to); undefined while none did. The process is not in a safe state after one:
+   * `process.exitCode` is set to 5 (EXIT.uncaughtException) unless the app had set one.
+   */
+  readonly fault: Fault | undefined;
 }
 
 /** Builds the orchestrator of a plan (the CLI adds its own live view before start). */
@@ -65,10 +80,19 @@ export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]
 }
 
 /** Wraps a started orchestrator as the public handle. */
-export function toHendrix(plan: Plan, orchestrator: Orchestrator, logger: Logger, failure: () => Hendrix['failure'] = () => undefined): Hendrix {
+export function toHendrix(
+  plan: Plan,
+  orchestrator: Orchestrator,
+  logger: Logger,
+  failure: () => Hendrix['failure'] = () => undefined,
+  fault: () => Hendrix['fault'] = () => undefined,
+): Hendrix {
   return {
     get failure() {
       return failure();
+    },
+    get fault() {
+      return fault();
     },
     plan,
     resolved: plan.resolved,
@@ -107,6 +131,33 @@ export function watchFailures(plan: Plan, orchestrator: Orchestrator, onFailed: 
   return () => void orchestrator.off('transition', listener);
 }
 
+/**
+ * Puts a graph under the process's fault handling while it runs (fault-guard.ts): an unhandled
+ * rejection traced to a service crashes it (its restart policy applies), an uncaught exception
+ * calls `onUncaught`, which is to stop the graph. The process listeners are installed once
+ * however many graphs run, and removed with the last one: when the orchestrator reports that
+ * the graph stopped, or when the returned function is called.
+ */
+export function guardFaults(plan: Plan, orchestrator: Orchestrator, logger: Logger, onUncaught: (fault: Fault) => void): () => void {
+  const release = guardGraph({
+    owner: orchestrator,
+    owners: codeOwners(plan),
+    log: (service) => {
+      const kind = service === undefined ? undefined : plan.services.get(service)?.config.kind;
+      return logger.child(service === undefined ? { service: 'hendrix' } : { service, ...(kind === undefined ? {} : { kind }) });
+    },
+    locate: (service) => plan.services.get(service)?.location,
+    crash: (service, error, generation) => orchestrator.crash(service, error, generation),
+    stop: onUncaught,
+  });
+  const done = (): void => {
+    orchestrator.off('stopped', done);
+    release();
+  };
+  orchestrator.on('stopped', done);
+  return done;
+}
+
 /** Logs the plan's warnings (an expired certificate, an open hub beyond loopback), once each. */
 export function logWarnings(plan: Plan, logger: Logger): void {
   for (const w of plan.warnings) {
@@ -128,12 +179,28 @@ export async function upWith(manifestPath: string | readonly string[], options: 
   logWarnings(plan, logger);
   const orchestrator = orchestrate(plan, logger, options.services);
   if (options.onTransition) orchestrator.on('transition', options.onTransition);
-  await orchestrator.start();
+  let fault: Fault | undefined;
+  // from before the start: a timer a starting service set may throw too; released when the graph stops
+  const release =
+    options.handleFaults === false
+      ? () => undefined
+      : guardFaults(plan, orchestrator, logger, (f) => {
+          if (fault) return;
+          fault = f;
+          process.exitCode ??= EXIT.uncaughtException;
+          orchestrator.stop().catch(() => undefined);
+        });
+  try {
+    await orchestrator.start();
+  } catch (error) {
+    release();
+    throw error;
+  }
   let failure: Hendrix['failure'];
   watchFailures(plan, orchestrator, (service, error) => {
     failure = { service, error };
     logger.child({ service: 'hendrix' }).error({ failed: service, err: error }, 'a service failed: stopping the graph (onFailed: stop)');
     orchestrator.stop().catch(() => undefined);
   });
-  return toHendrix(plan, orchestrator, logger, () => failure);
+  return toHendrix(plan, orchestrator, logger, () => failure, () => fault);
 }
