@@ -124,13 +124,14 @@ function banner(text) {
 }
 
 function connect() {
-  if (ws?.readyState === WebSocket.CONNECTING) return;
+  if (ws?.readyState === WebSocket.CONNECTING || ws?.readyState === WebSocket.OPEN) return;
   clearTimeout(retryTimer);
   clearInterval(ticker);
   status('connecting…', false);
   if (!$('banner').hidden) banner('Reconnecting…');
-  ws = new WebSocket(hubUrl);
-  ws.onopen = () => {
+  const socket = new WebSocket(hubUrl);
+  ws = socket;
+  socket.onopen = () => {
     retryMs = 1000;
     status('live', true);
     banner(undefined);
@@ -139,7 +140,7 @@ function connect() {
     const since = fresh || lastId === null ? '0:0' : lastId;
     ws.send(JSON.stringify({ type: 'subscribe', topic, since, id: 'sub' }));
   };
-  ws.onmessage = (event) => {
+  socket.onmessage = (event) => {
     const frame = JSON.parse(event.data);
     const cid = typeof frame.id === 'string' && frame.id.startsWith('p:') ? frame.id.slice(2) : undefined;
     if (frame.type === 'message') {
@@ -169,7 +170,8 @@ function connect() {
       $('error').textContent = `${frame.code}: ${frame.message}`;
     }
   };
-  ws.onclose = () => {
+  socket.onclose = () => {
+    if (socket !== ws) return; // an older connection closing late
     subscribed = false;
     // what was sent and not acked may or may not have arrived: the replay after the reconnect
     // shows it if it did (by its cid), and flush() sends the rest again
