@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import type { ServiceContext } from '../../src/kinds/contract.js';
 import { firstLine, ircError, type IrcErrorSite } from './errors.js';
-import type { IncomingMessage } from './session.js';
+import type { IncomingMessage } from './incoming.js';
 
 /** What a command handler is told about the message that called it. */
 export interface IrcCommandMessage {

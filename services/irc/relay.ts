@@ -4,7 +4,7 @@ import { firstLine, ircError } from './errors.js';
 import { renderFormat } from './format.js';
 import { parseEndpoint } from './relay-endpoint.js';
 import type { IrcConfig } from './schema.js';
-import type { IncomingMessage } from './session.js';
+import type { IncomingMessage } from './incoming.js';
 
 /** Whether a peer has a hub's publish and subscribe (the plan already checked that it is a pubsub). */
 function isHub(value: unknown): value is HubHandle {

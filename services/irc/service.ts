@@ -10,7 +10,8 @@ import type { IrcHandle, IrcStats } from './handle.js';
 import { IrcRelay } from './relay.js';
 import type { IrcConfig } from './schema.js';
 import { readTlsCa } from './tls-ca.js';
-import { IrcSession, isRetryable, type ChannelSpec, type CtcpRequest, type IncomingMessage } from './session.js';
+import type { CtcpRequest, IncomingMessage } from './incoming.js';
+import { IrcSession, isRetryable, type ChannelSpec } from './session.js';
 import type { TransportTls } from './transport.js';
 import { UserRateLimiter } from './user-rate.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
@@ -322,7 +323,7 @@ export class IrcService implements Service {
       await run.queue.drained(Math.max(0, deadline - this.#clock.now()), signal);
     }
     run.stopping = true;
-    run.queue.clear('not sent within flushTimeout');
+    run.queue.clear(session?.ready === true ? 'not sent within flushTimeout' : 'stopped while disconnected');
     if (session !== undefined) await session.quit(config.quitMessage, config.quitTimeout, signal);
     this.#teardown(run, 'stopped');
     log.debug('quit');

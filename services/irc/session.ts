@@ -10,6 +10,7 @@ import { ircError } from './errors.js';
 import { NickChooser } from './nicks.js';
 import type { IrcConfig } from './schema.js';
 import { JOIN_REFUSALS, NETWORK_CODES, describeSocketError, joinLines } from './protocol.js';
+import type { CtcpRequest, IncomingMessage } from './incoming.js';
 import { createTransportClass, type TransportTls } from './transport.js';
 
 /** A channel to join, with where it is in the manifest. */
@@ -17,31 +18,6 @@ export interface ChannelSpec {
   readonly name: string;
   readonly key: string | undefined;
   readonly index: number;
-}
-
-/** A PRIVMSG (or ACTION) the bot received. */
-export interface IncomingMessage {
-  readonly nick: string;
-  readonly ident: string;
-  readonly hostname: string;
-  /** The channel, or the bot's own nick for a private message. */
-  readonly target: string;
-  /** The channel it was said in; undefined for a private message. */
-  readonly channel: string | undefined;
-  readonly text: string;
-  /** A /me action rather than a plain message. */
-  readonly action: boolean;
-  /** When it arrived (ms since the epoch). */
-  readonly time: number;
-}
-
-/** A CTCP request (other than ACTION) sent to the bot or to one of its channels. */
-export interface CtcpRequest {
-  readonly nick: string;
-  /** The channel, or the bot's own nick. */
-  readonly target: string;
-  /** Its text without the \x01 delimiters: `VERSION`, `PING 1700000000`. */
-  readonly message: string;
 }
 
 /** What a session needs from the service. */
