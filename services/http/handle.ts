@@ -10,6 +10,23 @@ export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffe
 export type RequestInterceptor = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 /**
+ * The connection limits of an http service, in milliseconds and bytes, as Node's servers take
+ * them; a TLS listener serving the service applies them to its own connections.
+ */
+export interface HttpLimits {
+  /** How long a client may take to send the request headers (never above requestTimeout). */
+  readonly headersTimeout: number;
+  /** How long a client may take to send the whole request (0: no limit). */
+  readonly requestTimeout: number;
+  /** How long an idle keep-alive connection stays open. */
+  readonly keepAliveTimeout: number;
+  /** The largest request header block accepted. */
+  readonly maxHeaderSize: number;
+  /** How often the two timeouts are checked: often enough that they bite within a second of their value. */
+  readonly connectionsCheckingInterval: number;
+}
+
+/**
  * What an http service gives its dependents through `ctx.peer(name)`: its address, its
  * server, the composed request handler (static folders + app) for other servers to run (a
  * TLS listener serving this app), and a way to take over upgrade requests (a WebSocket hub).
@@ -21,6 +38,8 @@ export interface HttpHandle {
   readonly url: string | undefined;
   /** The Node HTTP server while the service runs. */
   readonly server: Server | undefined;
+  /** The service's connection limits, for other servers running its handler (a TLS listener). */
+  readonly limits: HttpLimits;
   /** The composed static + app handler; draining, the access log and error handling included. */
   handleRequest(req: IncomingMessage, res: ServerResponse): void;
   /** Hands an upgrade request to the registered upgrade listeners (every one declining: 404). */

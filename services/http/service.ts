@@ -9,6 +9,7 @@ import { formatDuration } from '../../src/kinds/units.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { accessLogLevel } from './access-log.js';
 import { loadApp } from './app-loader.js';
+import { httpLimits } from './limits.js';
 import { listenOn } from '../../src/net/listen.js';
 import { RequestPipeline } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
@@ -30,12 +31,6 @@ function onClientError(this: Logger, error: NodeJS.ErrnoException, socket: Duple
   this.debug({ code }, 'client error');
   const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
-}
-
-/** How often Node checks header/request timeouts: often enough for short configured limits. */
-function checkingInterval(config: HttpConfig): number {
-  const limits = [config.headersTimeout, config.requestTimeout].filter((ms) => ms > 0);
-  return limits.length ? Math.min(30_000, Math.max(100, Math.min(...limits) / 4)) : 30_000;
 }
 
 /**
@@ -92,19 +87,18 @@ export class HttpService implements Service {
     signal.throwIfAborted();
     if (this.#stopRequested) throw new Error('stopped while starting');
 
-    const requestTimeout = config.requestTimeout;
+    const limits = this.#handle.limits;
     const server = createServer(
       {
-        // Node refuses headersTimeout > requestTimeout
-        headersTimeout: requestTimeout > 0 ? Math.min(config.headersTimeout, requestTimeout) : config.headersTimeout,
-        requestTimeout,
-        keepAliveTimeout: config.keepAliveTimeout,
-        maxHeaderSize: config.maxHeaderSize,
-        connectionsCheckingInterval: checkingInterval(config),
+        headersTimeout: limits.headersTimeout,
+        requestTimeout: limits.requestTimeout,
+        keepAliveTimeout: limits.keepAliveTimeout,
+        maxHeaderSize: limits.maxHeaderSize,
+        connectionsCheckingInterval: limits.connectionsCheckingInterval,
       },
       this.#pipeline.handleRequest,
     );
-    server.keepAliveTimeout = config.keepAliveTimeout;
+    server.keepAliveTimeout = limits.keepAliveTimeout;
     server.on('clientError', onClientError.bind(log));
     this.#server = server;
     const detachUpgrades = this.#upgrades.attach(server);
@@ -247,6 +241,7 @@ export class HttpService implements Service {
       get server() {
         return service.#server;
       },
+      limits: httpLimits(this.#ctx.config),
       handleRequest: this.#pipeline.handleRequest,
       handleUpgrade: this.#upgrades.dispatch,
       attachUpgrades: (server) => service.#upgrades.attach(server),

@@ -11,6 +11,7 @@ import type { HttpHandle } from '../http/handle.js';
 import type { AcmeChallenges } from './acme-challenges.js';
 import type { AcmeManager } from './acme.js';
 import { TlsConnections } from './connections.js';
+import { applyHttpLimits, httpsLimitOptions } from './http-limits.js';
 import { createRedirectServer } from './redirect.js';
 import type { TlsConfig } from './schema.js';
 import { TlsCertificates } from './tls-certificates.js';
@@ -166,9 +167,11 @@ export class TlsService implements Service {
             res.setHeader('strict-transport-security', hsts);
             handle(req, res);
           };
+    // the served http service's limits apply to this listener's connections too
     const server: TlsServer = config.http2
       ? createSecureServer({ ...options, allowHTTP1: true }, listener as never)
-      : createHttpsServer({ ...options, ALPNProtocols: ['http/1.1'] }, listener);
+      : createHttpsServer({ ...options, ALPNProtocols: ['http/1.1'], ...httpsLimitOptions(peer.limits) }, listener);
+    applyHttpLimits(server, peer.limits, config.http2);
     server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
       // a failed handshake (old protocol, bad client certificate, a port scanner) is the client's problem
       log.debug({ code: error.code, reason: error.message, remote: socket.remoteAddress }, 'handshake failed');
