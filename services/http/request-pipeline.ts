@@ -7,6 +7,7 @@ import { addFaultReader, currentFaultTag } from '../../src/runtime/fault-scope.j
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
 import { toNodeListener } from './fetch-adapter.js';
+import { hasConflictingAuthority, hasDuplicateHost } from './host-header.js';
 import { kSeq, kStart, kWire, type TrackedResponse } from './request-state.js';
 import { sendStatus } from './responses.js';
 import type { StaticFiles, StaticMatch } from './static-files.js';
@@ -160,14 +161,17 @@ export class RequestPipeline {
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
-    const socket = req.socket as TrackedSocket | null;
     // HTTP/2 streams share a session the TLS listener drains (GOAWAY); their `socket` is a
-    // per-stream proxy that must not be tracked, and `Connection` is not an HTTP/2 header
+    // per-stream proxy (made on first read: not read here) that must not be tracked, and
+    // `Connection` is not an HTTP/2 header
     const h1 = req.httpVersionMajor !== 2;
-    if (h1 && socket && socket[kTracked] !== true) {
-      socket[kTracked] = true;
-      this.#sockets.add(socket);
-      socket.once('close', this.#onSocketClose);
+    if (h1) {
+      const socket = req.socket as TrackedSocket | null;
+      if (socket && socket[kTracked] !== true) {
+        socket[kTracked] = true;
+        this.#sockets.add(socket);
+        socket.once('close', this.#onSocketClose);
+      }
     }
     if (this.#accessLog !== undefined) {
       // without an access log nothing is stored: a failing request gets its id when it fails
@@ -181,6 +185,10 @@ export class RequestPipeline {
       if (h1) res.setHeader('connection', 'close');
       res.once('close', this.#onDrainClose);
     }
+    if (h1 ? hasDuplicateHost(req.rawHeaders) : hasConflictingAuthority(req.headers)) {
+      this.#refuseHost(req, res, h1);
+      return;
+    }
     const interceptors = this.#interceptors;
     if (interceptors.length > 0 && this.#intercepted(interceptors, req, res)) return;
     const statics = this.#statics;
@@ -192,6 +200,13 @@ export class RequestPipeline {
       }
     }
     this.#dispatch(req, res, false);
+  }
+
+  /** A request naming two hosts: 400, and over HTTP/1.1 the connection closes after it. */
+  #refuseHost(req: IncomingMessage, res: ServerResponse, h1: boolean): void {
+    this.#log.debug({ method: req.method, path: pathOf(req.url) }, 'more than one host');
+    if (h1) res.setHeader('connection', 'close');
+    sendStatus(res, 400, { body: 'Bad Request: more than one host\n' });
   }
 
   #intercepted(interceptors: readonly RequestInterceptor[], req: IncomingMessage, res: ServerResponse): boolean {
