@@ -155,6 +155,41 @@ describe('an unhandled rejection', () => {
   });
 });
 
+describe('a rejection whose stack names nothing (a bare string) in work a request started', () => {
+  // inside the repository, so that the app's `import ... from 'hendrix'` resolves
+  const fixture = fileURLToPath(new URL('../fixtures/app-faults/', import.meta.url));
+  const rejectVia = async (app: string): Promise<{ p: CliProcess; web: string }> => {
+    const p = spawnCli(['up'], { cwd: fixture, env: { APP: app } });
+    running.push(p);
+    const ready = await p.waitForLog(isReady, 15_000);
+    const web = (ready.services as Record<string, string>)['web'] ?? '';
+    expect(await (await fetch(`${web}/reject`)).text()).toBe('web');
+    return { p, web };
+  };
+
+  it("is blamed on the request's service through the request context, once crosstown turned it on", async () => {
+    const { p } = await rejectVia('./crosstown-app.mjs');
+    const crash = await p.waitForLog((l) => l.service === 'web' && l.msg === 'crashed, restarting', 15_000);
+    expect(errOf(crash)).toMatchObject({ code: 'HX_ERR_UNHANDLED_REJECTION', message: 'web: unhandled rejection: a bare string, no stack' });
+    await p.waitForLog(() => readyCount(p, 'web') === 2, 15_000);
+    p.process.kill('SIGTERM');
+    expect(await p.exited()).toBe(0);
+  });
+
+  it("is logged as the process's and stops nothing when no context names a service", async () => {
+    const { p, web } = await rejectVia('./plain-app.mjs');
+    const line = await p.waitForLog((l) => l.msg === 'unhandled rejection (no service to blame): the graph keeps running', 15_000);
+    expect(line.service).toBe('hendrix');
+    expect(errOf(line)).toMatchObject({ code: 'HX_ERR_UNHANDLED_REJECTION', message: 'the process: unhandled rejection: a bare string, no stack' });
+    // the same instance still serves: nothing crashed, nothing restarted
+    expect(await (await fetch(web)).text()).toBe('web');
+    expect(readyCount(p, 'web')).toBe(1);
+    expect(logLines(p).some((l) => l.msg === 'crashed, restarting')).toBe(false);
+    p.process.kill('SIGTERM');
+    expect(await p.exited()).toBe(0);
+  });
+});
+
 describe('an uncaught exception', () => {
   it('in an app timer stops the graph gracefully: the request in flight finishes, the hub closes its WebSockets 1001, exit 5', async () => {
     const dir = project({
