@@ -104,6 +104,20 @@ describe('HTTP details', () => {
       expect(seen).toEqual(['/one-host']);
     });
 
+    it('HTTP/2: two Host fields never reach the app (nghttp2 resets the stream)', async () => {
+      seen.length = 0;
+      // GET https://a.test/two-hosts-h2 with Host a.test and Host b.test (static entries: 1
+      // :authority, 38 host; 0x82 GET, 0x87 https), END_STREAM | END_HEADERS
+      const block = (...hosts: string[]): Buffer =>
+        Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, `/hosts-${hosts.length}`), literal(1, 'a.test'), ...hosts.map((host) => literal(38, host))]);
+      const send = (hosts: string[]): Promise<Outcome> => exchange({ service: 'secure2', alpn: 'h2' }, Buffer.concat([PREFACE, frame(0x1, 0x5, 1, block(...hosts))]), 1_000);
+      // the control: the same request with one Host field is answered (HEADERS) and seen
+      expect(frameTypes((await send(['a.test'])).data)).toContain(0x1);
+      expect(seen).toEqual(['/hosts-1']);
+      expect(frameTypes((await send(['a.test', 'b.test'])).data)).toContain(0x3); // RST_STREAM
+      expect(seen).toEqual(['/hosts-1']);
+    });
+
     it('HTTP/2: a Host field that differs from :authority is refused, a matching one is served', async () => {
       const client = http2Connect(`https://127.0.0.1:${graph.port('secure2')}`, { rejectUnauthorized: false });
       client.on('error', () => undefined);
@@ -157,20 +171,10 @@ describe('HTTP details', () => {
     });
 
     it('HTTP/2: a session whose header block stops halfway gets a GOAWAY and is closed', async () => {
-      const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-        const head = Buffer.alloc(9);
-        head.writeUIntBE(payload.length, 0, 3);
-        head.writeUInt8(type, 3);
-        head.writeUInt8(flags, 4);
-        head.writeUInt32BE(stream, 5);
-        return Buffer.concat([head, payload]);
-      };
-      const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-      const settings = frame(0x4, 0, 0, Buffer.alloc(0));
       // HEADERS for stream 1 with `:method: GET` (HPACK index 2) and no END_HEADERS: the
       // CONTINUATION that would finish it never comes
       const headers = frame(0x1, 0, 1, Buffer.from([0x82]));
-      const outcome = await exchange({ service: 'secure2', alpn: 'h2' }, Buffer.concat([preface, settings, headers]), 5_000);
+      const outcome = await exchange({ service: 'secure2', alpn: 'h2' }, Buffer.concat([PREFACE, headers]), 5_000);
       expectCut(outcome);
       // the server said why: a GOAWAY frame (type 7) among what it sent
       expect(frameTypes(outcome.data)).toContain(0x7);
@@ -181,6 +185,25 @@ describe('HTTP details', () => {
     expect(errorLines(graph.lines)).toEqual([]);
   });
 });
+
+/** An HTTP/2 frame: type, flags, stream id and payload. */
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head.writeUInt8(type, 3);
+  head.writeUInt8(flags, 4);
+  head.writeUInt32BE(stream, 5);
+  return Buffer.concat([head, payload]);
+}
+
+/** The client connection preface and an empty SETTINGS frame. */
+const PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(0x4, 0, 0, Buffer.alloc(0))]);
+
+/** An HPACK literal field without indexing whose name is the static table's entry `index` (< 15 + 128). */
+function literal(index: number, value: string): Buffer {
+  const name = index < 15 ? [index] : [0x0f, index - 15];
+  return Buffer.concat([Buffer.from([...name, value.length]), Buffer.from(value, 'latin1')]);
+}
 
 /** The types of the HTTP/2 frames in a server's byte stream. */
 function frameTypes(data: Buffer): number[] {
