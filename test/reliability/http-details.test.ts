@@ -17,7 +17,8 @@ const APP = `
 const seen = (globalThis[Symbol.for('hendrix.test.http-details.seen')] ??= []);
 export default function app(req, res) {
   seen.push(req.url);
-  res.end('ok ' + req.url + '\\n');
+  // /wait: the answer comes after 3 s, longer than headersTimeout, with nothing sent meanwhile
+  setTimeout(() => res.end('ok ' + req.url + '\\n'), req.url === '/wait' ? 3000 : 0);
 }
 `;
 const MANIFEST = `version: 1
@@ -179,6 +180,23 @@ describe('HTTP details', () => {
       // the server said why: a GOAWAY frame (type 7) among what it sent
       expect(frameTypes(outcome.data)).toContain(0x7);
     });
+  });
+
+  it('HTTP/2: a session silent for longer than headersTimeout while the app prepares its answer is not cut', async () => {
+    const client = http2Connect(`https://127.0.0.1:${graph.port('secure2')}`, { rejectUnauthorized: false });
+    client.on('error', () => undefined);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const stream = client.request({ ':path': '/wait' });
+        let text = '';
+        stream.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+        stream.on('end', () => resolve(text));
+        stream.on('error', reject);
+      });
+      expect(body).toBe('ok /wait\n');
+    } finally {
+      client.close();
+    }
   });
 
   it('nothing above was logged as an error', () => {
