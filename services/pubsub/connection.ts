@@ -46,6 +46,12 @@ export type ErrorCode =
  * the chunk being read can arrive; more than this is a client flooding, closed.
  */
 const MAX_WAITING = 1_024;
+
+/**
+ * How long a client has to answer the hub's close frame before its socket is cut: one client
+ * that reads but never answers must not hold a graceful stop until `stopTimeout`.
+ */
+export const CLOSE_GRACE_MS = 2_000;
 /** Replies and errors may go this far beyond `maxBuffered` before a client that does not read them is closed. */
 const REPLY_SLACK = 64 * 1024;
 
@@ -94,6 +100,7 @@ export class Connection implements Subscriber {
   /** Frames received while an auth frame is verified, handled with the grant it gives. */
   #waiting: { data: Buffer; isBinary: boolean }[] | undefined;
   #authTimer: NodeJS.Timeout | undefined;
+  #closeTimer: NodeJS.Timeout | undefined;
   #gone = false;
   #closing = false;
   /** Whether the last ping was answered (heartbeat). */
@@ -181,6 +188,8 @@ export class Connection implements Subscriber {
     this.#outbox.whenSettled(() => {
       this.#outbox.flushNow();
       this.#ws.close(code, reason);
+      this.#closeTimer = setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS);
+      this.#closeTimer.unref();
     });
   }
 
@@ -193,6 +202,7 @@ export class Connection implements Subscriber {
     if (this.#gone) return;
     this.#gone = true;
     clearTimeout(this.#authTimer);
+    clearTimeout(this.#closeTimer);
     this.#outbox.discard();
     this.#waiting = undefined;
     for (const pattern of this.#patterns) this.#hub.unsubscribe(pattern, this);
