@@ -1,4 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { HttpLimits } from '../http/handle.js';
+import { httpsLimitOptions } from './http-limits.js';
 
 /** Host header values we redirect to: a name or IPv4 address, or a bracketed IPv6 one, with an optional port. */
 const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::\d{1,5})?$/;
@@ -11,12 +13,25 @@ export interface RedirectOptions {
   httpsPort(): number | undefined;
   /** Asked first: answers ACME http-01 challenges; true when it answered. */
   readonly intercept?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** The served http service's limits (its keep-alive aside: a redirected client does not stay). */
+  readonly limits?: HttpLimits | undefined;
+}
+
+/**
+ * Whether the request has more than one Host field line (Node keeps the first in req.headers):
+ * such a request is refused (RFC 9112 §3.2) rather than redirected to one of its hosts. The
+ * http kind's pipeline has the same check; a kind does not import another's code.
+ */
+function hasDuplicateHost(raw: readonly string[]): boolean {
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).length === 4 && (raw[i] as string).toLowerCase() === 'host') count++;
+  return count > 1;
 }
 
 /** The https URL a plain-http request is sent to, or undefined when its Host header is unusable. */
 export function redirectTarget(req: IncomingMessage, httpsPort: number | undefined): string | undefined {
   const host = req.headers.host;
-  if (host === undefined || !HOST.test(host)) return undefined;
+  if (host === undefined || !HOST.test(host) || hasDuplicateHost(req.rawHeaders)) return undefined;
   const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : (host.split(':')[0] as string);
   const port = httpsPort === undefined || httpsPort === 443 ? '' : `:${httpsPort}`;
   const path = req.url?.startsWith('/') ? req.url : '/';
@@ -25,10 +40,10 @@ export function redirectTarget(req: IncomingMessage, httpsPort: number | undefin
 
 /**
  * Creates the plain-http listener of `redirect:`: every request gets a redirect to the same
- * path on the https URL (ACME challenges excepted); a request without a usable Host gets 400.
+ * path on the https URL (ACME challenges excepted); a request without a usable Host (or with two) gets 400.
  */
 export function createRedirectServer(options: RedirectOptions): Server {
-  const server = createServer((req, res) => {
+  const server = createServer(options.limits === undefined ? {} : httpsLimitOptions(options.limits), (req, res) => {
     if (options.intercept?.(req, res) === true) return;
     const target = redirectTarget(req, options.httpsPort());
     if (target === undefined) {

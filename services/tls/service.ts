@@ -7,7 +7,7 @@ import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
-import type { HttpHandle } from '../http/handle.js';
+import type { HttpHandle, HttpLimits } from '../http/handle.js';
 import type { AcmeChallenges } from './acme-challenges.js';
 import type { AcmeManager } from './acme.js';
 import { TlsConnections } from './connections.js';
@@ -111,7 +111,7 @@ export class TlsService implements Service {
       this.#cleanups.push(peer.intercept((req, res) => answering.respond(req, res)));
     }
     // the redirect listener answers ACME challenges, so it listens before certificates are obtained
-    if (config.redirect !== undefined) await this.#listenRedirect(challenges);
+    if (config.redirect !== undefined) await this.#listenRedirect(challenges, peer.limits);
     signal.throwIfAborted();
 
     const certificates = new TlsCertificates({ ctx: this.#ctx, stateDir, shared: this.#sharedOptions() });
@@ -179,7 +179,7 @@ export class TlsService implements Service {
     return server;
   }
 
-  async #listenRedirect(challenges: AcmeChallenges | undefined): Promise<void> {
+  async #listenRedirect(challenges: AcmeChallenges | undefined, limits: HttpLimits): Promise<void> {
     const { config, name, baseDir } = this.#ctx;
     const redirect = config.redirect;
     if (redirect === undefined) return;
@@ -187,6 +187,7 @@ export class TlsService implements Service {
       status: redirect.status,
       httpsPort: () => (this.#bound !== undefined && 'port' in this.#bound ? this.#bound.port : undefined),
       intercept: challenges === undefined ? undefined : (req, res) => challenges.respond(req, res),
+      limits,
     });
     this.#redirect = server;
     const bound = await listenOn(server, redirect.listen, { service: name, baseDir, location: this.#ctx.locate(['redirect', 'listen']) }).catch((error: unknown) => {

@@ -2,7 +2,7 @@ import { connect as http2Connect, constants as h2 } from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { statusOf } from '../helpers/http/test-client.js';
+import { rawExchange, statusOf } from '../helpers/http/test-client.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { errorLines, startGraph, type Graph } from '../helpers/reliability.js';
 
@@ -24,7 +24,7 @@ export default function app(req, res) {
 const MANIFEST = `version: 1
 services:
   web: { kind: http, listen: "127.0.0.1:0", app: ./app.mjs, headersTimeout: 2s }
-  secure: { kind: tls, listen: "127.0.0.1:0", serves: web, selfSigned: true }
+  secure: { kind: tls, listen: "127.0.0.1:0", serves: web, selfSigned: true, redirect: { listen: "127.0.0.1:0" } }
   secure2: { kind: tls, listen: "127.0.0.1:0", serves: web, selfSigned: true, http2: true }
 `;
 
@@ -103,6 +103,18 @@ describe('HTTP details', () => {
       expect(statusOf(data.toString('latin1'))).toBe(200);
       expect(data.toString('latin1')).toMatch(/ok \/one-host\n$/);
       expect(seen).toEqual(['/one-host']);
+    });
+
+    it('the plain-http redirect listener of a tls listener: 400, not a redirect to one of the hosts', async () => {
+      const line = graph.lines.find((l) => l['msg'] === 'redirecting to https');
+      const port = Number(new URL(String(line?.['address'])).port);
+      const send = (request: string) => rawExchange(port, request, 5_000);
+      const two = await send(TWO_HOSTS);
+      expect(statusOf(two.text)).toBe(400);
+      expect(two.closedByServer).toBe(true);
+      const one = await send(ONE_HOST);
+      expect(statusOf(one.text)).toBe(308);
+      expect(one.text).toMatch(/\r\nlocation: https:\/\/a\.test:\d+\/one-host\r\n/i);
     });
 
     it('HTTP/2: two Host fields never reach the app (nghttp2 resets the stream)', async () => {
