@@ -194,11 +194,12 @@ const median = (xs) => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 const clean = (passes) => passes.filter((p) => p.othersPct <= DISTURBED);
-/** The median of a figure over the undisturbed passes, or over all when every pass was disturbed. */
-const med = (name, key) => {
-  const passes = clean(results[name]).length > 0 ? clean(results[name]) : results[name];
-  return median(passes.map((p) => p[key]));
-};
+// like with like: undisturbed passes only when both servers have some, else every pass of both
+const onlyClean = clean(results.hendrix).length > 0 && clean(results.node).length > 0;
+/** The median of a figure over the passes compared. */
+const med = (name, key) => median((onlyClean ? clean(results[name]) : results[name]).map((p) => p[key]));
+/** The median of the per-round ratios: the two passes of a round ran minutes apart at most, under similar load. */
+const paired = (key) => median(results.hendrix.map((h, i) => h[key] / results.node[i][key]));
 const row = (label, key, d = 0, ratio = true) =>
   console.log(`${label.padEnd(26)}${med('hendrix', key).toFixed(d).padStart(12)}   ${med('node', key).toFixed(d).padStart(16)}   ${ratio ? (med('hendrix', key) / med('node', key)).toFixed(3) : ''}`);
 console.log(
@@ -217,7 +218,8 @@ const list = (name) => results[name].map((p) => `${p.rps.toFixed(0)}${p.othersPc
 console.log(`all passes: hendrix ${list('hendrix')}; node ${list('node')}`);
 const all = [...results.hendrix, ...results.node];
 const disturbed = all.length - clean(all).length;
-if (disturbed > 0) console.log(`* ${disturbed} of ${all.length} passes shared the machine with other processes (--retries ${values.retries}), left out of the medians when a server has undisturbed ones`);
+if (disturbed > 0) console.log(`* ${disturbed} of ${all.length} passes shared the machine with other processes (--retries ${values.retries})${onlyClean ? ', left out of the medians' : '; a server has no undisturbed pass: the medians are over every pass of both'}`);
+console.log(`median of the per-round ratios: req/s ${paired('rps').toFixed(3)}, server CPU µs/req ${paired('usPerReq').toFixed(3)}`);
 const failed = [...results.hendrix, ...results.node].reduce((sum, p) => sum + p.failed, 0);
 if (failed > 0) console.log(`failed requests: ${failed}`);
 const ratio = med('hendrix', 'rps') / med('node', 'rps');
