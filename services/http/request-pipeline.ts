@@ -2,7 +2,7 @@ import type { RequestInterceptor } from './handle.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
-import { crosstownShared, currentScope, requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
+import { crosstownShared, requestContext, type CrosstownHost } from '../../src/crosstown/context.js';
 import { addFaultReader, currentFaultTag } from '../../src/runtime/fault-scope.js';
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
@@ -30,7 +30,7 @@ const kTracked = Symbol('hendrix.trackedSocket');
 type TrackedSocket = Socket & { [kTracked]?: true; _httpMessage?: ServerResponse | null };
 
 /** Whose code the current request runs, when it runs in the request context (crosstown turned it on). */
-const requestFault = (): unknown => currentScope()?.fault;
+const requestFault = (): unknown => (crosstownShared.apiLoaded ? requestContext.getStore()?.fault : undefined);
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
