@@ -2,8 +2,9 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import { createRootLogger, flushLogger } from '../log/logger.js';
 import { formatDuration } from '../kinds/units.js';
 import { createPlan } from '../runtime/plan.js';
-import { guardFaults, logWarnings, orchestrate, watchFailures } from '../runtime/up.js';
-import type { Fault } from '../runtime/fault-guard.js';
+import { guardFaults, logEarlyFaults, logWarnings, orchestrate, watchFailures } from '../runtime/up.js';
+import { guardBeforeGraph, type EarlyGuard, type Fault } from '../runtime/fault-guard.js';
+import type { Plan } from '../runtime/plan.js';
 import { isHendrixError } from '../errors/hendrix-error.js';
 import { EXIT } from '../errors/codes.js';
 import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
@@ -20,8 +21,24 @@ import { LiveView, type TransitionEvent } from './live-view.js';
 export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('up', argv, MANIFEST_OPTIONS, true);
   if (values.help) return io.stdout.write(`${HELP.up}\n`), 0;
+  // the plan imports app modules: their top-level code may fail before the graph is guarded
+  const early = guardBeforeGraph();
+  try {
+    return await up(values, positionals, io, early);
+  } finally {
+    early.release();
+  }
+}
+
+async function up(values: Parameters<typeof manifestArgs>[1], positionals: string[], io: CliIO, early: EarlyGuard): Promise<number> {
   const args = manifestArgs(io, values);
-  const plan = await createPlan(args.files, { ...args.options, preload: true });
+  let plan: Plan;
+  try {
+    plan = await createPlan(args.files, { ...args.options, preload: true });
+  } catch (error) {
+    for (const r of early.reports) reportError(io, r.error);
+    throw error;
+  }
   const { resolved, graph } = plan;
 
   for (const name of positionals) {
@@ -45,6 +62,11 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   });
   const log = logger.child({ service: 'hendrix' });
   logWarnings(plan, logger);
+  logEarlyFaults(early, logger);
+  if (early.uncaught) {
+    await flushLogger(logger);
+    return reportError(io, early.uncaught.error);
+  }
   const orchestrator = orchestrate(plan, logger, positionals);
   const selected = positionals.length ? graph.closure(positionals) : [...graph.order];
   const kindOf = (name: string) => resolved.manifest.services[name]?.kind ?? '?';
@@ -106,6 +128,7 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
     log.info({ exit: EXIT.uncaughtException }, `stopping after an uncaught exception (exit ${EXIT.uncaughtException})`);
     wake();
   });
+  early.release();
 
   try {
     view?.begin(selected.map((name) => ({ name, kind: kindOf(name), waitsOn: graph.dependencies(name) })), 'starting');

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import { HendrixError, isHendrixError, type SourceLocation } from '../errors/hendrix-error.js';
 import { currentFaultTag, type FaultTag } from './fault-scope.js';
 import { projectFrames } from './fault-stack.js';
@@ -36,8 +35,8 @@ export interface GuardedGraph {
   readonly owner: object;
   /** Which services run each project file (codeOwners()). */
   readonly owners: ReadonlyMap<string, readonly string[]>;
-  /** The logger of a service (`child({ service, kind })`), or of the process (`hendrix`) for undefined. */
-  log(service: string | undefined): Logger;
+  /** Logs a fault as the service's (or as the process's, for undefined), at error level. */
+  report(service: string | undefined, error: HendrixError, message: string): void;
   /** Where the services are declared, for a fault without a project frame. */
   locate(service: string): SourceLocation | undefined;
   /** Crashes a service of this graph (an attributed rejection); false when it was not running that instance. */
@@ -74,6 +73,49 @@ export function guardGraph(graph: GuardedGraph): () => void {
   };
 }
 
+/** A fault reported while no graph ran yet, kept until there is a logger for it. */
+export interface EarlyReport {
+  readonly service: string | undefined;
+  readonly error: HendrixError;
+  readonly message: string;
+}
+
+/** The guard of the time before a graph runs, from {@link guardBeforeGraph}. */
+export interface EarlyGuard {
+  /** What was reported so far, in order (to log once a logger exists). */
+  readonly reports: readonly EarlyReport[];
+  /** The first uncaught exception, if any: the run must not start. */
+  readonly uncaught: Fault | undefined;
+  /** Stops guarding (idempotent); call once the graph is under its own guard. */
+  release(): void;
+}
+
+/**
+ * Guards the time before a graph runs: the plan imports app modules, whose top-level code may
+ * already set a timer that throws. Nothing runs yet that could be blamed or stopped, so the
+ * faults are kept for the caller to log once its logger exists; an uncaught exception means
+ * the graph must not start.
+ */
+export function guardBeforeGraph(): EarlyGuard {
+  const reports: EarlyReport[] = [];
+  let uncaught: Fault | undefined;
+  const release = guardGraph({
+    owner: {},
+    owners: new Map(),
+    locate: () => undefined,
+    crash: () => false,
+    report: (service, error, message) => void reports.push({ service, error, message }),
+    stop: (fault) => void (uncaught ??= fault),
+  });
+  return {
+    reports,
+    get uncaught() {
+      return uncaught;
+    },
+    release,
+  };
+}
+
 /** Whether any graph is under guard now. */
 export function guarded(): boolean {
   return state.installed;
@@ -85,7 +127,7 @@ function onUncaught(error: unknown, origin: NodeJS.UncaughtExceptionOrigin): voi
     for (const graph of [...state.graphs]) {
       const blame = attribute(error, graph);
       const fault = toFault('uncaughtException', error, blame, graph, origin);
-      graph.log(blame?.service).error({ err: fault.error }, 'uncaught exception: stopping the graph');
+      graph.report(blame?.service, fault.error, 'uncaught exception: stopping the graph');
       graph.stop(fault);
     }
   } catch (failure) {
@@ -102,14 +144,14 @@ function onRejection(reason: unknown): void {
       const fault = toFault('unhandledRejection', reason, blame, graph);
       // the orchestrator logs the crash (and what the restart policy does) on the service's logger
       if (!graph.crash(blame.service, fault.error, blame.generation)) {
-        graph.log(blame.service).error({ err: fault.error }, 'unhandled rejection of an instance that is not running: ignored');
+        graph.report(blame.service, fault.error, 'unhandled rejection of an instance that is not running: ignored');
       }
       return;
     }
     const first = graphs[0];
     if (first === undefined) return;
     const fault = toFault('unhandledRejection', reason, undefined, first);
-    first.log(undefined).error({ err: fault.error }, 'unhandled rejection (no service to blame): the graph keeps running');
+    first.report(undefined, fault.error, 'unhandled rejection (no service to blame): the graph keeps running');
   } catch (failure) {
     process.stderr.write(`hendrix: the unhandled rejection handler failed: ${String(failure)}\n`);
   }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { EXIT } from '../errors/codes.js';
 import { createRootLogger } from '../log/logger.js';
-import { guardGraph, type Fault } from './fault-guard.js';
+import { guardBeforeGraph, guardGraph, type EarlyGuard, type Fault } from './fault-guard.js';
 import { codeOwners } from './fault-stack.js';
 import type { ResolvedManifest } from '../manifest/types.js';
 import type { Graph } from './graph-types.js';
@@ -142,9 +142,9 @@ export function guardFaults(plan: Plan, orchestrator: Orchestrator, logger: Logg
   const release = guardGraph({
     owner: orchestrator,
     owners: codeOwners(plan),
-    log: (service) => {
+    report: (service, error, message) => {
       const kind = service === undefined ? undefined : plan.services.get(service)?.config.kind;
-      return logger.child(service === undefined ? { service: 'hendrix' } : { service, ...(kind === undefined ? {} : { kind }) });
+      logger.child(service === undefined ? { service: 'hendrix' } : { service, ...(kind === undefined ? {} : { kind }) }).error({ err: error }, message);
     },
     locate: (service) => plan.services.get(service)?.location,
     crash: (service, error, generation) => orchestrator.crash(service, error, generation),
@@ -156,6 +156,11 @@ export function guardFaults(plan: Plan, orchestrator: Orchestrator, logger: Logg
   };
   orchestrator.on('stopped', done);
   return done;
+}
+
+/** Logs the faults kept while no graph ran yet (guardBeforeGraph), in order, once a logger exists. */
+export function logEarlyFaults(early: EarlyGuard, logger: Logger): void {
+  for (const r of early.reports) logger.child({ service: r.service ?? 'hendrix' }).error({ err: r.error }, r.message);
 }
 
 /** Logs the plan's warnings (an expired certificate, an open hub beyond loopback), once each. */
@@ -171,25 +176,41 @@ export function logWarnings(plan: Plan, logger: Logger): void {
  */
 export async function upWith(manifestPath: string | readonly string[], options: UpOptions): Promise<Hendrix> {
   const files = [...(typeof manifestPath === 'string' ? [manifestPath] : manifestPath), ...(options.overlays ?? [])];
-  const plan = await createPlan(files, { ...options, preload: true });
-  const logging = plan.manifest.logging;
-  const logger =
-    options.logger ??
-    (await createRootLogger({ level: logging.level, ...(logging.format ? { format: logging.format } : {}), isTTY: options.isTTY ?? false }));
+  const handleFaults = options.handleFaults ?? true;
+  // the plan imports app modules: their top-level code may fail before the graph is guarded
+  const early = handleFaults ? guardBeforeGraph() : undefined;
+  let plan: Plan;
+  let logger: Logger;
+  try {
+    plan = await createPlan(files, { ...options, preload: true });
+    const logging = plan.manifest.logging;
+    logger =
+      options.logger ??
+      (await createRootLogger({ level: logging.level, ...(logging.format ? { format: logging.format } : {}), isTTY: options.isTTY ?? false }));
+  } catch (error) {
+    early?.release();
+    throw error;
+  }
   logWarnings(plan, logger);
+  if (early) logEarlyFaults(early, logger);
+  if (early?.uncaught) {
+    early.release();
+    process.exitCode ??= EXIT.uncaughtException;
+    throw early.uncaught.error;
+  }
   const orchestrator = orchestrate(plan, logger, options.services);
   if (options.onTransition) orchestrator.on('transition', options.onTransition);
   let fault: Fault | undefined;
   // from before the start: a timer a starting service set may throw too; released when the graph stops
-  const release =
-    options.handleFaults === false
-      ? () => undefined
-      : guardFaults(plan, orchestrator, logger, (f) => {
-          if (fault) return;
-          fault = f;
-          process.exitCode ??= EXIT.uncaughtException;
-          orchestrator.stop().catch(() => undefined);
-        });
+  const release = handleFaults
+    ? guardFaults(plan, orchestrator, logger, (f) => {
+        if (fault) return;
+        fault = f;
+        process.exitCode ??= EXIT.uncaughtException;
+        orchestrator.stop().catch(() => undefined);
+      })
+    : () => undefined;
+  early?.release();
   try {
     await orchestrator.start();
   } catch (error) {

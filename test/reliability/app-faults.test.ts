@@ -244,6 +244,25 @@ describe('an uncaught exception', () => {
     expectNoStack(p);
   });
 
+  it('in a timer an app module set at import, while the plan imports it, ends the run before anything starts: exit 5', async () => {
+    const dir = project({
+      'app.mjs': [
+        "setTimeout(() => { throw new Error('thrown while the plan imports me'); }, 0);",
+        'await new Promise((resolve) => setTimeout(resolve, 20));',
+        "export default (req, res) => res.end('web');",
+      ].join('\n'),
+      'hendrix.yaml': 'version: 1\nservices:\n  web: { kind: http, listen: "127.0.0.1:0", app: ./app.mjs }\n',
+    });
+    const p = upIn(dir);
+    expect(await p.exited()).toBe(5);
+    const lines = logLines(p);
+    expect(lines.some((l) => l.msg === 'ready' || l.msg === 'listening')).toBe(false);
+    const line = lines.find((l) => l.msg === 'uncaught exception: stopping the graph');
+    expect(errOf(line ?? {})).toMatchObject({ code: 'HX_ERR_UNCAUGHT_EXCEPTION', at: `${join(dir, 'app.mjs')}:1:26` });
+    expect(p.stderr()).toContain('error[HX_ERR_UNCAUGHT_EXCEPTION]');
+    expectNoStack(p);
+  });
+
   it.each([
     ['its own code', 'throw', /^flaky: uncaught exception: flaky threw in its timer$/],
     ["Node's code (no frame of the kind in the stack)", 'throw-native', /^flaky: uncaught exception: .*JSON/],
