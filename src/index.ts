@@ -76,6 +76,7 @@ export { listenOn, boundAddress, resolveListen, PRIVILEGED_HINT, type ListenCont
 export { checkTopic, checkPattern, matches, covers, allowedBy, PATTERN_HELP, MAX_TOPIC_LENGTH } from './net/topics.js';
 export { systemClock, type Clock, type TimerHandle } from './runtime/clock.js';
 export { addFaultReader, currentFaultTag, runAsService, isFaultTag, type FaultTag, type FaultReader } from './runtime/fault-scope.js';
+export type { Fault } from './runtime/fault-guard.js';
 export { backoffDelay, shouldRestart } from './runtime/supervisor.js';
 export { z } from 'zod';
 // --- errors

@@ -144,7 +144,7 @@ function onRejection(reason: unknown): void {
       const fault = toFault('unhandledRejection', reason, blame, graph);
       // the orchestrator logs the crash (and what the restart policy does) on the service's logger
       if (!graph.crash(blame.service, fault.error, blame.generation)) {
-        graph.report(blame.service, fault.error, 'unhandled rejection of an instance that is not running: ignored');
+        graph.report(blame.service, fault.error, 'unhandled rejection, not a crash: that instance is not running now (stopping, restarting or replaced)');
       }
       return;
     }
