@@ -14,12 +14,13 @@
 // the same port); --profile DIR runs each server once more under `node --cpu-prof` and writes the
 // profiles there (summarize with bench/pubsub/profile-top.mjs).
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, DISTURBED, machineBusySeconds, median, settle, stop } from './machine.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -100,27 +101,6 @@ async function launch(name, profileDir) {
   return { child, port };
 }
 
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-/** CPU seconds the whole machine has been busy. */
-function machineBusySeconds() {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
-}
 
 /** Runs h2load; resolves with req/s, the server's CPU µs per request and the share of a CPU other processes took. */
 function h2load(port, pid, requests) {
@@ -153,23 +133,12 @@ function h2load(port, pid, requests) {
   });
 }
 
-/** Waits (at most --settle seconds) until other processes use less than a quarter of a CPU over half a second. */
-async function settle() {
-  const deadline = performance.now() + 1000 * Number(values.settle);
-  do {
-    const before = machineBusySeconds();
-    await new Promise((r) => setTimeout(r, 500));
-    if (machineBusySeconds() - before < 0.125) return;
-  } while (performance.now() < deadline);
-}
 
-/** Other processes' share of a CPU above which a measured pass counts as disturbed. */
-const DISTURBED = 25;
 
 /** A measured pass: on a quiet machine if it can be, redone if others disturbed it. */
 async function measure(port, pid) {
   for (let attempt = 0; ; attempt++) {
-    await settle();
+    await settle(Number(values.settle));
     const pass = await h2load(port, pid, Number(values.requests));
     if (pass.othersPct <= DISTURBED || attempt >= Number(values.retries)) return pass;
   }
@@ -188,11 +157,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const clean = (passes) => passes.filter((p) => p.othersPct <= DISTURBED);
 // like with like: undisturbed passes only when both servers have some, else every pass of both
 const onlyClean = clean(results.hendrix).length > 0 && clean(results.node).length > 0;

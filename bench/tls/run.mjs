@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, DISTURBED, machineBusySeconds, median, settle, stop } from './machine.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -174,42 +175,8 @@ async function handshakes(child) {
   throw new Error('no handshake counts from the server (count-handshakes.mjs not loaded?)');
 }
 
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-  if (child.exitCode !== 0) console.error(`warning: server exited with ${child.exitCode ?? child.signalCode} after SIGTERM`);
-}
 
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
-/** CPU seconds the whole machine has been busy (every process, every CPU). */
-function machineBusySeconds() {
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
-}
-
-/**
- * Waits (at most --settle seconds) until the machine is quiet — other processes busy less than
- * a quarter of a CPU over half a second — so that a shared machine disturbs fewer measurements.
- */
-async function settle() {
-  const deadline = performance.now() + 1000 * Number(values.settle);
-  do {
-    const before = machineBusySeconds();
-    await new Promise((r) => setTimeout(r, 500));
-    if (machineBusySeconds() - before < 0.125) return;
-  } while (performance.now() < deadline);
-}
 
 /** Runs wrk against the server; resolves with req/s, p99 (ms), requests, errors and the server's CPU seconds meanwhile. */
 function wrk(port, pid, seconds, extra = []) {
@@ -246,13 +213,11 @@ function wrk(port, pid, seconds, extra = []) {
   });
 }
 
-/** Other processes' share of a CPU above which a measured pass counts as disturbed. */
-const DISTURBED = 25;
 
 /** A measured pass: on a quiet machine if it can be (settle), redone if others disturbed it (--retries). */
 async function measure(port, pid, extra = []) {
   for (let attempt = 0; ; attempt++) {
-    await settle();
+    await settle(Number(values.settle));
     const result = await wrk(port, pid, Number(values.duration), extra);
     if (result.othersPct <= DISTURBED || attempt >= Number(values.retries)) return result;
   }
@@ -287,11 +252,6 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 const clean = (passes) => passes.filter((p) => p.othersPct <= DISTURBED);
 /** The median of a figure over the undisturbed passes, or over all when every pass was disturbed. */
 const med = (passes, key) => median((clean(passes).length > 0 ? clean(passes) : passes).map((p) => p[key]));
