@@ -1,25 +1,14 @@
 import { request, Agent } from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../helpers/http/test-context.js';
-import { startHub, stopHubs } from '../helpers/pubsub/test-harness.js';
-import { HubClient } from '../helpers/pubsub/test-client.js';
+import { startHub, useHubClients } from '../helpers/pubsub/test-harness.js';
 
 // What a client sends cannot make the hub misreport its history (issue #13): data nested
 // 10,000 levels deep is refused as invalid data without consuming an id, a topic the hub
 // forgot answers `since` with `lost` (never with wrong messages), a client over its publish
 // rate gets error frames then 1008, and each limit is logged once, not per message.
 
-const clients: HubClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await stopHubs();
-});
-
-async function connect(url: string): Promise<HubClient> {
-  const client = await HubClient.connect(url);
-  clients.push(client);
-  return client;
-}
+const connect = useHubClients();
 
 const seqOf = (id: unknown): number => Number(String(id).split(':')[1]);
 const deepText = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);

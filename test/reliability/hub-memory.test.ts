@@ -1,5 +1,5 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { startHub, stopHubs } from '../helpers/pubsub/test-harness.js';
+import { describe, expect, it } from 'vitest';
+import { startHub, useHubClients } from '../helpers/pubsub/test-harness.js';
 import { HubClient, type Frame } from '../helpers/pubsub/test-client.js';
 import type { PubsubService } from '../../services/pubsub/service.js';
 
@@ -8,17 +8,7 @@ import type { PubsubService } from '../../services/pubsub/service.js';
 // sends — many topics, big messages, replays, requests it never reads the answers of.
 
 const MB = 1024 * 1024;
-const clients: HubClient[] = [];
-afterEach(async () => {
-  for (const c of clients.splice(0)) c.ws.terminate();
-  await stopHubs();
-});
-
-async function connect(url: string): Promise<HubClient> {
-  const client = await HubClient.connect(url);
-  clients.push(client);
-  return client;
-}
+const connect = useHubClients();
 
 /** Resolves once `test()` holds, polling; fails with `what` after a generous deadline. */
 async function until(what: string, test: () => boolean, ms = 10_000): Promise<void> {

@@ -1,8 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { afterEach } from 'vitest';
 import { createContractContext } from '../../../src/testing/index.js';
 import { pubsubKind } from '../../../services/pubsub/kind.js';
 import { PubsubService } from '../../../services/pubsub/service.js';
+import { HubClient } from './test-client.js';
 
 /** The pubsub test fixtures (schemas, keys). */
 export const PUBSUB_FIXTURES = fileURLToPath(new URL('../../../services/pubsub/fixtures/', import.meta.url));
@@ -25,4 +27,21 @@ export async function stopHubs(): Promise<void> {
   const all = [...running];
   running.clear();
   await Promise.all(all.map((h) => h.stop(AbortSignal.timeout(2_000))));
+}
+
+/**
+ * For a test file: returns `connect(url)`, which opens a hub client; after each test every
+ * client opened is terminated and every hub startHub() started is stopped.
+ */
+export function useHubClients(): (url: string) => Promise<HubClient> {
+  const clients: HubClient[] = [];
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.ws.terminate();
+    await stopHubs();
+  });
+  return async (url) => {
+    const client = await HubClient.connect(url);
+    clients.push(client);
+    return client;
+  };
 }
