@@ -85,6 +85,7 @@ export { ERROR_CODES, EXIT, defineErrorCodes, errorCodeInfo, type ErrorCode, typ
 export { renderError, flattenErrors } from './errors/render.js';
 // --- plans and running graphs
 export { createPlan, type Plan, type PlannedService, type PlanOptions, type PlanFile } from './runtime/plan.js';
+export { diffPlans, formatPlanDiff, type PlanDiff, type PlanStep, type ServiceChange, type ServiceEntry, type RemovedService, type FieldChange, type FileChange, type ChangeReason } from './runtime/plan-diff.js';
 export { upWith, type Hendrix, type UpOptions } from './runtime/up.js';
 export type { Graph, GraphEdge } from './runtime/graph-types.js';
 export type { Orchestrator, ServiceState, TransitionEvent } from './runtime/orchestrator.js';

@@ -125,6 +125,13 @@ export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject>
    * `crosstown.drainTimeout` for the tasks). Default: the service's `stopTimeout`.
    */
   readonly stopDeadline?: (config: z.output<Schema> & CommonServiceConfig) => number;
+  /**
+   * Whether this kind applies a change in place with `reload()`: given the changed config
+   * fields (paths inside the service config, leaf level) and the changed files of one service,
+   * true keeps the instance and its connections. Default (absent, or false): the service is
+   * replaced by a new instance.
+   */
+  readonly canReload?: (change: { fields: readonly PathSegment[][]; files: readonly { path: string; role: PlanFileRole }[] }) => boolean;
 }
 
 /** The fields every service has, whatever its kind (inferred from src/kinds/common-schema.ts). */
