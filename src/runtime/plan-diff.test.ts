@@ -111,12 +111,24 @@ describe('diffPlans: config', () => {
     ]);
   });
 
+  it('a removed service lists the running services that depended on it and stay (their dependsOn changed too)', async () => {
+    const worker = (deps: string) => ['worker:', '  kind: http', '  listen: 127.0.0.1:18004', `  dependsOn: ${deps}`];
+    const diff = await diffOf(yaml(web(), secure, worker('[secure]')), yaml(web(), worker('[]')));
+    expect(diff.removed).toEqual([{ name: 'secure', kind: 'tls', affected: ['worker'] }]);
+    expect(changeOf(diff, 'worker').fields).toEqual([{ path: ['dependsOn'], old: ['secure'], new: [] }]);
+    expect(diff.order).toEqual([
+      { service: 'secure', action: 'stop' },
+      { service: 'worker', action: 'replace' },
+    ]);
+  });
+
   it('a service whose kind changed is replaced, whatever else changed', async () => {
     const diff = await diffOf(yaml(['edge:', '  kind: http', '  listen: 127.0.0.1:18003']), yaml(['edge:', '  kind: pubsub', '  listen: 127.0.0.1:18003']));
     const change = changeOf(diff, 'edge');
     expect(change).toMatchObject({ oldKind: 'http', kind: 'pubsub', mode: 'replace' });
     expect(change.reasons[0]).toBe('kind');
     expect(change.fields).toContainEqual({ path: ['kind'], old: 'http', new: 'pubsub' });
+    expect(formatPlanDiff(diff).split('\n').slice(0, 2)).toEqual(['~ edge (replaced)', '    kind: http → pubsub']);
   });
 
   it('unchanged plans make an empty diff with nothing to do', async () => {
@@ -193,6 +205,20 @@ describe('diffPlans: in place or replaced', () => {
     const replaced = await diffOf(yaml(greet('hello')), yaml(greet('bonjour', 9)), { kinds });
     expect(changeOf(replaced, 'hi').mode).toBe('replace');
     expect(seen.at(-1)).toEqual({ fields: [['text'], ['port']], files: [] });
+  });
+
+  it('a canReload that throws replaces the service (always correct, only slower) instead of failing the diff', async () => {
+    const faulty = defineServiceKind({
+      kind: 'faulty',
+      schema: z.strictObject({ text: z.string().default('hello') }),
+      canReload: () => {
+        throw new Error('a bug in the kind');
+      },
+      create: () => ({ start: async () => undefined, stop: async () => undefined }),
+    });
+    const registry = createKindRegistry([...builtinKinds, ['faulty', faulty]] as [string, KindSource][]);
+    const diff = await diffOf(yaml(['f:', '  kind: faulty', '  text: a']), yaml(['f:', '  kind: faulty', '  text: b']), { kinds: registry });
+    expect(changeOf(diff, 'f').mode).toBe('replace');
   });
 
   it('the formatted diff: one block per step, fields old → new, files, affected, then the unchanged line', async () => {
