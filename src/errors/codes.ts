@@ -90,6 +90,11 @@ export const ERROR_CODES = {
   HX_ERR_PROVISION: { title: 'service cannot be provisioned', hint: 'fix the problem named in the message; nothing was started', exit: 78 },
   HX_ERR_LISTEN_CONFLICT: { title: 'two services listen on the same address', hint: 'give each service its own port (or unix socket path)', exit: 78 },
   HX_ERR_LISTEN_PRIVILEGED: { title: 'port below 1024 needs a privilege this process lacks', hint: 'listen on a port from 1024 up, run as root, or give node CAP_NET_BIND_SERVICE: sudo setcap cap_net_bind_service+ep "$(readlink -f "$(command -v node)")"', exit: 78 },
+  // --- control socket (hendrix reload, status, the admin API) ---
+  HX_ERR_CONTROL_IN_USE: { title: 'another hendrix runs for this manifest', hint: 'stop the other instance first (`hendrix stop`, or its pid), or give this one another control socket with `--control PATH`', exit: 1 },
+  HX_ERR_CONTROL_NOT_RUNNING: { title: 'no hendrix runs for this manifest', hint: 'start it with `hendrix up` in the folder of the manifest, or pass `--control PATH` if it listens on another control socket', exit: 1 },
+  HX_ERR_CONTROL_PATH: { title: 'bad or unsafe control socket path', hint: 'use a path of at most 107 bytes in a folder that only you can write to (mode 0700), or pass another `--control PATH`', exit: 78 },
+  HX_ERR_CONTROL_REQUEST: { title: 'control request failed', hint: 'see the message; the running instance may be another version of hendrix than this command', exit: 1 },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of the core table. */

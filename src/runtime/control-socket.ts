@@ -1,0 +1,160 @@
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { HendrixError } from '../errors/hendrix-error.js';
+import type { Logger } from '../log/logger.js';
+import { checkControlPath } from './control-path.js';
+import { compileRoutes, dispatchControl, type ControlRoutes } from './control-routes.js';
+
+export type { ControlHandler, ControlRequest, ControlResult, ControlRoutes, ControlJsonResult, ControlStreamResult } from './control-routes.js';
+
+/** What createControlServer needs. */
+export interface ControlServerOptions {
+  /** The socket path: defaultControlPath(baseDir), or a `--control PATH`. */
+  path: string;
+  /** The routes: `{ 'GET /status': handler, 'POST /reload': handler }`. */
+  routes: ControlRoutes;
+  log: Logger;
+  /** How long the stale-socket probe waits for an answer from a socket that accepted (default 2 s). */
+  probeTimeoutMs?: number;
+}
+
+/** A control server: HTTP over a unix socket, owner only (mode 0600). */
+export interface ControlServer {
+  /** Listens; takes over a stale socket file, refuses a live one (HX_ERR_CONTROL_IN_USE). */
+  listen(): Promise<void>;
+  /** Stops listening, aborts the requests in flight and removes the socket file. */
+  close(): Promise<void>;
+  /** The absolute socket path. */
+  readonly path: string;
+}
+
+/** What a probe of an existing socket file found: nobody (stale), or a live server and its pid. */
+type Probe = { live: false } | { live: true; pid: number | undefined };
+
+/** Asks the socket at `path` who it is (`GET /`); refused or absent means stale. */
+function probe(path: string, timeoutMs: number): Promise<Probe> {
+  return new Promise((resolve) => {
+    const req = request({ socketPath: path, path: '/', method: 'GET', timeout: timeoutMs }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        let pid: number | undefined;
+        try {
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { pid?: unknown };
+          if (typeof body.pid === 'number') pid = body.pid;
+        } catch {
+          // something else answers there: live all the same, pid unknown
+        }
+        resolve({ live: true, pid });
+      });
+      res.on('error', () => resolve({ live: true, pid: undefined }));
+    });
+    // it accepted but says nothing: someone holds the socket, so it is not ours to remove
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code === 'ECONNREFUSED' || e.code === 'ENOENT' ? { live: false } : { live: true, pid: undefined }));
+    req.end();
+  });
+}
+
+/**
+ * Binds `server` to `path` with umask 0177 around the bind, so that the socket file is born
+ * 0600: chmod after the bind would leave a moment in which another user could connect (and
+ * Node has no SO_PEERCRED to tell who connected). The bind happens within listen() in the
+ * main thread; in a worker thread process.umask cannot be set, and the chmod after listen
+ * plus the 0700 folder of the default path are what protect the socket.
+ */
+function bind(server: ReturnType<typeof createServer>, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    let previous: number | undefined;
+    try {
+      previous = process.umask(0o177);
+    } catch {
+      previous = undefined;
+    }
+    try {
+      server.listen(path, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    } finally {
+      if (previous !== undefined) process.umask(previous);
+    }
+  });
+}
+
+function inUse(path: string, pid: number | undefined): HendrixError {
+  return new HendrixError('HX_ERR_CONTROL_IN_USE', {
+    message: `another hendrix runs for this manifest (${pid === undefined ? 'pid unknown' : `pid ${pid}`}; control socket ${path})`,
+  });
+}
+
+/**
+ * Creates the control server of a running instance: HTTP over a unix socket (mode 0600, in a
+ * folder only the owner may enter), answering the route table given, plus `GET /` with the
+ * pid and the routes (what a second instance asks to name the one that holds the socket).
+ * Opens nothing until listen().
+ */
+export function createControlServer(options: ControlServerOptions): ControlServer {
+  const { log } = options;
+  const path = checkControlPath(options.path);
+  const routes = compileRoutes({
+    'GET /': () => ({ body: { pid: process.pid, routes: ['GET /', ...Object.keys(options.routes)] } }),
+    ...options.routes,
+  });
+  const inFlight = new Set<AbortController>();
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const controller = new AbortController();
+    inFlight.add(controller);
+    res.once('close', () => {
+      inFlight.delete(controller);
+      if (!res.writableFinished) controller.abort(new Error('the client went away'));
+    });
+    void dispatchControl(routes, req, res, controller.signal, log);
+  });
+  let inode: number | undefined;
+
+  async function listen(): Promise<void> {
+    try {
+      await bind(server, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+        throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `cannot listen on the control socket ${path}: ${(error as Error).message}`, cause: error });
+      }
+      const st = lstatSync(path, { throwIfNoEntry: false });
+      if (st && !st.isSocket()) {
+        throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `${path} exists and is not a socket; hendrix will not remove it`, hint: 'remove the file yourself, or pass another `--control PATH`' });
+      }
+      const found = await probe(path, options.probeTimeoutMs ?? 2000);
+      if (found.live) throw inUse(path, found.pid);
+      // a socket file nobody answers on: left by an instance that was killed (SIGKILL, a crash)
+      log.info({ path }, 'control socket was stale: taking it over');
+      unlinkSync(path);
+      await bind(server, path);
+    }
+    chmodSync(path, 0o600);
+    const st = lstatSync(path);
+    if ((st.mode & 0o777) !== 0o600) {
+      await close();
+      throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `the control socket ${path} has mode 0${(st.mode & 0o777).toString(8)}, not 0600` });
+    }
+    inode = st.ino;
+    log.debug({ path }, 'control socket listening');
+  }
+
+  async function close(): Promise<void> {
+    if (!server.listening) return;
+    for (const controller of inFlight) controller.abort(new Error('the control server is closing'));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeAllConnections();
+    await closed;
+    // libuv unlinks the socket file as it closes; remove it in case it did not, but only if it
+    // is still ours (a later instance may have taken a stale path over in the meantime)
+    const st = lstatSync(path, { throwIfNoEntry: false });
+    if (st && st.ino === inode && st.isSocket()) unlinkSync(path);
+    inode = undefined;
+  }
+
+  return { listen, close, path };
+}
