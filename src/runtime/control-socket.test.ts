@@ -126,6 +126,39 @@ describe('the control server', () => {
     expect((await controlRequest(server.path, 'GET', '/status')).status).toBe(200);
   });
 
+  it('lets one of two instances take over the same stale socket at once, and refuses the other', async () => {
+    const path = join(dir, 'ctl.sock');
+    await staleSocket(path);
+    const a = createControlServer({ path, routes, log });
+    const b = createControlServer({ path, routes, log });
+    servers.push(a, b);
+    const results = await Promise.allSettled([a.listen(), b.listen()]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason as HendrixError;
+    expect(refused.code).toBe('HX_ERR_CONTROL_IN_USE');
+    expect((await controlRequest(path, 'GET', '/status')).status).toBe(200);
+  });
+
+  it('aborts the signal of a request in flight when it closes, and close() does not wait for it', async () => {
+    let aborted: (reason: unknown) => void = () => {};
+    const seen = new Promise((resolve) => (aborted = resolve));
+    const server = await started(join(dir, 'ctl.sock'), {
+      'POST /reload': ({ signal }) =>
+        new Promise((_, reject) => {
+          signal.addEventListener('abort', () => {
+            aborted(signal.reason);
+            reject(signal.reason);
+          });
+        }),
+    });
+    const pending = controlRequest(server.path, 'POST', '/reload').catch((e: unknown) => e);
+    await expect.poll(async () => (await controlRequest(server.path, 'GET', '/')).status).toBe(200);
+    await server.close();
+    expect(String(await seen)).toContain('closing');
+    expect(isHendrixError(await pending)).toBe(true);
+    expect(existsSync(server.path)).toBe(false);
+  });
+
   it('refuses a socket another live instance answers on, naming its pid, and leaves it alone', async () => {
     const first = await started();
     const error = await caught(started(first.path));

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { Logger } from '../log/logger.js';
@@ -31,10 +31,10 @@ export interface ControlServer {
 /** What a probe of an existing socket file found: nobody (stale), or a live server and its pid. */
 type Probe = { live: false } | { live: true; pid: number | undefined };
 
-/** Asks the socket at `path` who it is (`GET /`); refused or absent means stale. */
+/** Asks the socket at `path` who it is (`GET /pid`); refused or absent means stale. */
 function probe(path: string, timeoutMs: number): Promise<Probe> {
   return new Promise((resolve) => {
-    const req = request({ socketPath: path, path: '/', method: 'GET', timeout: timeoutMs }, (res) => {
+    const req = request({ socketPath: path, path: '/pid', method: 'GET', timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -84,6 +84,16 @@ function bind(server: ReturnType<typeof createServer>, path: string): Promise<vo
   });
 }
 
+/**
+ * Which file is at `path` (or described by `st`): device, inode and change time in
+ * nanoseconds. The inode alone is not enough: a file system hands the inode of a removed
+ * file to the next one created, often at once.
+ */
+function identity(from: string | BigIntStats): string | undefined {
+  const st = typeof from === 'string' ? lstatSync(from, { bigint: true, throwIfNoEntry: false }) : from;
+  return st ? `${st.dev}:${st.ino}:${st.ctimeNs}` : undefined;
+}
+
 function inUse(path: string, pid: number | undefined): HendrixError {
   return new HendrixError('HX_ERR_CONTROL_IN_USE', {
     message: `another hendrix runs for this manifest (${pid === undefined ? 'pid unknown' : `pid ${pid}`}; control socket ${path})`,
@@ -100,8 +110,10 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   const { log } = options;
   const path = checkControlPath(options.path);
   const routes = compileRoutes({
-    'GET /': () => ({ body: { pid: process.pid, routes: ['GET /', ...Object.keys(options.routes)] } }),
+    'GET /': () => ({ body: { pid: process.pid, routes: ['GET /', 'GET /pid', ...Object.keys(options.routes)] } }),
     ...options.routes,
+    // what a second instance asks to name the one holding the socket: not overridable
+    'GET /pid': () => ({ body: { pid: process.pid } }),
   });
   const inFlight = new Set<AbortController>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -113,25 +125,43 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     });
     void dispatchControl(routes, req, res, controller.signal, log);
   });
-  let inode: number | undefined;
+  let ours: string | undefined;
 
-  async function listen(): Promise<void> {
-    try {
-      await bind(server, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-        throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `cannot listen on the control socket ${path}: ${(error as Error).message}`, cause: error });
-      }
-      const st = lstatSync(path, { throwIfNoEntry: false });
+  /**
+   * After a failed bind — any error but EADDRINUSE is final. After EADDRINUSE: removes the socket file if nobody answers on it (left by an instance that
+   * was killed: SIGKILL, a crash) and binds again. Only the very file that was probed is
+   * removed (same identity), so that of two instances taking over one stale path at once, the
+   * second does not delete the socket the first has just bound: it binds, fails, probes again
+   * and finds it live.
+   */
+  async function takeOver(first: unknown): Promise<void> {
+    let error = first;
+    for (let attempt = 0; attempt < 3 && (error as NodeJS.ErrnoException).code === 'EADDRINUSE'; attempt++) {
+      const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
       if (st && !st.isSocket()) {
         throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `${path} exists and is not a socket; hendrix will not remove it`, hint: 'remove the file yourself, or pass another `--control PATH`' });
       }
       const found = await probe(path, options.probeTimeoutMs ?? 2000);
       if (found.live) throw inUse(path, found.pid);
-      // a socket file nobody answers on: left by an instance that was killed (SIGKILL, a crash)
-      log.info({ path }, 'control socket was stale: taking it over');
-      unlinkSync(path);
+      if (st && identity(path) === identity(st)) {
+        log.info({ path }, 'control socket was stale: taking it over');
+        unlinkSync(path);
+      }
+      try {
+        await bind(server, path);
+        return;
+      } catch (again) {
+        error = again;
+      }
+    }
+    throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `cannot listen on the control socket ${path}: ${(error as Error).message}`, cause: error });
+  }
+
+  async function listen(): Promise<void> {
+    try {
       await bind(server, path);
+    } catch (error) {
+      await takeOver(error);
     }
     chmodSync(path, 0o600);
     const st = lstatSync(path);
@@ -139,7 +169,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
       await close();
       throw new HendrixError('HX_ERR_CONTROL_PATH', { message: `the control socket ${path} has mode 0${(st.mode & 0o777).toString(8)}, not 0600` });
     }
-    inode = st.ino;
+    ours = identity(path);
     log.debug({ path }, 'control socket listening');
   }
 
@@ -151,9 +181,8 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     await closed;
     // libuv unlinks the socket file as it closes; remove it in case it did not, but only if it
     // is still ours (a later instance may have taken a stale path over in the meantime)
-    const st = lstatSync(path, { throwIfNoEntry: false });
-    if (st && st.ino === inode && st.isSocket()) unlinkSync(path);
-    inode = undefined;
+    if (ours !== undefined && identity(path) === ours) unlinkSync(path);
+    ours = undefined;
   }
 
   return { listen, close, path };
