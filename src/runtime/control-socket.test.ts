@@ -230,6 +230,8 @@ describe('the control socket path', () => {
   it('refuses an override over 107 bytes, in a missing folder, or in a folder others may write to', async () => {
     const long = await caught(() => checkControlPath(join(dir, `${'x'.repeat(100)}.sock`)));
     expect([long.code, long.message]).toEqual(['HX_ERR_CONTROL_PATH', expect.stringMatching(/is \d+ bytes; .* at most 107/)]);
+    const server = createControlServer({ path: join(dir, `${'x'.repeat(100)}.sock`), routes, log });
+    expect((await caught(server.listen())).code).toBe('HX_ERR_CONTROL_PATH');
     expect((await caught(() => checkControlPath(join(dir, 'missing', 'c.sock')))).message).toContain('does not exist');
     mkdirSync(join(dir, 'shared'));
     chmodSync(join(dir, 'shared'), 0o777);

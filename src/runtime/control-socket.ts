@@ -1,5 +1,6 @@
 import { chmodSync, lstatSync, unlinkSync, type BigIntStats } from 'node:fs';
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { Logger } from '../log/logger.js';
 import { checkControlPath } from './control-path.js';
@@ -108,7 +109,7 @@ function inUse(path: string, pid: number | undefined): HendrixError {
  */
 export function createControlServer(options: ControlServerOptions): ControlServer {
   const { log } = options;
-  const path = checkControlPath(options.path);
+  const path = resolve(options.path);
   const routes = compileRoutes({
     'GET /': () => ({ body: { pid: process.pid, routes: ['GET /', 'GET /pid', ...Object.keys(options.routes)] } }),
     ...options.routes,
@@ -158,6 +159,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
   }
 
   async function listen(): Promise<void> {
+    checkControlPath(path);
     try {
       await bind(server, path);
     } catch (error) {
