@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
-import { HendrixError, type PathSegment } from '../errors/hendrix-error.js';
+import { HendrixError } from '../errors/hendrix-error.js';
 import { getAt } from '../manifest/path.js';
+import { redactAt } from '../manifest/redact.js';
 import { explain } from '../manifest/resolve.js';
 import { toManifestInput } from '../manifest/to-input.js';
 import type { ResolvedManifest } from '../manifest/types.js';
@@ -10,24 +11,13 @@ import { HELP } from './help.js';
 import { manifestArgs, type CliIO } from './io.js';
 
 /** The placeholder that replaces secret values in printed config. */
-export const REDACTED = '[redacted]';
+export { REDACTED } from '../manifest/redact.js';
 
 /** A deep copy of the validated manifest with values from secret-looking variables redacted. */
 export function redactedManifest(resolved: ResolvedManifest): unknown {
   const copy = structuredClone(resolved.manifest) as unknown;
   for (const path of resolved.secretPaths) redactAt(copy, path);
   return copy;
-}
-
-function redactAt(tree: unknown, path: readonly PathSegment[]): void {
-  let node = tree as Record<string | number, unknown> | undefined;
-  for (let i = 0; i < path.length - 1; i++) {
-    const next = node?.[path[i]!];
-    if (typeof next !== 'object' || next === null) return;
-    node = next as Record<string | number, unknown>;
-  }
-  const last = path[path.length - 1];
-  if (node && last !== undefined && last in node) node[last] = REDACTED;
 }
 
 /** `hendrix config [--explain PATH]`: the resolved manifest, or where one value came from. */

@@ -1,12 +1,8 @@
 import { relative } from 'node:path';
 import type { PathSegment } from '../errors/hendrix-error.js';
+import { REDACTED } from '../manifest/redact.js';
 import type { FieldChange, PlanDiff } from './plan-diff.js';
 
-/**
- * The placeholder that replaces secret values, the same `hendrix config` prints (the CLI's
- * REDACTED): runtime may not import the CLI, and a diff must never show what `config` hides.
- */
-export const REDACTED = '[redacted]';
 
 /** How long a value may be on a diff line before it is cut with `…`. */
 const MAX_VALUE = 60;

@@ -3,9 +3,11 @@ import type { PlanFileRole } from '../kinds/contract.js';
 import type { Plan, PlannedService } from './plan.js';
 import { canonicalJson } from './plan-fingerprint.js';
 
-import { REDACTED } from './plan-diff-format.js';
+import { isPathPrefix } from '../manifest/path.js';
+import { REDACTED, redactAt } from '../manifest/redact.js';
 
-export { formatPlanDiff, REDACTED } from './plan-diff-format.js';
+export { formatPlanDiff } from './plan-diff-format.js';
+export { REDACTED } from '../manifest/redact.js';
 
 /** One config field of a service that differs, at leaf level (arrays are compared whole). */
 export interface FieldChange {
@@ -186,10 +188,10 @@ function redactChange(change: FieldChange, secretPaths: readonly (readonly PathS
   let old = change.old;
   let now = change.new;
   for (const secret of secretPaths) {
-    if (isPrefix(secret, path)) {
+    if (isPathPrefix(secret, path)) {
       old = old === undefined ? undefined : REDACTED;
       now = now === undefined ? undefined : REDACTED;
-    } else if (isPrefix(path, secret)) {
+    } else if (isPathPrefix(path, secret)) {
       old = redactInside(old, secret.slice(path.length));
       now = redactInside(now, secret.slice(path.length));
     }
@@ -197,20 +199,11 @@ function redactChange(change: FieldChange, secretPaths: readonly (readonly PathS
   return fieldChange(path, old, now);
 }
 
-function isPrefix(prefix: readonly PathSegment[], path: readonly PathSegment[]): boolean {
-  return prefix.length <= path.length && prefix.every((s, i) => String(s) === String(path[i]));
-}
-
 /** A copy of `value` with the value at `inner` replaced by the placeholder, when it is there. */
 function redactInside(value: Value, inner: readonly PathSegment[]): Value {
   if (typeof value !== 'object' || value === null) return value;
   const copy = structuredClone(value) as Record<PathSegment, Value>;
-  let node: Value = copy;
-  for (const segment of inner.slice(0, -1)) {
-    node = typeof node === 'object' && node !== null ? (node as Record<PathSegment, Value>)[segment] : undefined;
-  }
-  const last = inner[inner.length - 1]!;
-  if (typeof node === 'object' && node !== null && last in node) (node as Record<PathSegment, Value>)[last] = REDACTED;
+  redactAt(copy, inner);
   return copy;
 }
 
