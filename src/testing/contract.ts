@@ -8,6 +8,7 @@ import { createSilentLogger } from '../log/logger.js';
 import { serviceSchema } from '../manifest/root-schema.js';
 import type { CommonServiceConfig, Service, ServiceContext, ServiceKind } from '../kinds/contract.js';
 import { backToBaseline, never, PROBE_MS, rejectionOf, SETTLE_MS, START_MS, suiteFile, watchResources, within, type ResourceWatch } from './resources.js';
+import { recordLifecycle } from './recorder.js';
 
 // the timers this file creates (probes' bounds) are the suite's own
 suiteFile(import.meta.url);
@@ -59,8 +60,6 @@ export function createContractContext<Schema extends z.ZodObject>(
   const config = Object.freeze(parsed.data) as ContractConfig<Schema>;
   const peers = options.peers ?? {};
   const location: SourceLocation = { file: 'hendrix.yaml', line: 3, column: 3 };
-  const crashes: unknown[] = [];
-  const waits: { reason: string; cause: unknown }[] = [];
   return Object.freeze({
     name,
     kind: kind.kind,
@@ -80,14 +79,7 @@ export function createContractContext<Schema extends z.ZodObject>(
       }
       return peers[target] as T;
     },
-    crashed(error?: unknown): void {
-      crashes.push(error);
-    },
-    waiting(reason: string, cause?: unknown) {
-      waits.push({ reason, cause });
-    },
-    crashes,
-    waits,
+    ...recordLifecycle(),
   });
 }
 

@@ -19,3 +19,4 @@ export {
   type CloseClient,
 } from './contract.js';
 export { PortBlockers, holdMidResponse } from './clients.js';
+export { recordLifecycle, type LifecycleRecorder } from './recorder.js';

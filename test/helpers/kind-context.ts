@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import type { ServiceContext } from '../../src/kinds/contract.js';
+import { recordLifecycle } from '../../src/testing/index.js';
 
 /** A hand-made context for one service of a kind, with what it reported back. */
 export interface KindTestContext<Config> extends ServiceContext<Config> {
@@ -31,8 +32,6 @@ export interface KindContextOptions {
  * check that an error points below the service; crashed() records.
  */
 export function createKindContext<Config>(kind: string, config: Config, options: KindContextOptions): KindTestContext<Config> {
-  const crashes: unknown[] = [];
-  const waits: { reason: string; cause: unknown }[] = [];
   const peers = options.peers ?? {};
   return {
     name: options.name,
@@ -48,13 +47,6 @@ export function createKindContext<Config>(kind: string, config: Config, options:
       if (!(name in peers)) throw new Error(`test context: no peer ${name}`);
       return peers[name] as T;
     },
-    crashed(error?: unknown): void {
-      crashes.push(error);
-    },
-    waiting(reason: string, cause?: unknown) {
-      waits.push({ reason, cause });
-    },
-    crashes,
-    waits,
+    ...recordLifecycle(),
   };
 }

@@ -6,6 +6,7 @@ import { createSilentLogger } from '../../../src/log/logger.js';
 import { commonServiceFields } from '../../../src/kinds/common-schema.js';
 import type { ServiceContext } from '../../../src/kinds/contract.js';
 import { httpSchema } from '../../../services/http/schema.js';
+import { recordLifecycle } from '../../../src/testing/index.js';
 
 /** The folder of the app fixtures. */
 export const FIXTURES = fileURLToPath(new URL('../../../services/http/fixtures/', import.meta.url));
@@ -42,8 +43,6 @@ export interface TestContextOptions {
  */
 export function createTestContext(partial: Record<string, unknown> = {}, options: TestContextOptions = {}): TestContext {
   const config = testSchema.parse({ kind: 'http', listen: '127.0.0.1:0', ...partial });
-  const crashes: unknown[] = [];
-  const waits: { reason: string; cause: unknown }[] = [];
   const located: (readonly PathSegment[])[] = [];
   const baseDir = options.baseDir ?? FIXTURES;
   const name = options.name ?? 'web';
@@ -61,14 +60,7 @@ export function createTestContext(partial: Record<string, unknown> = {}, options
     peer<T>(peerName: string): T {
       throw new Error(`test context: no peer ${peerName}`);
     },
-    crashed(error?: unknown): void {
-      crashes.push(error);
-    },
-    waiting(reason: string, cause?: unknown) {
-      waits.push({ reason, cause });
-    },
-    crashes,
-    waits,
+    ...recordLifecycle(),
     located,
   };
 }
