@@ -13,14 +13,14 @@
 // --bare-http1 gives the bare server allowHTTP1 too (hendrix's listener always serves HTTP/1.1 on
 // the same port); --profile DIR runs each server once more under `node --cpu-prof` and writes the
 // profiles there (summarize with bench/pubsub/profile-top.mjs).
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, DISTURBED, machineBusySeconds, median, settle, stop } from './machine.mjs';
+import { cpuSeconds, DISTURBED, machineBusySeconds, makeCertificate, median, requireBuild, requireTools, settle, stop } from './machine.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -39,20 +39,8 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 
-for (const [command, args, pkg] of [['h2load', ['--version'], 'nghttp2-client'], ['openssl', ['version'], 'openssl']]) {
-  try {
-    execFileSync(command, args, { stdio: 'ignore' });
-  } catch (error) {
-    if (error.code === 'ENOENT') {
-      console.error(`${command} is not installed: apt-get install -y ${pkg}`);
-      process.exit(1);
-    }
-  }
-}
-if (!existsSync(`${root}dist/bundle/cli.js`)) {
-  console.error('hendrix is not built: npm run build');
-  process.exit(1);
-}
+requireTools([['h2load', ['--version'], 'nghttp2-client'], ['openssl', ['version'], 'openssl']]);
+requireBuild(root);
 
 const children = new Set();
 const tmp = mkdtempSync(join(os.tmpdir(), 'hendrix-bench-h2-'));
@@ -62,13 +50,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => process.exit(128 + os.constants.signals[signal]));
 
-const CERT = join(tmp, 'cert.pem');
-const KEY = join(tmp, 'key.pem');
-execFileSync('openssl', [
-  'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-nodes', '-days', '1',
-  '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  '-keyout', KEY, '-out', CERT,
-], { stdio: ['ignore', 'ignore', 'pipe'] });
+const { cert: CERT, key: KEY } = makeCertificate(tmp);
 
 const TARGETS = {
   hendrix: [`${root}bin/hendrix.js`, 'up', '-f', `${here}hendrix-h2.yaml`],

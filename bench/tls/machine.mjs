@@ -1,7 +1,8 @@
 // What bench/tls's scripts share: server processes, CPU accounting from /proc, waiting for a
 // quiet machine, and medians — so that run.mjs (HTTPS) and h2.mjs (HTTP/2) measure alike.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** Stops a server process with SIGTERM (SIGKILL after 15 s); warns when it did not exit 0. */
 export async function stop(child) {
@@ -50,4 +51,38 @@ export function median(xs) {
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Exits with what to install when a tool is missing: `[command, versionArgs, debianPackage]`. */
+export function requireTools(tools) {
+  for (const [command, args, pkg = command] of tools) {
+    try {
+      execFileSync(command, args, { stdio: 'ignore' });
+    } catch (error) {
+      if (error.code === 'ENOENT') {
+        console.error(`${command} is not installed: apt-get install -y ${pkg}`);
+        process.exit(1);
+      }
+    }
+  }
+}
+
+/** Exits when the repository at `root` has not been built (the servers run dist/). */
+export function requireBuild(root) {
+  if (!existsSync(`${root}dist/bundle/cli.js`)) {
+    console.error('hendrix is not built: npm run build');
+    process.exit(1);
+  }
+}
+
+/** One certificate for both servers in `dir`: EC P-256, SHA-256, for localhost and 127.0.0.1. */
+export function makeCertificate(dir) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-nodes', '-days', '1',
+    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    '-keyout', key, '-out', cert,
+  ], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return { cert, key };
 }

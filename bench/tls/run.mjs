@@ -11,15 +11,15 @@
 // On a shared machine, each measured pass first waits up to --settle seconds for other processes
 // to quieten down, and is redone (up to --retries times) if they took over a quarter of a CPU;
 // the medians leave out passes that stayed disturbed, when there are others.
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, DISTURBED, machineBusySeconds, median, settle, stop } from './machine.mjs';
+import { cpuSeconds, DISTURBED, machineBusySeconds, makeCertificate, median, requireBuild, requireTools, settle, stop } from './machine.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -35,20 +35,8 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 
-for (const [command, args] of [['wrk', ['--version']], ['openssl', ['version']]]) {
-  try {
-    execFileSync(command, args, { stdio: 'ignore' });
-  } catch (error) {
-    if (error.code === 'ENOENT') {
-      console.error(`${command} is not installed: apt-get install -y ${command}`);
-      process.exit(1);
-    }
-  }
-}
-if (!existsSync(`${root}dist/bundle/cli.js`)) {
-  console.error('hendrix is not built: npm run build');
-  process.exit(1);
-}
+requireTools([['wrk', ['--version']], ['openssl', ['version']]]);
+requireBuild(root);
 
 // everything we start, so that an exit of any kind (end, error, Ctrl-C) takes it along
 const children = new Set();
@@ -82,14 +70,7 @@ function track(child) {
   return child;
 }
 
-// one certificate for both servers: EC P-256, SHA-256, for localhost and 127.0.0.1
-const CERT = join(tmp, 'cert.pem');
-const KEY = join(tmp, 'key.pem');
-execFileSync('openssl', [
-  'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-sha256', '-nodes', '-days', '1',
-  '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  '-keyout', KEY, '-out', CERT,
-], { stdio: ['ignore', 'ignore', 'pipe'] });
+const { cert: CERT, key: KEY } = makeCertificate(tmp);
 
 const TARGETS = {
   hendrix: [`${root}bin/hendrix.js`, 'up', '-f', `${here}hendrix.yaml`],
