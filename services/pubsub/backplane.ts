@@ -52,21 +52,40 @@ export interface BackplaneOptions {
 }
 
 /**
- * The in-process backplane: ids from a random epoch per start and a counter per topic. A
- * forgotten topic's counter starts again above the highest seq ever forgotten, so its ids keep
- * increasing without a counter per topic ever used.
+ * Per-topic sequence counters that may forget a topic: a forgotten topic's counter starts again
+ * above the highest seq ever forgotten, so its ids keep increasing without a counter per topic
+ * ever used.
  */
-export class MemoryBackplane implements Backplane {
+export class TopicCounters {
   readonly #seqs = new Map<string, number>();
   #forgotten = 0;
+
+  /** The next seq of `topic`. */
+  next(topic: string): number {
+    const seq = (this.#seqs.get(topic) ?? this.#forgotten) + 1;
+    this.#seqs.set(topic, seq);
+    return seq;
+  }
+
+  /** Drops the counter of `topic`, remembering only how high it went. */
+  forget(topic: string): void {
+    const seq = this.#seqs.get(topic);
+    if (seq === undefined) return;
+    this.#seqs.delete(topic);
+    if (seq > this.#forgotten) this.#forgotten = seq;
+  }
+}
+
+/** The in-process backplane: ids from a random epoch per start and a counter per topic. */
+export class MemoryBackplane implements Backplane {
+  #counters = new TopicCounters();
   #epoch = '';
   #listener: (message: WireMessage) => void = () => undefined;
   #open = false;
 
   async start(): Promise<void> {
     this.#epoch = Date.now().toString(36) + Math.random().toString(36).slice(2, 6);
-    this.#seqs.clear();
-    this.#forgotten = 0;
+    this.#counters = new TopicCounters();
     this.#open = true;
   }
 
@@ -81,18 +100,14 @@ export class MemoryBackplane implements Backplane {
   async publish(topic: string, data: unknown, json?: string): Promise<WireMessage> {
     if (!this.#open) throw new Error('the hub is stopped');
     const text = json ?? JSON.stringify(data);
-    const seq = (this.#seqs.get(topic) ?? this.#forgotten) + 1;
-    this.#seqs.set(topic, seq);
+    const seq = this.#counters.next(topic);
     const message: WireMessage = { topic, id: `${this.#epoch}:${seq}`, epoch: this.#epoch, seq, data, ts: Date.now(), json: text };
     this.#listener(message);
     return message;
   }
 
   forget(topic: string): void {
-    const seq = this.#seqs.get(topic);
-    if (seq === undefined) return;
-    this.#seqs.delete(topic);
-    if (seq > this.#forgotten) this.#forgotten = seq;
+    this.#counters.forget(topic);
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Backplane, BackplaneOptions, WireMessage } from './backplane.js';
+import { TopicCounters, type Backplane, type BackplaneOptions, type WireMessage } from './backplane.js';
 
 /**
  * Assigns the next id of a topic and publishes the message, in one round trip.
@@ -83,8 +83,8 @@ export class RedisBackplane implements Backplane {
   #subGeneration = 0;
   #settling = false;
   #shared = '';
-  /** The epoch of an outage, its counters, and the highest seq of a counter forgotten in it. */
-  #local: { epoch: string; seqs: Map<string, number>; forgotten: number } | undefined;
+  /** The epoch of an outage and its counters. */
+  #local: { epoch: string; counters: TopicCounters } | undefined;
   #lastError: Error | undefined;
   #starting: { resolve: () => void; reject: (err: Error) => void } | undefined;
   #stopping: Promise<void> | undefined;
@@ -180,11 +180,7 @@ export class RedisBackplane implements Backplane {
    * never restart within the shared epoch); a later local id continues above it.
    */
   forget(topic: string): void {
-    const local = this.#local;
-    const seq = local?.seqs.get(topic);
-    if (local === undefined || seq === undefined) return;
-    local.seqs.delete(topic);
-    if (seq > local.forgotten) local.forgotten = seq;
+    this.#local?.counters.forget(topic);
   }
 
   /** Quits both connections (QUIT, then cut at a short deadline); idempotent. */
@@ -198,10 +194,9 @@ export class RedisBackplane implements Backplane {
   }
 
   #publishLocally(topic: string, data: unknown, json: string): WireMessage {
-    this.#local ??= { epoch: `local-${newEpoch()}`, seqs: new Map(), forgotten: 0 };
-    const { epoch, seqs } = this.#local;
-    const seq = (seqs.get(topic) ?? this.#local.forgotten) + 1;
-    seqs.set(topic, seq);
+    this.#local ??= { epoch: `local-${newEpoch()}`, counters: new TopicCounters() };
+    const { epoch, counters } = this.#local;
+    const seq = counters.next(topic);
     const ts = Date.now();
     this.#deliver({ topic, id: `${epoch}:${seq}`, epoch, seq, data: JSON.parse(json) as unknown, ts, json });
     return { topic, id: `${epoch}:${seq}`, epoch, seq, data, ts };
@@ -311,7 +306,7 @@ export class RedisBackplane implements Backplane {
   #lose(err: unknown): void {
     if (this.#state !== 'connected') return;
     this.#state = 'lost';
-    this.#local = { epoch: `local-${newEpoch()}`, seqs: new Map(), forgotten: 0 };
+    this.#local = { epoch: `local-${newEpoch()}`, counters: new TopicCounters() };
     const why = err instanceof Error ? err.message : undefined;
     this.#log.warn({ url: this.#safeUrl, err: why, localEpoch: this.#local.epoch }, 'redis connection lost');
   }
