@@ -1,4 +1,3 @@
-import type { RequestInterceptor } from './handle.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Level, Logger } from 'pino';
@@ -7,13 +6,13 @@ import { addFaultReader, currentFaultTag } from '../../src/runtime/fault-scope.j
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
 import { toNodeListener } from './fetch-adapter.js';
+import type { RequestInterceptor } from './handle.js';
 import { hasConflictingAuthority, hasDuplicateHost } from './host-header.js';
 import { kSeq, kStart, kWire, type TrackedResponse } from './request-state.js';
 import { sendStatus } from './responses.js';
 import type { StaticFiles, StaticMatch } from './static-files.js';
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => unknown;
-
 
 /** How a pipeline answers and logs. */
 export interface PipelineOptions {

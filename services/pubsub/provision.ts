@@ -61,4 +61,3 @@ function isListenAddress(value: unknown): value is ListenAddress {
   return typeof address['path'] === 'string' || (typeof address['host'] === 'string' && typeof address['port'] === 'number');
 }
 
-

@@ -24,7 +24,6 @@ function isHub(value: unknown): value is HubHandle {
 /** ARPHRD_ETHER and ARPHRD_LOOPBACK: the interfaces whose frames start with an Ethernet header. */
 const ETHERNET_TYPES = new Set([1, 772]);
 
-
 /** Test seams: the clock of the periodic frames and the rate limit, and the addon loader. */
 export interface RawServiceOptions {
   readonly clock?: Clock;

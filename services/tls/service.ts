@@ -36,7 +36,6 @@ export const DEFAULT_CIPHERS = [
   'ECDHE-RSA-CHACHA20-POLY1305',
 ].join(':');
 
-
 /** Formats the Strict-Transport-Security value of an `hsts` config. */
 export function hstsValue(hsts: Exclude<TlsConfig['hsts'], false>): string {
   return [`max-age=${Math.floor(hsts.maxAge / 1000)}`, hsts.includeSubDomains ? 'includeSubDomains' : '', hsts.preload ? 'preload' : ''].filter(Boolean).join('; ');

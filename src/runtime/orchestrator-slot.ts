@@ -87,7 +87,6 @@ export function isService(value: unknown): value is Service {
   return typeof v === 'object' && v !== null && typeof v.start === 'function' && typeof v.stop === 'function';
 }
 
-
 /** A fresh slot for a service not created yet. */
 export function createSlot(
   plan: ServicePlan,

@@ -3,7 +3,6 @@ import type { PathSegment } from '../errors/hendrix-error.js';
 import { REDACTED } from '../manifest/redact.js';
 import type { FieldChange, PlanDiff } from './plan-diff.js';
 
-
 /** How long a value may be on a diff line before it is cut with `…`. */
 const MAX_VALUE = 60;
 

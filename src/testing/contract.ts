@@ -123,7 +123,6 @@ export interface ContractSubject<S extends Service = Service, Schema extends z.Z
   readonly forceWithinMs?: number;
 }
 
-
 /**
  * Declares `<kind> service contract`: the cases every kind passes (DESIGN.md sections 3 and 6):
  * create() opens nothing; start() resolves only when ready; stop is

@@ -19,7 +19,6 @@ const problem = (text: string, v: Record<string, string | undefined> = vars) => 
   return r.problems[0]!;
 };
 
-
 describe('interpolateString', () => {
   it.each([
     ['${A}', 'a'],

@@ -22,7 +22,6 @@ function set(flag: string): LoadedLayer {
   return result.layer!;
 }
 
-
 const BASE = `version: 1
 services:
   web:

@@ -18,10 +18,8 @@ import { testKinds } from '../helpers/kinds.js';
 const root = BROKEN_ROOT;
 const cases = brokenCases();
 
-
 /** Resource types that mean something was opened: sockets, servers, watchers, child processes. */
 const OPENED = /^(TCPWRAP|TCPSERVERWRAP|PIPEWRAP|PIPESERVERWRAP|UDPWRAP|FSEVENTWRAP|STATWATCHER|PROCESSWRAP|TLSWRAP|HTTPINCOMINGMESSAGE|HTTPCLIENTREQUEST)$/;
-
 
 /** Runs `fn` and returns the types of the resources it opened (see OPENED). */
 async function openedBy(fn: () => Promise<unknown>): Promise<string[]> {
