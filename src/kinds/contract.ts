@@ -17,8 +17,25 @@ export interface Service {
   start(signal: AbortSignal): Promise<void>;
   /** Drains gracefully; when `signal` aborts, force-closes whatever is left. */
   stop(signal: AbortSignal): Promise<void>;
-  /** Applies a changed config in place, when the kind can. */
+  /**
+   * Applies a changed config in place, when the kind can (its `canReload` said so): `next` is
+   * the whole new validated config; the files the service depends on (app modules,
+   * certificates, schemas) are re-read too, since a reload may be only about their content.
+   * Connections stay open. Resolving means the new config is in effect for what comes next;
+   * rejecting must leave the service running on its previous config (the reload is then rolled
+   * back: the orchestrator calls `reload(previous)` on every service already reloaded).
+   * Bounded by the service's `startTimeout`; `signal` aborts when it passes.
+   */
   reload?(next: unknown, signal: AbortSignal): Promise<void>;
+  /**
+   * Re-attaches the service to a dependency that a reload replaced by a new instance: from now
+   * on `ctx.peer(peer)` returns the new instance's handle; move what this service holds on the
+   * old handle (registered upgrade listeners, interceptors, subscriptions, a request handler) to
+   * the new one. The old instance drains and stops after this returns. Called again, the same
+   * way, when the reload is rolled back. A service without it is replaced too when one of its
+   * dependencies is replaced.
+   */
+  rebind?(peer: string, signal: AbortSignal): Promise<void>;
   /** What dependents receive from `ctx.peer(name)`. */
   handle?(): unknown;
   /** A short address for the "all ready" line, e.g. `http://127.0.0.1:8000`. */
@@ -31,7 +48,10 @@ export interface ServiceContext<Config = unknown> {
   readonly name: string;
   /** The kind name as written in the manifest. */
   readonly kind: string;
-  /** The validated, frozen config of this instance. */
+  /**
+   * The validated, frozen config of this instance: after a successful in-place `reload(next)`,
+   * `next`.
+   */
   readonly config: Config;
   /** The service's logger, bound to `{ service, kind }`. */
   readonly log: Logger;

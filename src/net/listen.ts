@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { SourceLocation } from '../errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../kinds/fields.js';
+import { predecessorFor, registerListener, releaseUnixSocket, takeOver } from './listen-handover.js';
 
 /** Where a listen failure is reported. */
 export interface ListenContext {
@@ -13,6 +14,12 @@ export interface ListenContext {
   readonly location: SourceLocation | undefined;
   /** The scheme shown in messages (`https` for a TLS listener); default `http`. */
   readonly scheme?: string;
+  /**
+   * Which of the service's listeners this is (`redirect`), when it has several; default
+   * `listen`. A new instance of the same service listening for the same role on the same
+   * configured address takes over the running instance's socket (a reload replacing it).
+   */
+  readonly role?: string;
 }
 
 /** A unix socket path resolved against the base folder; TCP addresses as they are. */
@@ -65,12 +72,22 @@ export function boundAddress(server: Server): ListenAddress | undefined {
 
 /**
  * Makes `server` listen on `address` and resolves with the bound address; failures become
- * HX_ERR_LISTEN naming the address and the errno.
+ * HX_ERR_LISTEN naming the address and the errno. When another instance of the same service
+ * listens there for the same role (a reload replacing it), `server` takes over its socket
+ * instead (listen-handover.ts): the port never refuses a connection in between.
  */
 export async function listenOn(server: Server, address: ListenAddress, context: ListenContext): Promise<ListenAddress> {
   const target = resolveListen(address, context.baseDir);
+  const key = `${context.service}\0${context.role ?? 'listen'}\0${formatListen(target)}`;
+  const predecessor = predecessorFor(key, server);
   try {
-    if ('path' in target) await removeStaleSocket(target.path);
+    if (predecessor && !('path' in target)) {
+      await takeOver(server, predecessor);
+      registerListener(key, server, predecessor, undefined);
+      return boundAddress(server) ?? target;
+    }
+    if (predecessor) releaseUnixSocket(predecessor);
+    else if ('path' in target) await removeStaleSocket(target.path);
     await new Promise<void>((done, fail) => {
       const onError = (error: Error): void => {
         server.off('listening', onListening);
@@ -97,5 +114,6 @@ export async function listenOn(server: Server, address: ListenAddress, context: 
       cause: error,
     });
   }
+  registerListener(key, server, predecessor, 'path' in target ? target.path : undefined);
   return boundAddress(server) ?? target;
 }
