@@ -189,7 +189,7 @@ export class TlsService implements Service {
       limits,
     });
     this.#redirect = server;
-    const bound = await listenOn(server, redirect.listen, { service: name, baseDir, location: this.#ctx.locate(['redirect', 'listen']) }).catch((error: unknown) => {
+    const bound = await listenOn(server, redirect.listen, { service: name, baseDir, location: this.#ctx.locate(['redirect', 'listen']), role: 'redirect' }).catch((error: unknown) => {
       if (error instanceof HendrixError) throw new HendrixError(error.code, { service: name, path: ['services', name, 'redirect', 'listen'], location: error.location, message: error.message, cause: error.cause });
       throw error;
     });
