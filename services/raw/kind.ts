@@ -1,4 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { canReloadRaw } from './can-reload.js';
 import { rawCodes } from './codes.js';
 import { fromEntries, rawSchema } from './schema.js';
 
@@ -12,6 +13,8 @@ export const rawKind = defineServiceKind({
   // No provision step: no field names a file, and the interface, namespace and CAP_NET_RAW
   // depend on the namespaces and capabilities of the process at start.
   references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub, kinds: ['pubsub'], code: 'HX_ERR_RAW_FROM' })),
+  // every field applies in place, the interface too (the socket is reopened): see can-reload.ts
+  canReload: canReloadRaw,
   preload: () => import('./service.js'),
   async create(ctx) {
     // the implementation (and its addon, loaded at start) loads only when a manifest uses the kind

@@ -48,7 +48,9 @@ export interface FrameSenderOptions {
 export class FrameSender {
   readonly #o: FrameSenderOptions;
   readonly #clock: Clock;
-  readonly #burst: number;
+  #maxRate: number;
+  #maxQueue: number;
+  #burst: number;
   #queue: Buffer[] = [];
   #head = 0;
   #tokens: number;
@@ -67,9 +69,23 @@ export class FrameSender {
   constructor(options: FrameSenderOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#burst = Math.max(1, Math.ceil(options.maxRate / 10));
+    this.#maxRate = options.maxRate;
+    this.#maxQueue = options.maxQueue;
+    this.#burst = burstOf(options.maxRate);
     this.#tokens = this.#burst;
     this.#refilled = this.#clock.now();
+  }
+
+  /**
+   * Applies new limits (a reload): the time since the last refill still counts at the old
+   * rate, the bucket is capped at the new burst, frames already queued stay queued.
+   */
+  setLimits(limits: { readonly maxRate: number; readonly maxQueue: number }): void {
+    this.#refill();
+    this.#maxRate = limits.maxRate;
+    this.#maxQueue = limits.maxQueue;
+    this.#burst = burstOf(limits.maxRate);
+    this.#tokens = Math.min(this.#tokens, this.#burst);
   }
 
   /** Frames waiting to be sent. */
@@ -85,8 +101,8 @@ export class FrameSender {
   /** Queues a frame; false (and a warning) when the queue is full or the sender is closed. */
   enqueue(frame: Buffer): boolean {
     if (this.#closed || this.#failed) return false;
-    if (this.queued >= this.#o.maxQueue) {
-      this.#drop('HX_ERR_RAW_QUEUE_FULL', 'frames dropped: the send queue is full', { maxQueue: this.#o.maxQueue, maxRate: this.#o.maxRate });
+    if (this.queued >= this.#maxQueue) {
+      this.#drop('HX_ERR_RAW_QUEUE_FULL', 'frames dropped: the send queue is full', { maxQueue: this.#maxQueue, maxRate: this.#maxRate });
       return false;
     }
     this.#queue.push(frame);
@@ -145,7 +161,7 @@ export class FrameSender {
 
   #refill(): void {
     const now = this.#clock.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilled) * this.#o.maxRate) / 1000);
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#refilled) * this.#maxRate) / 1000);
     this.#refilled = now;
   }
 
@@ -155,7 +171,7 @@ export class FrameSender {
     const { socket } = this.#o;
     while (this.queued > 0) {
       const allowed = Math.floor(this.#tokens);
-      if (allowed < 1) return this.#later(Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.#o.maxRate)));
+      if (allowed < 1) return this.#later(Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.#maxRate)));
       const n = Math.min(allowed, this.queued, BATCH);
       const result = n === 1 ? oneSent(socket.send(this.#queue[this.#head] as Buffer)) : socket.sendBatch(this.#queue, this.#head, n);
       if (result > 0) {
@@ -238,6 +254,11 @@ export class FrameSender {
       this.#drops.set(code, { count: 0, logged: now });
     } else seen.count += 1;
   }
+}
+
+/** A tenth of a second's worth of frames, at least one. */
+function burstOf(maxRate: number): number {
+  return Math.max(1, Math.ceil(maxRate / 10));
 }
 
 function oneSent(result: number): number {

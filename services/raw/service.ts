@@ -1,28 +1,26 @@
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
-import { systemClock, type Clock, type TimerHandle } from '../../src/runtime/clock.js';
-import type { HubHandle, HubMessage } from '../pubsub/handle.js';
-import { AddonMissing, loadRawAddon, netnsPath, type InterfaceInfo, type RawAddon, type RawSocket } from './addon.js';
-import { addonError, downError, rawError, socketError } from './errors.js';
-import { FrameBuilder, wakeOnLanPayload } from './frame.js';
+import { systemClock, type Clock } from '../../src/runtime/clock.js';
+import type { HubMessage } from '../pubsub/handle.js';
+import { loadRawAddon, type RawAddon, type RawSocket } from './addon.js';
+import { rawError } from './errors.js';
+import { wakeOnLanPayload } from './frame.js';
+import { inspectLink, openLink } from './link.js';
 import { formatMac, parseMac } from './mac.js';
-import { dataBytes, parsePayload, renderedLength, type Payload } from './payload.js';
-import { ethertypeOf, fromEntries, type RawConfig } from './schema.js';
-import { FrameSender } from './sender.js';
+import { dataBytes } from './payload.js';
+import { changedFields, prepareReload } from './reload.js';
+import { PeriodicSchedule } from './schedule.js';
+import { ethertypeOf, type RawConfig } from './schema.js';
+import { FrameSender, type SenderStats } from './sender.js';
+import { prepareFrames, sourceMac, type FrameSetup } from './setup.js';
+import { HubSubscriptions, resolveHubs } from './subscriptions.js';
 import type { RawHandle } from './handle.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
 /** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
 export type { RawHandle } from './handle.js';
-
-/** Whether a peer has a hub's publish and subscribe (the plan already checked that it is a pubsub). */
-function isHub(value: unknown): value is HubHandle {
-  const handle = value as Partial<HubHandle> | null | undefined;
-  return typeof handle?.publish === 'function' && typeof handle.subscribe === 'function';
-}
-
-/** ARPHRD_ETHER and ARPHRD_LOOPBACK: the interfaces whose frames start with an Ethernet header. */
-const ETHERNET_TYPES = new Set([1, 772]);
+/** The schedule of the periodic frames (re-exported: its tests import it from here). */
+export { nextDue } from './schedule.js';
 
 /** Test seams: the clock of the periodic frames and the rate limit, and the addon loader. */
 export interface RawServiceOptions {
@@ -38,44 +36,47 @@ interface LastMessage {
 }
 
 const NO_MESSAGE: LastMessage = { data: Buffer.alloc(0), topic: '', id: '' };
-const DATA_ONLY: Payload = { kind: 'template', parts: ['data'], text: undefined };
 
 /**
  * The `raw` kind's service: an AF_PACKET socket bound to one interface, sending Ethernet frames
- * at an interval, for each message of hub topics, and through its handle.
+ * at an interval, for each message of hub topics, and through its handle. Every field of its
+ * config changes in place (`reload`), the interface too (the socket is reopened).
  */
 export class RawService implements Service {
   readonly #ctx: ServiceContext<RawConfig>;
   readonly #clock: Clock;
   readonly #loadAddon: () => RawAddon;
+  /** The config in force: ctx.config until a reload gives the next one. */
+  #config: RawConfig;
+  #setup: FrameSetup | undefined;
   #socket: RawSocket | undefined;
   #sender: FrameSender | undefined;
-  #builder: FrameBuilder | undefined;
-  #payload: Payload = DATA_ONLY;
-  /** Whether the payload uses ${ts}: reading the clock for every frame costs when it does not. */
-  #timed = false;
-  #wake: { mac: Buffer | undefined; password: Buffer | undefined } | undefined;
-  #info: InterfaceInfo | undefined;
+  /** Senders of a socket an interface change closed, still sending what they had queued. */
+  readonly #retiring = new Map<FrameSender, RawSocket>();
+  /** The counts of retired senders, since the last start. */
+  #carried = { sent: 0, dropped: 0 };
   #seq = 0;
   #last: LastMessage = NO_MESSAGE;
-  #periodic: TimerHandle | undefined;
-  #nextAt = 0;
-  #unsubscribes: (() => void)[] = [];
+  readonly #schedule: PeriodicSchedule;
+  readonly #subscriptions: HubSubscriptions;
   #stopping: Promise<void> | undefined;
   readonly #handle: RawHandle;
 
   constructor(ctx: ServiceContext<RawConfig>, options: RawServiceOptions = {}) {
     this.#ctx = ctx;
+    this.#config = ctx.config;
     this.#clock = options.clock ?? systemClock;
     this.#loadAddon = options.loadAddon ?? (() => loadRawAddon());
+    this.#schedule = new PeriodicSchedule(this.#clock, () => void this.#emit(undefined));
+    this.#subscriptions = new HubSubscriptions(ctx, ctx.log, (message) => this.#onMessage(message));
     const service = this;
     this.#handle = {
       send: (data?: unknown) => service.#emit(data === undefined ? undefined : { data, topic: '', id: '' }),
       get interface() {
-        const info = service.#info;
+        const info = service.#setup?.info;
         return info === undefined ? undefined : { name: info.name, index: info.index, mac: formatMac(info.mac), mtu: info.mtu };
       },
-      stats: () => service.#sender?.stats() ?? { sent: 0, dropped: 0, queued: 0 },
+      stats: () => service.#stats(),
     };
   }
 
@@ -88,13 +89,13 @@ export class RawService implements Service {
       this.#teardown();
       throw error;
     }
-    const { config, log } = this.#ctx;
+    const config = this.#config;
     // `ready` and `stopped` are the orchestrator's lines for every service: this one says what opened
-    log.info(
+    this.#ctx.log.info(
       {
         interface: config.interface,
         ...(config.netns === undefined ? {} : { netns: config.netns }),
-        source: formatMac(this.#sourceMac()),
+        source: formatMac(sourceMac(config, this.#setup?.info)),
         destination: config.destination,
         ethertype: `0x${ethertypeOf(config).toString(16).padStart(4, '0')}`,
         ...(config.vlan === undefined ? {} : { vlan: config.vlan.id }),
@@ -106,104 +107,104 @@ export class RawService implements Service {
   }
 
   #open(signal: AbortSignal): void {
-    const { config } = this.#ctx;
-    const ns = config.netns === undefined ? undefined : netnsPath(config.netns);
-    let addon: RawAddon;
-    try {
-      addon = this.#loadAddon();
-    } catch (error) {
-      if (error instanceof AddonMissing) throw addonError(this.#ctx, error);
-      throw error;
-    }
-    const where = { iface: config.interface, netns: config.netns, interfaces: () => addon.listInterfaces(ns) };
-    let info: InterfaceInfo;
-    try {
-      info = addon.interfaceInfo(config.interface, ns);
-    } catch (error) {
-      throw socketError(this.#ctx, error, where);
-    }
-    if (!ETHERNET_TYPES.has(info.type)) {
-      throw rawError(this.#ctx, 'HX_ERR_RAW_NOT_ETHERNET', `interface ${config.interface} does not carry Ethernet frames (hardware type ${info.type})`, { path: ['interface'] });
-    }
-    this.#info = info;
-    const hubs = this.#hubs();
-    this.#prepareFrames(info);
+    const config = this.#config;
+    const link = inspectLink(this.#ctx, config, this.#loadAddon);
+    const targets = resolveHubs(this.#ctx, config);
+    const setup = prepareFrames(this.#ctx, config, link.info);
+    this.#setup = setup;
     signal.throwIfAborted();
-    try {
-      this.#socket = new addon.RawSocket(config.interface, ns === undefined ? {} : { netns: ns });
-    } catch (error) {
-      throw socketError(this.#ctx, error, where);
-    }
-    if (!info.up) throw downError(this.#ctx, config.interface, config.netns);
+    this.#socket = openLink(this.#ctx, config, link);
     this.#seq = 0;
     this.#last = NO_MESSAGE;
-    this.#sender = new FrameSender({
-      socket: this.#socket,
+    this.#carried = { sent: 0, dropped: 0 };
+    this.#sender = this.#newSender(this.#socket, config);
+    this.#subscriptions.change(targets).commit();
+    this.#schedule.start(config.every);
+  }
+
+  /**
+   * Applies `next` in place: prepares everything first (hubs, interface and socket when it
+   * changed, frames and the MTU check) and rejects, with nothing changed, on the first problem;
+   * then subscribes the new topics, switches, and unsubscribes the old ones. The periodic
+   * frames keep their phase (the next one interval after the last), `${seq}` goes on, the
+   * handle stays the same. After an interface change, frames queued for the old one are sent
+   * there before its socket closes (bounded by `signal`).
+   */
+  async reload(next: unknown, signal: AbortSignal): Promise<void> {
+    const config = next as RawConfig;
+    const previous = this.#config;
+    const running = this.#setup;
+    signal.throwIfAborted();
+    if (this.#sender === undefined || running === undefined) {
+      // not running (stopped, crashed): the next start opens what the config says
+      this.#config = config;
+      return;
+    }
+    const prepared = prepareReload(this.#ctx, running, config, this.#loadAddon);
+    let subscribed;
+    try {
+      signal.throwIfAborted();
+      subscribed = this.#subscriptions.change(prepared.targets);
+    } catch (error) {
+      prepared.socket?.close();
+      throw error;
+    }
+    // from here on nothing fails: a frame is built wholly from the old setup or wholly from the new
+    this.#config = config;
+    this.#setup = prepared.setup;
+    let retired: [FrameSender, RawSocket] | undefined;
+    if (prepared.socket !== undefined) {
+      retired = [this.#sender, this.#socket as RawSocket];
+      this.#retiring.set(...retired);
+      this.#socket = prepared.socket;
+      this.#sender = this.#newSender(prepared.socket, config);
+    } else this.#sender.setLimits(config);
+    subscribed.commit();
+    this.#schedule.retime(config.every);
+    this.#ctx.log.info({ changed: changedFields(previous, config) }, 'reloaded');
+    if (retired !== undefined) await this.#retire(...retired, signal);
+  }
+
+  /**
+   * Moves the subscriptions on hub `peer` (replaced by a reload) to the handle ctx.peer(peer)
+   * returns now: subscribed there first, then unsubscribed from the old one.
+   */
+  async rebind(peer: string, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.#sender === undefined) return;
+    this.#subscriptions.change(resolveHubs(this.#ctx, this.#config)).commit();
+    this.#ctx.log.info({ peer }, 'rebound');
+  }
+
+  #newSender(socket: RawSocket, config: RawConfig): FrameSender {
+    const sender: FrameSender = new FrameSender({
+      socket,
       maxRate: config.maxRate,
       maxQueue: config.maxQueue,
       log: this.#ctx.log,
       clock: this.#clock,
-      fail: (error) => this.#crash(error),
+      fail: (error) => {
+        // a retiring socket failing costs its last frames, not the service
+        if (sender === this.#sender) this.#crash(error);
+        else this.#ctx.log.warn({ err: error }, 'the previous interface failed while sending its last frames');
+      },
     });
-    for (const { hub, topic, path } of hubs) {
-      try {
-        this.#unsubscribes.push(hub.subscribe(topic, (message) => this.#onMessage(message)));
-      } catch (error) {
-        throw rawError(this.#ctx, 'HX_ERR_RAW_FROM', `cannot subscribe to ${topic}: ${(error as Error).message}`, { path, cause: error });
-      }
-    }
-    if (config.every !== undefined) {
-      this.#nextAt = this.#clock.now();
-      this.#tick();
-    }
+    return sender;
   }
 
-  /** The hub handles of `from`, checked before anything opens. */
-  #hubs(): { hub: HubHandle; topic: string; path: (string | number)[] }[] {
-    return fromEntries(this.#ctx.config).map(({ hub: name, topic, path }) => {
-      const hub = this.#ctx.peer<unknown>(name);
-      if (!isHub(hub)) {
-        throw rawError(this.#ctx, 'HX_ERR_RAW_FROM', `\`from: ${name}:${topic}\` names a service that is not a pubsub hub`, { path });
-      }
-      return { hub, topic, path };
-    });
+  /** Sends what a retired sender holds on its old socket, then closes both. */
+  async #retire(sender: FrameSender, socket: RawSocket, signal: AbortSignal): Promise<void> {
+    await sender.drain(signal);
+    if (!this.#retiring.delete(sender)) return;
+    const { sent, dropped } = sender.stats();
+    this.#carried = { sent: this.#carried.sent + sent, dropped: this.#carried.dropped + dropped };
+    sender.close();
+    socket.close();
   }
 
-  #sourceMac(): Buffer {
-    const { source } = this.#ctx.config;
-    return source === undefined ? (this.#info?.mac ?? Buffer.alloc(6)) : (parseMac(source) as Buffer);
-  }
-
-  /** The header, the payload, and the check that the largest frame fits the MTU. */
-  #prepareFrames(info: InterfaceInfo): void {
-    const { config } = this.#ctx;
-    this.#builder = new FrameBuilder({
-      destination: parseMac(config.destination) as Buffer,
-      source: this.#sourceMac(),
-      ethertype: ethertypeOf(config),
-      vlan: config.vlan,
-    });
-    const wake = config.wakeOnLan;
-    this.#wake = wake === undefined ? undefined : { mac: wake.mac === undefined ? undefined : parseMac(wake.mac), password: passwordBytes(wake.password) };
-    const parsed = config.payload === undefined ? DATA_ONLY : parsePayload(config.payload);
-    this.#payload = typeof parsed === 'string' ? DATA_ONLY : parsed;
-    this.#timed = this.#payload.kind === 'template' && this.#payload.parts.includes('ts');
-    // the longest a frame gets without message data: 13 digits of ts, 16 of seq
-    const length = wake !== undefined ? 6 + 16 * 6 + (this.#wake?.password?.length ?? 0) : renderedLength(this.#payload, { ts: 1e12, seq: 1e15, data: Buffer.alloc(0), topic: '', id: '' });
-    if (length > info.mtu) {
-      throw rawError(this.#ctx, 'HX_ERR_RAW_FRAME_TOO_BIG', `the payload is ${length} bytes, more than the MTU of ${config.interface} (${info.mtu} bytes)`, {
-        path: [wake !== undefined ? 'wakeOnLan' : 'payload'],
-        hint: `shorten the payload, or raise the MTU: ip link set ${config.interface} mtu ${length}`,
-      });
-    }
-  }
-
-  #tick(): void {
-    this.#periodic = undefined;
-    this.#emit(undefined);
-    const now = this.#clock.now();
-    this.#nextAt = nextDue(this.#nextAt, now, this.#ctx.config.every ?? 1000);
-    this.#periodic = this.#clock.setTimeout(() => this.#tick(), this.#nextAt - now);
+  #stats(): SenderStats {
+    const all = [...this.#retiring.keys(), ...(this.#sender === undefined ? [] : [this.#sender])].map((s) => s.stats());
+    return all.reduce((sum, s) => ({ sent: sum.sent + s.sent, dropped: sum.dropped + s.dropped, queued: sum.queued + s.queued }), { ...this.#carried, queued: 0 });
   }
 
   #onMessage(message: HubMessage): void {
@@ -213,17 +214,17 @@ export class RawService implements Service {
   /** Builds and queues one frame; `message` undefined: a periodic frame (or a handle send without data). */
   #emit(message: { data: unknown; topic: string; id: string } | undefined): boolean {
     const sender = this.#sender;
-    const builder = this.#builder;
-    const info = this.#info;
-    if (sender === undefined || builder === undefined || info === undefined) return false;
+    const setup = this.#setup;
+    if (sender === undefined || setup === undefined) return false;
+    const { builder, info, wake } = setup;
     let frame: Buffer;
-    if (this.#wake !== undefined) {
-      const mac = (message === undefined ? undefined : macOf(message.data)) ?? this.#wake.mac;
+    if (wake !== undefined) {
+      const mac = (message === undefined ? undefined : macOf(message.data)) ?? wake.mac;
       if (mac === undefined) {
         this.#ctx.log.warn({ code: 'HX_ERR_RAW_FROM', topic: message?.topic }, 'message names no MAC address to wake: no frame sent');
         return false;
       }
-      frame = builder.bytes(wakeOnLanPayload(mac, this.#wake.password));
+      frame = builder.bytes(wakeOnLanPayload(mac, wake.password));
     } else {
       if (message !== undefined) {
         const bytes = dataBytes(message.data);
@@ -234,7 +235,7 @@ export class RawService implements Service {
         this.#last = { data: bytes, topic: message.topic, id: message.id };
       }
       const last = this.#last;
-      frame = builder.build(this.#payload, { ts: this.#timed ? this.#clock.now() : 0, seq: this.#seq, data: last.data, topic: last.topic, id: last.id });
+      frame = builder.build(setup.payload, { ts: setup.timed ? this.#clock.now() : 0, seq: this.#seq, data: last.data, topic: last.topic, id: last.id });
     }
     this.#seq += 1;
     if (frame.length > builder.headerLength + info.mtu) {
@@ -246,7 +247,7 @@ export class RawService implements Service {
 
   /** A send failed for good (the interface went away...): close and report the crash. */
   #crash(error: { code?: string; message: string }): void {
-    const { config } = this.#ctx;
+    const config = this.#config;
     const gone = error.code === 'ENXIO' || error.code === 'ENODEV';
     const hx = gone
       ? rawError(this.#ctx, 'HX_ERR_RAW_NO_INTERFACE', `interface ${config.interface} went away while sending`, { path: ['interface'], cause: error })
@@ -266,8 +267,8 @@ export class RawService implements Service {
     const sender = this.#sender;
     try {
       if (sender !== undefined) {
-        await sender.drain(signal);
-        const { sent, dropped } = sender.stats();
+        await Promise.all([sender.drain(signal), ...[...this.#retiring.keys()].map((s) => s.drain(signal))]);
+        const { sent, dropped } = this.#stats();
         this.#ctx.log.info({ sent, dropped }, 'queue drained');
       }
     } finally {
@@ -277,30 +278,27 @@ export class RawService implements Service {
 
   /** No new frames: the periodic timer and the hub subscriptions end. */
   #quiet(): void {
-    if (this.#periodic !== undefined) this.#clock.clearTimeout(this.#periodic);
-    this.#periodic = undefined;
-    for (const unsubscribe of this.#unsubscribes.splice(0)) {
-      try {
-        unsubscribe();
-      } catch (error) {
-        this.#ctx.log.warn({ err: error }, 'unsubscribing from the hub failed');
-      }
-    }
+    this.#schedule.stop();
+    this.#subscriptions.clear();
   }
 
   #teardown(): void {
     this.#quiet();
+    for (const [sender, socket] of this.#retiring) {
+      sender.close();
+      socket.close();
+    }
+    this.#retiring.clear();
     this.#sender?.close();
     this.#sender = undefined;
     this.#socket?.close();
     this.#socket = undefined;
-    this.#builder = undefined;
   }
 
   /** `raw:eth0`, or `raw:eth0@ns` inside a namespace. */
   address(): string | undefined {
     if (this.#socket === undefined) return undefined;
-    const { config } = this.#ctx;
+    const config = this.#config;
     return `raw:${config.interface}${config.netns === undefined ? '' : `@${config.netns}`}`;
   }
 
@@ -310,26 +308,8 @@ export class RawService implements Service {
   }
 }
 
-/**
- * When the periodic frame after the one due at `due` is due: on the schedule set at start (no
- * drift from late timers); after a stall of more than an interval, the missed frames are
- * skipped rather than sent in a burst.
- */
-export function nextDue(due: number, now: number, every: number): number {
-  const next = due + every;
-  return next > now ? next : next + Math.ceil((now - next + 1) / every) * every;
-}
-
 /** The MAC address a message names: a string, or `{ mac }`. */
 function macOf(data: unknown): Buffer | undefined {
   const text = typeof data === 'string' ? data : typeof data === 'object' && data !== null ? (data as { mac?: unknown }).mac : undefined;
   return typeof text === 'string' ? parseMac(text) : undefined;
 }
-
-/** A SecureOn password: 6 bytes written as a MAC address, or 4 as an IPv4 address. */
-function passwordBytes(text: string | undefined): Buffer | undefined {
-  if (text === undefined) return undefined;
-  if (text.includes('.')) return Buffer.from(text.split('.').map(Number));
-  return parseMac(text);
-}
-
