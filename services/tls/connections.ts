@@ -17,9 +17,20 @@ const POLL_MS = 25;
 export class TlsConnections {
   readonly #sockets = new Set<Connection>();
   readonly #sessions = new Set<Http2Session>();
-  readonly #isUpgraded: (socket: Duplex) => boolean;
+  /** Sockets an http service this listener served before a rebind had taken over. */
+  readonly #upgradedBefore = new WeakSet<Connection>();
+  #isUpgraded: (socket: Duplex) => boolean;
 
   constructor(isUpgraded: (socket: Duplex) => boolean) {
+    this.#isUpgraded = isUpgraded;
+  }
+
+  /**
+   * Asks another http service which sockets it took over (the served service was replaced):
+   * those the previous one took stay its handlers' (a hub closes them), not the drain's.
+   */
+  setUpgradedCheck(isUpgraded: (socket: Duplex) => boolean): void {
+    for (const socket of this.#sockets) if (this.#isUpgraded(socket)) this.#upgradedBefore.add(socket);
     this.#isUpgraded = isUpgraded;
   }
 
@@ -42,7 +53,7 @@ export class TlsConnections {
 
   /** The connections the drain waits for: every open one but upgraded sockets. */
   #pending(): Connection[] {
-    return [...this.#sockets].filter((s) => !this.#isUpgraded(s));
+    return [...this.#sockets].filter((s) => !this.#upgradedBefore.has(s) && !this.#isUpgraded(s));
   }
 
   /**

@@ -23,7 +23,9 @@ export function httpsLimitOptions(limits: HttpLimits): Omit<Http1Limited, 'keepA
 
 /**
  * Applies the served http service's limits to a TLS listener's server, before it listens, so
- * that a slow client meets the same limits over TLS as over plain http.
+ * that a slow client meets the same limits over TLS as over plain http. Returns the function
+ * that stops applying them to new HTTP/2 sessions (a rebind to another http service applies
+ * that one's).
  *
  * - HTTP/1.1 (https, and the allowHTTP1 side of an http2 server): Node reads headersTimeout,
  *   requestTimeout, keepAliveTimeout, maxHeaderSize and the checking interval from the server
@@ -32,12 +34,24 @@ export function httpsLimitOptions(limits: HttpLimits): Omit<Http1Limited, 'keepA
  * - HTTP/2 has no header timeout: a session with no stream open that has received nothing for
  *   headersTimeout is ended (see IdleSessions), swept twice as often as HTTP/1.1 is checked.
  */
-export function applyHttpLimits(server: TlsServer, limits: HttpLimits, http2: boolean): void {
+export function applyHttpLimits(server: TlsServer, limits: HttpLimits, http2: boolean): () => void {
   const target = server as TlsServer & Http1Limited;
   target.keepAliveTimeout = limits.keepAliveTimeout;
-  if (!http2) return; // https.createServer took the rest as options (httpsLimitOptions)
+  if (!http2) return () => undefined; // https.createServer took the rest as options (httpsLimitOptions)
   Object.assign(target, httpsLimitOptions(limits));
-  if (limits.headersTimeout <= 0) return;
+  if (limits.headersTimeout <= 0) return () => undefined;
   // half the checking interval: a silent session is cut within a second of the limit
-  server.on('session', new IdleSessions(limits.headersTimeout, Math.max(25, Math.round(limits.connectionsCheckingInterval / 2))).add);
+  const idle = new IdleSessions(limits.headersTimeout, Math.max(25, Math.round(limits.connectionsCheckingInterval / 2))).add;
+  server.on('session', idle);
+  return () => void server.off('session', idle);
+}
+
+/**
+ * Gives a running server (the TLS listener or its redirect listener) another http service's
+ * limits, after a rebind: Node reads them per connection and per check, so new connections and
+ * the next checks use them. The checking interval is a timer started with the server: it stays.
+ */
+export function updateHttpLimits(server: object, limits: HttpLimits): void {
+  const { connectionsCheckingInterval: _interval, ...limitsNow } = httpsLimitOptions(limits);
+  Object.assign(server, limitsNow);
 }

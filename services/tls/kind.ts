@@ -1,4 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { canReloadTls } from './can-reload.js';
 import { tlsCodes } from './codes.js';
 import { tlsSchema } from './schema.js';
 
@@ -14,6 +15,9 @@ export const tlsKind = defineServiceKind({
   // the checks (and what they import) load only when a manifest uses the kind
   provision: async (ctx) => (await import('./provision.js')).provisionTls(ctx),
   preload: () => import('./service.js'),
+  // certificates, SNI, mTLS, ciphers, HSTS, redirect and acme change in place; listen, serves,
+  // http2 and handshakeTimeout replace the service (its successor takes the sockets over)
+  canReload: canReloadTls,
   async create(ctx) {
     // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind
     const { TlsService } = await import('./service.js');

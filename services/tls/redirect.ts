@@ -1,4 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { HendrixError, type SourceLocation } from '../../src/errors/hendrix-error.js';
+import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
+import { listenOn } from '../../src/net/listen.js';
 import type { HttpLimits } from '../http/handle.js';
 import { httpsLimitOptions } from './http-limits.js';
 
@@ -7,8 +10,8 @@ const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)(?::\d{1,5})?$/;
 
 /** What the redirect listener needs to know. */
 export interface RedirectOptions {
-  /** The redirect status (308 by default in the schema). */
-  readonly status: number;
+  /** The redirect status (308 by default in the schema), read per request: a reload may change it. */
+  status(): number;
   /** The port of the TLS listener (left out of the URL when 443). */
   httpsPort(): number | undefined;
   /** Asked first: answers ACME http-01 challenges; true when it answered. */
@@ -50,9 +53,33 @@ export function createRedirectServer(options: RedirectOptions): Server {
       res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' }).end('Bad Request: missing or invalid Host header\n');
       return;
     }
-    res.writeHead(options.status, { location: target, 'content-type': 'text/plain; charset=utf-8', 'content-length': String(target.length + 1) });
+    res.writeHead(options.status(), { location: target, 'content-type': 'text/plain; charset=utf-8', 'content-length': String(target.length + 1) });
     res.end(req.method === 'HEAD' ? undefined : `${target}\n`);
   });
   server.keepAliveTimeout = 2_000;
   return server;
+}
+
+/** Where a redirect listener listens, and who it belongs to (for errors and the socket hand-over). */
+export interface RedirectListen {
+  readonly address: ListenAddress;
+  readonly service: string;
+  readonly baseDir: string;
+  /** Where `redirect.listen` is written. */
+  readonly location: SourceLocation | undefined;
+}
+
+/**
+ * Creates a redirect listener and makes it listen, as the `redirect` role of its service: a
+ * new instance of the service replacing this one takes this socket over, as it takes the
+ * https one. A failure is HX_ERR_LISTEN at `redirect.listen`; nothing is left open.
+ */
+export async function listenRedirect(options: RedirectOptions, where: RedirectListen): Promise<{ server: Server; bound: string }> {
+  const { service, baseDir, location } = where;
+  const server = createRedirectServer(options);
+  const bound = await listenOn(server, where.address, { service, baseDir, location, role: 'redirect' }).catch((error: unknown) => {
+    if (error instanceof HendrixError) throw new HendrixError(error.code, { service, path: ['services', service, 'redirect', 'listen'], location: error.location, message: error.message, cause: error.cause });
+    throw error;
+  });
+  return { server, bound: formatListen(bound) };
 }

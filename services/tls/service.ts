@@ -1,45 +1,25 @@
-import { createServer as createHttpsServer } from 'node:https';
-import { createSecureServer } from 'node:http2';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
-import type { SecureContextOptions, Server as TlsServer, TlsOptions, TLSSocket } from 'node:tls';
+import type { Server as HttpServer } from 'node:http';
+import type { SecureContext } from 'node:tls';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
-import type { HttpHandle, HttpLimits } from '../http/handle.js';
-import type { AcmeChallenges } from './acme-challenges.js';
-import type { AcmeManager } from './acme.js';
+import type { HttpHandle } from '../http/handle.js';
 import { TlsConnections } from './connections.js';
-import { applyHttpLimits, httpsLimitOptions } from './http-limits.js';
-import { createRedirectServer } from './redirect.js';
+import { updateHttpLimits } from './http-limits.js';
+import { prepareCertificates } from './prepare.js';
+import { listenRedirect } from './redirect.js';
+import { reloadParts, retireRedirect, type TlsParts } from './reload.js';
 import type { TlsConfig } from './schema.js';
-import { TlsCertificates } from './tls-certificates.js';
+import { ServedApp } from './served-app.js';
+import { createTlsServer, hstsOf } from './tls-server.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 import type { TlsHandle } from './handle.js';
 
 /** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
 export type { TlsHandle } from './handle.js';
-
-/**
- * TLS 1.2 suites with forward secrecy and AEAD only (Mozilla's "intermediate" list without
- * DHE); TLS 1.3 suites are always forward-secret. Node's default list also admits RSA key
- * exchange and CBC suites.
- */
-export const DEFAULT_CIPHERS = [
-  'ECDHE-ECDSA-AES128-GCM-SHA256',
-  'ECDHE-RSA-AES128-GCM-SHA256',
-  'ECDHE-ECDSA-AES256-GCM-SHA384',
-  'ECDHE-RSA-AES256-GCM-SHA384',
-  'ECDHE-ECDSA-CHACHA20-POLY1305',
-  'ECDHE-RSA-CHACHA20-POLY1305',
-].join(':');
-
-/** Formats the Strict-Transport-Security value of an `hsts` config. */
-export function hstsValue(hsts: Exclude<TlsConfig['hsts'], false>): string {
-  return [`max-age=${Math.floor(hsts.maxAge / 1000)}`, hsts.includeSubDomains ? 'includeSubDomains' : '', hsts.preload ? 'preload' : ''].filter(Boolean).join('; ');
-}
+export { DEFAULT_CIPHERS, hstsValue } from './tls-server.js';
 
 function isHttpHandle(value: unknown): value is HttpHandle {
   const handle = value as Partial<HttpHandle> | null | undefined;
@@ -49,22 +29,20 @@ function isHttpHandle(value: unknown): value is HttpHandle {
 /**
  * The `tls` kind's service: an HTTPS (optionally HTTP/2) listener running the request handler
  * and upgrade handlers of the http service it serves, with SNI, mutual TLS, hot certificate
- * reload, development and ACME certificates, HSTS and a plain-http redirect listener.
+ * reload, development and ACME certificates, HSTS and a plain-http redirect listener. A reload
+ * changes all of it in place but the listen address, `serves`, `http2` and `handshakeTimeout`;
+ * a rebind moves it to a new instance of the served service.
  */
 export class TlsService implements Service {
   readonly #ctx: ServiceContext<TlsConfig>;
-  #server: TlsServer | undefined;
-  #redirect: HttpServer | undefined;
+  readonly #parts: TlsParts;
   #bound: ListenAddress | undefined;
-  #connections: TlsConnections | undefined;
-  #certificates: TlsCertificates | undefined;
-  #acme: AcmeManager | undefined;
-  #cleanups: (() => void)[] = [];
   #stopping: Promise<void> | undefined;
   readonly #handle: TlsHandle;
 
   constructor(ctx: ServiceContext<TlsConfig>) {
     this.#ctx = ctx;
+    this.#parts = { config: ctx.config, retired: new Set() };
     const service = this;
     this.#handle = {
       address: () => service.#bound,
@@ -72,7 +50,7 @@ export class TlsService implements Service {
         return service.address();
       },
       get server() {
-        return service.#server;
+        return service.#parts.server;
       },
     };
   }
@@ -80,121 +58,128 @@ export class TlsService implements Service {
   /** Loads (or creates, or obtains) the certificates, then listens; resolves once handshakes are accepted. */
   async start(signal: AbortSignal): Promise<void> {
     this.#stopping = undefined;
-    const { config, log, name } = this.#ctx;
-    const peer = this.#ctx.peer<unknown>(config.serves);
-    if (!isHttpHandle(peer)) {
-      throw new HendrixError('HX_ERR_TLS_SERVES', {
-        service: name,
-        path: ['services', name, 'serves'],
-        location: this.#ctx.locate(['serves']),
-        message: `\`serves: ${config.serves}\` names a service that is not of kind http`,
-      });
-    }
+    const peer = this.#servedPeer();
     try {
       await this.#startAll(peer, signal);
     } catch (error) {
       this.#teardown();
       throw error;
     }
-    log.info({ address: this.address(), http2: config.http2, certificates: this.#certificates?.size }, 'listening');
+    const { config, certificates } = this.#parts;
+    this.#ctx.log.info({ address: this.address(), http2: config.http2, certificates: certificates?.size }, 'listening');
+  }
+
+  /** The handle of the http service the config serves; HX_ERR_TLS_SERVES when it is not one. */
+  #servedPeer(): HttpHandle {
+    const { name } = this.#ctx;
+    const serves = this.#parts.config.serves;
+    const peer = this.#ctx.peer<unknown>(serves);
+    if (isHttpHandle(peer)) return peer;
+    throw new HendrixError('HX_ERR_TLS_SERVES', {
+      service: name,
+      path: ['services', name, 'serves'],
+      location: this.#ctx.locate(['serves']),
+      message: `\`serves: ${serves}\` names a service that is not of kind http`,
+    });
   }
 
   async #startAll(peer: HttpHandle, signal: AbortSignal): Promise<void> {
-    const { config, name, baseDir } = this.#ctx;
-    const stateDir = resolve(baseDir, config.stateDir);
-    let challenges: AcmeChallenges | undefined;
+    const { name, baseDir, log } = this.#ctx;
+    const parts = this.#parts;
+    const { config } = parts;
+    const served = new ServedApp(peer, hstsOf(config));
+    parts.served = served;
     if (config.acme !== undefined) {
       const { AcmeChallenges } = await import('./acme-challenges.js');
-      challenges = new AcmeChallenges();
-      const answering = challenges;
-      this.#cleanups.push(peer.intercept((req, res) => answering.respond(req, res)));
+      parts.challenges = new AcmeChallenges();
+      served.setChallenges(parts.challenges);
     }
     // the redirect listener answers ACME challenges, so it listens before certificates are obtained
-    if (config.redirect !== undefined) await this.#listenRedirect(challenges, peer.limits);
+    if (config.redirect !== undefined) parts.redirect = await this.#openRedirect(config.redirect.listen);
     signal.throwIfAborted();
 
-    const certificates = new TlsCertificates({ ctx: this.#ctx, stateDir, shared: this.#sharedOptions() });
-    this.#certificates = certificates;
-    await certificates.loadClientCa();
-    if (config.acme !== undefined && challenges !== undefined) {
-      const { AcmeManager } = await import('./acme.js');
-      const acme = new AcmeManager({ config: config.acme, baseDir, stateDir, name, challenges, log: this.#ctx.log, location: this.#ctx.locate(['acme']) });
-      this.#acme = acme;
-      await certificates.useObtained(await acme.ensure(signal));
-    } else {
-      await certificates.load();
-    }
+    const { certificates, acme } = await prepareCertificates({ ctx: this.#ctx, config, challenges: parts.challenges, signal });
+    parts.certificates = certificates;
+    parts.acme = acme;
     signal.throwIfAborted();
 
-    const server = this.#createServer(peer, certificates);
-    this.#server = server;
+    const server = createTlsServer({ config, defaultOptions: certificates.table().defaultOptions, sniCallback: this.#sniCallback, listener: served.listener, limits: peer.limits, log });
+    parts.server = server;
     certificates.attach(server);
-    const connections = new TlsConnections((socket) => peer.isUpgraded(socket));
+    const connections = new TlsConnections((socket) => served.peer.isUpgraded(socket));
     connections.track(server);
-    this.#connections = connections;
-    this.#cleanups.push(peer.attachUpgrades(server));
+    parts.connections = connections;
+    served.attach(server, config.http2);
     this.#bound = await listenOn(server, config.listen, { service: name, baseDir, location: this.#ctx.locate(['listen']), scheme: 'https' });
     signal.throwIfAborted();
     server.on('error', (error) => this.#ctx.crashed(error));
     if (config.watch) certificates.watch();
-    this.#acme?.startRenewal((pair) => void certificates.useObtained(pair).catch((error: unknown) => this.#ctx.log.error({ err: error }, 'renewed certificate rejected')));
+    this.#startRenewal();
   }
 
-  /** The TLS options every secure context and the server share. */
-  #sharedOptions(): SecureContextOptions {
-    const { config } = this.#ctx;
-    return { minVersion: config.minVersion, ciphers: config.ciphers ?? DEFAULT_CIPHERS, honorCipherOrder: true, ecdhCurve: 'auto' };
-  }
+  /** The server's SNI callback: the certificates in use now (a reload swaps the store). */
+  readonly #sniCallback = (servername: string, done: (error: Error | null, context?: SecureContext) => void): void => {
+    const certificates = this.#parts.certificates;
+    if (certificates === undefined) done(new Error('no certificates'));
+    else certificates.sniCallback(servername, done);
+  };
 
-  #createServer(peer: HttpHandle, certificates: TlsCertificates): TlsServer {
-    const { config, log } = this.#ctx;
-    const table = certificates.table();
-    const options: TlsOptions = {
-      ...table.defaultOptions,
-      handshakeTimeout: config.handshakeTimeout,
-      requestCert: config.clientAuth !== undefined,
-      rejectUnauthorized: config.clientAuth?.required ?? false,
-      // one certificate needs no callback; several are picked by name, and a reload swaps the table
-      ...(certificates.size > 1 ? { SNICallback: certificates.sniCallback } : {}),
-    };
-    const hsts = config.hsts === false ? undefined : hstsValue(config.hsts);
-    const handle = peer.handleRequest;
-    const listener =
-      hsts === undefined
-        ? handle
-        : (req: IncomingMessage, res: ServerResponse): void => {
-            res.setHeader('strict-transport-security', hsts);
-            handle(req, res);
-          };
-    // the served http service's limits apply to this listener's connections too
-    const server: TlsServer = config.http2
-      ? createSecureServer({ ...options, allowHTTP1: true }, listener as never)
-      : createHttpsServer({ ...options, ALPNProtocols: ['http/1.1'], ...httpsLimitOptions(peer.limits) }, listener);
-    applyHttpLimits(server, peer.limits, config.http2);
-    server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: TLSSocket) => {
-      // a failed handshake (old protocol, bad client certificate, a port scanner) is the client's problem
-      log.debug({ code: error.code, reason: error.message, remote: socket.remoteAddress }, 'handshake failed');
+  /** Renews the ACME certificate while running, into the certificates in use at the time. */
+  #startRenewal(): void {
+    const parts = this.#parts;
+    parts.acme?.startRenewal((pair) => {
+      const certificates = parts.certificates;
+      void certificates?.useObtained(pair).catch((error: unknown) => this.#ctx.log.error({ err: error }, 'renewed certificate rejected'));
     });
+  }
+
+  async #openRedirect(address: ListenAddress): Promise<HttpServer> {
+    const { name, baseDir, log } = this.#ctx;
+    const parts = this.#parts;
+    const { server, bound } = await listenRedirect(
+      {
+        // read per request: a reload may change them
+        status: () => parts.config.redirect?.status ?? 308,
+        httpsPort: () => (this.#bound !== undefined && 'port' in this.#bound ? this.#bound.port : undefined),
+        intercept: (req, res) => parts.challenges?.respond(req, res) ?? false,
+        limits: parts.served?.peer.limits,
+      },
+      { address, service: name, baseDir, location: this.#ctx.locate(['redirect', 'listen']) },
+    );
+    server.on('error', (error) => this.#ctx.crashed(error));
+    log.info({ address: bound }, 'redirecting to https');
     return server;
   }
 
-  async #listenRedirect(challenges: AcmeChallenges | undefined, limits: HttpLimits): Promise<void> {
-    const { config, name, baseDir } = this.#ctx;
-    const redirect = config.redirect;
-    if (redirect === undefined) return;
-    const server = createRedirectServer({
-      status: redirect.status,
-      httpsPort: () => (this.#bound !== undefined && 'port' in this.#bound ? this.#bound.port : undefined),
-      intercept: challenges === undefined ? undefined : (req, res) => challenges.respond(req, res),
-      limits,
-    });
-    this.#redirect = server;
-    const bound = await listenOn(server, redirect.listen, { service: name, baseDir, location: this.#ctx.locate(['redirect', 'listen']), role: 'redirect' }).catch((error: unknown) => {
-      if (error instanceof HendrixError) throw new HendrixError(error.code, { service: name, path: ['services', name, 'redirect', 'listen'], location: error.location, message: error.message, cause: error.cause });
-      throw error;
-    });
-    server.on('error', (error) => this.#ctx.crashed(error));
-    this.#ctx.log.info({ address: formatListen(bound) }, 'redirecting to https');
+  /**
+   * Applies a changed config in place (the kind's canReload said it can): every certificate,
+   * key and CA is read and checked first — a broken one rejects with its code at its manifest
+   * path and the listener keeps its current ones — then new handshakes get the new
+   * certificates and settings, while established connections (HTTP/1.1 keep-alive, HTTP/2
+   * sessions, WebSockets) stay open on theirs.
+   */
+  async reload(next: unknown, signal: AbortSignal): Promise<void> {
+    const changed = await reloadParts(this.#parts, next as TlsConfig, {
+      ctx: this.#ctx,
+      openRedirect: (address) => this.#openRedirect(address),
+      startRenewal: () => this.#startRenewal(),
+    }, signal);
+    this.#ctx.log.info({ changed, certificates: this.#parts.certificates?.size }, 'reloaded');
+  }
+
+  /**
+   * Moves the request handler, the upgrade routing, the limits and the ACME challenge
+   * interceptor to the new instance of the served http service (`ctx.peer(serves)`); what was
+   * registered on the old one is removed. Requests in flight finish on the old app.
+   */
+  async rebind(peer: string, signal: AbortSignal): Promise<void> {
+    const parts = this.#parts;
+    if (peer !== parts.config.serves || parts.served === undefined) return;
+    const handle = this.#servedPeer();
+    signal.throwIfAborted();
+    parts.served.rebind(handle, parts.connections);
+    for (const redirect of [parts.redirect, ...parts.retired]) if (redirect !== undefined) updateHttpLimits(redirect, handle.limits);
+    this.#ctx.log.info({ peer }, 'rebound');
   }
 
   /** Stops accepting, drains every connection (upgraded ones are their owner's), closes the redirect listener. */
@@ -204,49 +189,44 @@ export class TlsService implements Service {
   }
 
   async #stopAll(signal: AbortSignal): Promise<void> {
-    const server = this.#server;
-    const redirect = this.#redirect;
-    const connections = this.#connections;
-    this.#acme?.stop();
-    this.#certificates?.close();
+    const { server, redirect, connections, retired } = this.#parts;
+    this.#parts.acme?.stop();
+    this.#parts.certificates?.close();
     try {
-      if (redirect?.listening) {
-        redirect.close();
-        redirect.closeIdleConnections();
-      }
+      if (redirect?.listening) retireRedirect(this.#parts, redirect);
       if (server?.listening) server.close();
       if (connections !== undefined) {
         const inflight = connections.size;
         if (inflight) this.#ctx.log.info({ connections: inflight }, 'draining');
         await connections.drain(signal);
       }
-      redirect?.closeAllConnections();
+      for (const old of [redirect, ...retired]) old?.closeAllConnections();
       // drained: what is left is upgraded sockets, which their owner (the hub) closes
-      this.#connections = undefined;
+      this.#parts.connections = undefined;
     } finally {
       this.#teardown();
     }
   }
 
   #teardown(): void {
-    for (const cleanup of this.#cleanups.splice(0)) cleanup();
-    this.#acme?.stop();
-    this.#acme = undefined;
-    this.#certificates?.close();
-    this.#certificates = undefined;
-    if (this.#server?.listening) this.#server.close();
-    this.#connections?.destroyAll();
-    if (this.#redirect?.listening) this.#redirect.close();
-    this.#redirect?.closeAllConnections();
-    this.#server = undefined;
-    this.#redirect = undefined;
-    this.#connections = undefined;
+    const parts = this.#parts;
+    parts.served?.detach();
+    parts.acme?.stop();
+    parts.certificates?.close();
+    if (parts.server?.listening) parts.server.close();
+    parts.connections?.destroyAll();
+    for (const redirect of [parts.redirect, ...parts.retired]) {
+      if (redirect?.listening) redirect.close();
+      redirect?.closeAllConnections();
+    }
+    parts.retired.clear();
+    Object.assign(parts, { served: undefined, server: undefined, connections: undefined, certificates: undefined, acme: undefined, challenges: undefined, redirect: undefined });
     this.#bound = undefined;
   }
 
   /** The bound address of the redirect listener, when there is one. */
   redirectAddress(): ListenAddress | undefined {
-    const address = this.#redirect?.address();
+    const address = this.#parts.redirect?.address();
     if (address === null || address === undefined) return undefined;
     return typeof address === 'string' ? { path: address } : { host: address.address, port: address.port };
   }

@@ -41,7 +41,16 @@ export class SniTable {
 
   /** The context for a server name (the default when nothing matches). */
   match(servername: string | undefined): SecureContext {
-    if (!servername) return this.#default;
+    return this.lookup(servername) ?? this.#default;
+  }
+
+  /**
+   * The context of a certificate listed for a server name, or undefined for the default one:
+   * the SNI callback then leaves the handshake on the server's own context, which
+   * `setSecureContext` keeps in step with the table.
+   */
+  lookup(servername: string | undefined): SecureContext | undefined {
+    if (!servername) return undefined;
     const name = servername.toLowerCase().replace(/\.$/, '');
     const exact = this.#exact.get(name);
     if (exact !== undefined) return exact;
@@ -50,6 +59,6 @@ export class SniTable {
       const wildcard = this.#wildcard.get(name.slice(dot + 1));
       if (wildcard !== undefined) return wildcard;
     }
-    return this.#default;
+    return undefined;
   }
 }

@@ -11,6 +11,8 @@ import { FileWatcher } from './watch.js';
 /** What the certificate store of a listener is built from. */
 export interface TlsCertificatesOptions {
   readonly ctx: ServiceContext<TlsConfig>;
+  /** The config the certificates come from: the service's current one (a reload brings the next). */
+  readonly config: TlsConfig;
   /** The absolute state folder (development and ACME certificates). */
   readonly stateDir: string;
   /** Options every secure context shares (versions, ciphers). */
@@ -18,7 +20,7 @@ export interface TlsCertificatesOptions {
 }
 
 /** A server whose default context can be replaced in place. */
-interface SecureServer {
+export interface SecureServer {
   setSecureContext(options: SecureContextOptions): void;
 }
 
@@ -29,6 +31,7 @@ interface SecureServer {
  */
 export class TlsCertificates {
   readonly #ctx: ServiceContext<TlsConfig>;
+  readonly #config: TlsConfig;
   readonly #stateDir: string;
   readonly #where: CertErrorContext;
   #shared: SecureContextOptions;
@@ -37,9 +40,11 @@ export class TlsCertificates {
   #server: SecureServer | undefined;
   #watcher: FileWatcher | undefined;
   #reloading: Promise<void> = Promise.resolve();
+  #closed = false;
 
   constructor(options: TlsCertificatesOptions) {
     this.#ctx = options.ctx;
+    this.#config = options.config;
     this.#stateDir = options.stateDir;
     this.#shared = options.shared;
     this.#where = { service: options.ctx.name, locate: (path) => options.ctx.locate(path) };
@@ -56,16 +61,19 @@ export class TlsCertificates {
     return this.#table;
   }
 
-  /** The SNICallback of the server: reads the current table, so a reload applies to new handshakes. */
+  /**
+   * The SNICallback of the server: reads the current table, so a reload applies to new
+   * handshakes; the default certificate is the server's own context (no context given).
+   */
   readonly sniCallback = (servername: string, done: (error: Error | null, context?: SecureContext) => void): void => {
     const table = this.#table;
     if (table === undefined) done(new Error('no certificates'));
-    else done(null, table.match(servername));
+    else done(null, table.lookup(servername));
   };
 
   /** Reads the CA of `clientAuth` (mutual TLS) into the shared options of every context. */
   async loadClientCa(): Promise<void> {
-    const clientAuth = this.#ctx.config.clientAuth;
+    const clientAuth = this.#config.clientAuth;
     if (clientAuth === undefined) return;
     const file = resolve(this.#ctx.baseDir, clientAuth.ca);
     const ca = await readPemFile(file, 'client CA', this.#where, ['clientAuth', 'ca']);
@@ -75,7 +83,8 @@ export class TlsCertificates {
 
   /** Loads the configured certificates, or the development certificate (`selfSigned`). */
   async load(): Promise<void> {
-    const { config, name, log } = this.#ctx;
+    const { name, log } = this.#ctx;
+    const config = this.#config;
     if (config.selfSigned !== false) {
       const { ensureSelfSigned } = await import('./self-signed.js');
       const pair = await ensureSelfSigned({ hosts: config.selfSigned.hosts, stateDir: this.#stateDir, name, log, service: name, location: this.#ctx.locate(['selfSigned']) });
@@ -92,9 +101,20 @@ export class TlsCertificates {
     this.#install([checkPair(pair, source, this.#where)]);
   }
 
-  /** Remembers the server whose default context reloads replace. */
+  /** Remembers the server whose default context reloads replace (built with `table().defaultOptions`). */
   attach(server: SecureServer): void {
     this.#server = server;
+  }
+
+  /**
+   * Puts these certificates in place of another store's on a running server: its default
+   * context for new handshakes (established connections keep theirs), and the reloads that
+   * follow. Fresh contexts also mean fresh session-ticket keys: a client cannot resume a
+   * session made under the old settings (a `clientAuth` just turned on must not be skipped).
+   */
+  activate(server: SecureServer): void {
+    this.attach(server);
+    server.setSecureContext(this.table().defaultOptions);
   }
 
   #install(certs: LoadedCert[]): void {
@@ -108,6 +128,7 @@ export class TlsCertificates {
         );
       }
     }
+    if (this.#closed) return; // replaced by a reload meanwhile: the server is another store's now
     const table = new SniTable(certs, this.#shared);
     this.#table = table;
     this.#server?.setSecureContext(table.defaultOptions);
@@ -116,7 +137,7 @@ export class TlsCertificates {
   /** Watches the certificate, key and client CA files; a change reloads them all. */
   watch(): void {
     const files = this.#sources.flatMap((s) => [s.certFile, s.keyFile]);
-    const clientAuth = this.#ctx.config.clientAuth;
+    const clientAuth = this.#config.clientAuth;
     if (clientAuth !== undefined) files.push(resolve(this.#ctx.baseDir, clientAuth.ca));
     if (files.length === 0) return;
     this.#watcher = new FileWatcher(files, (changed) => void this.reload(changed), {
@@ -131,11 +152,12 @@ export class TlsCertificates {
   }
 
   async #reload(changed: readonly string[]): Promise<void> {
-    if (this.#sources.length === 0) return;
+    if (this.#sources.length === 0 || this.#closed) return;
     const log = this.#ctx.log;
     try {
       await this.loadClientCa();
       const certs = await Promise.all(this.#sources.map((source) => loadCert(source, this.#where)));
+      if (this.#closed) return;
       this.#install(certs);
       log.info({ files: changed, certificates: certs.map((c) => ({ file: c.pair.certFile, validTo: c.leaf.validTo })) }, 'certificates reloaded');
     } catch (error) {
@@ -148,8 +170,10 @@ export class TlsCertificates {
     }
   }
 
-  /** Stops watching. */
+  /** Stops watching and lets go of the server: a file reload still running changes nothing. */
   close(): void {
+    this.#closed = true;
+    this.#server = undefined;
     this.#watcher?.close();
     this.#watcher = undefined;
   }
