@@ -55,4 +55,19 @@ describe.runIf(canMakeNetns())('frames driven by the real pubsub hub', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(capture.frames).toHaveLength(2);
   });
+
+  it('rebind: a hub replaced by a new instance (which takes over its port); frames follow the new one, the old one keeps no subscriber', async () => {
+    const old = await startHub();
+    const peers: Record<string, unknown> = { hub: old.hub.handle() };
+    const { service } = await startRaw({ interface: 'hxa', netns: ns.name, from: 'hub:alerts.>', payload: '${topic} ${data}' }, { peers });
+    // the same service name and address: the new instance takes over the listening socket, as in a reload
+    const next = await startHub();
+    peers['hub'] = next.hub.handle();
+    await service.rebind('hub', AbortSignal.timeout(5_000));
+    expect([old.hub.handle().stats().subscriptions, next.hub.handle().stats().subscriptions]).toEqual([0, 1]);
+    await old.hub.handle().publish('alerts.old', 'not for us any more');
+    await publishOverWs(next.url, 'alerts.new', 'moved');
+    const [got] = await capture.take(1);
+    expect(got!.bytes.subarray(14).toString('utf8').replace(/\0+$/, '')).toBe('alerts.new moved');
+  });
 });

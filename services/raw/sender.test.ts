@@ -84,6 +84,18 @@ describe('the send queue', () => {
     expect(clock.pending).toEqual([]);
   });
 
+  it('setLimits (a reload): the bucket capped at the new burst, the new rate from then on, a larger queue takes more', async () => {
+    const { clock, socket, sender } = setup({ maxRate: 100, maxQueue: 5 });
+    expect(frames(8).map((f) => sender.enqueue(f)).filter(Boolean)).toHaveLength(5);
+    sender.setLimits({ maxRate: 20, maxQueue: 30 });
+    expect(frames(26).map((f) => sender.enqueue(f)).filter(Boolean)).toHaveLength(25);
+    await turn();
+    expect(socket.sent).toHaveLength(2); // the burst of 20/s, not the 10 of 100/s
+    clock.advance(100);
+    expect(socket.sent).toHaveLength(4);
+    expect(sender.stats()).toEqual({ sent: 4, dropped: 4, queued: 26 });
+  });
+
   it('EAGAIN (socket buffer full) waits until the socket is writable; ENOBUFS retries a millisecond later', async () => {
     const { clock, socket, sender } = setup();
     socket.failures.push(EAGAIN);

@@ -16,9 +16,14 @@ export type TestRawConfig = z.output<typeof testSchema>;
 /** A hand-made context for a raw service, with what it reported back. */
 export type RawTestContext = KindTestContext<TestRawConfig>;
 
+/** A raw config validated as the manifest would be: what a start has in ctx.config and what reload(next) is given. */
+export function rawConfig(partial: Record<string, unknown>): TestRawConfig {
+  return testSchema.parse({ kind: 'raw', ...partial });
+}
+
 /** Builds a raw context (validated like a manifest) whose peers are `options.peers`. */
 export function createRawContext(partial: Record<string, unknown>, options: { peers?: Record<string, unknown>; log?: Logger; name?: string } = {}): RawTestContext {
-  const config = testSchema.parse({ kind: 'raw', ...partial });
+  const config = rawConfig(partial);
   return createKindContext('raw', config, { name: options.name ?? 'beacon', baseDir: process.cwd(), peers: options.peers, log: options.log, line: 7 });
 }
 
@@ -47,6 +52,11 @@ export async function stopRaw(): Promise<void> {
 export interface CapturedFrame {
   readonly bytes: Buffer;
   readonly at: number;
+}
+
+/** The payload of an untagged frame as text, without the zeros that pad it. */
+export function payloadText(frame: CapturedFrame): string {
+  return frame.bytes.subarray(14).toString('utf8').replace(/\0+$/, '');
 }
 
 /** The EtherType of a frame, after its VLAN tag if it has one. */
@@ -122,10 +132,17 @@ export class Capture {
 export class MemoryHub implements HubHandle {
   readonly #listeners = new Set<{ pattern: string; listener: (message: HubMessage) => void }>();
   #seq = 0;
+  /** How many times subscribe() was called (a subscription kept across a reload is not made again). */
+  subscribeCalls = 0;
 
   /** How many subscriptions are open. */
   get subscriptions(): number {
     return this.#listeners.size;
+  }
+
+  /** The patterns of the open subscriptions, sorted. */
+  get patterns(): string[] {
+    return [...this.#listeners].map((l) => l.pattern).sort();
   }
 
   publish(topic: string, data: unknown): Promise<string> {
@@ -136,6 +153,7 @@ export class MemoryHub implements HubHandle {
   }
 
   subscribe(pattern: string, listener: (message: HubMessage) => void): () => void {
+    this.subscribeCalls += 1;
     const entry = { pattern, listener };
     this.#listeners.add(entry);
     return () => void this.#listeners.delete(entry);
