@@ -90,6 +90,11 @@ export const ERROR_CODES = {
   HX_ERR_PROVISION: { title: 'service cannot be provisioned', hint: 'fix the problem named in the message; nothing was started', exit: 78 },
   HX_ERR_LISTEN_CONFLICT: { title: 'two services listen on the same address', hint: 'give each service its own port (or unix socket path)', exit: 78 },
   HX_ERR_LISTEN_PRIVILEGED: { title: 'port below 1024 needs a privilege this process lacks', hint: 'listen on a port from 1024 up, run as root, or give node CAP_NET_BIND_SERVICE: sudo setcap cap_net_bind_service+ep "$(readlink -f "$(command -v node)")"', exit: 78 },
+  // --- reload (an edited manifest applied to the running graph) ---
+  HX_ERR_RELOAD_FAILED: { title: 'reload failed and was rolled back', hint: 'see the errors listed; every step of this reload was undone and the previous graph keeps serving', exit: 1 },
+  HX_ERR_RELOAD_REFUSED: { title: 'reload refused: the graph is not running', hint: 'a reload applies to a running graph; wait until `hendrix up` says ready (or start it again if it is stopping)', exit: 1 },
+  HX_ERR_RELOAD_TIMEOUT: { title: 'service did not apply the change in time', hint: 'raise `startTimeout` for the service (it bounds an in-place reload and a rebind too), or find what it waits for', exit: 1 },
+  HX_ERR_SERVICE_RELOAD: { title: 'service failed to apply the change in place', hint: "the service's own error is quoted in the message; it keeps running with its previous config", exit: 1 },
   // --- control socket (hendrix reload, status, the admin API) ---
   HX_ERR_CONTROL_IN_USE: { title: 'another hendrix runs for this manifest', hint: 'stop the other instance first (`hendrix stop`, or its pid), or give this one another control socket with `--control PATH`', exit: 1 },
   HX_ERR_CONTROL_NOT_RUNNING: { title: 'no hendrix runs for this manifest', hint: 'start it with `hendrix up` in the folder of the manifest, or pass `--control PATH` if it listens on another control socket', exit: 1 },

@@ -139,3 +139,24 @@ export function aggregateError(
   const count = errors.length ? ` (${errors.length} error${errors.length === 1 ? '' : 's'})` : '';
   return new HendrixError(code, { message: message ?? `${what}${count}`, errors });
 }
+
+/** HX_ERR_RELOAD_TIMEOUT: an in-place reload or a rebind outlasted the service's `startTimeout`. */
+export function reloadTimeoutError(s: ErrorSubject, what: 'reload' | 'rebind', timeout: number): HendrixError {
+  return new HendrixError('HX_ERR_RELOAD_TIMEOUT', {
+    message: `${label(s)} did not ${what === 'reload' ? 'apply the change' : 'rebind to its replaced dependency'} within ${formatDuration(timeout)}`,
+    path: ['services', s.name, 'startTimeout'],
+    service: s.name,
+    location: s.location,
+  });
+}
+
+/** A rejection of reload() or rebind() as HX_ERR_SERVICE_RELOAD, keeping a HendrixError as it is. */
+export function serviceReloadError(error: unknown, s: ErrorSubject, what: 'reload' | 'rebind'): HendrixError {
+  if (isHendrixError(error)) return fill(error, s);
+  return new HendrixError('HX_ERR_SERVICE_RELOAD', {
+    message: `${label(s)} could not ${what === 'reload' ? 'apply the change in place' : 'rebind to its replaced dependency'}: ${reason(error)}`,
+    service: s.name,
+    location: s.location,
+    cause: error,
+  });
+}

@@ -13,14 +13,18 @@ import {
   peerError,
   restartLimitError,
   startError,
+  reloadTimeoutError,
+  serviceReloadError,
   startTimeoutError,
   stopError,
   stopTimeoutError,
 } from './lifecycle-errors.js';
 import { runBounded } from './lifecycle-run.js';
+import { applyReload, type BuiltInstance, type ReloadHost, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
+import { createSupervisor } from './supervisor.js';
 import { openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
-import type { Orchestrator, OrchestratorOptions, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
-import { cancelled, createSlot, deferred, forced, isService, type Deferred, type Op, type Slot } from './orchestrator-slot.js';
+import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
+import { cancelled, createSlot, deferred, forced, isService, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
 
 /** The phase of the whole graph. */
 type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stopped' | 'failed';
@@ -40,9 +44,16 @@ type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stoppe
  * decisions live in their own files.
  */
 export class OrchestratorEngine extends EventEmitter implements Orchestrator {
-  readonly services: readonly string[];
   readonly #slots = new Map<string, Slot>();
-  readonly #list: Slot[] = [];
+  #list: Slot[] = [];
+  /** Instances a reload replaced, draining: the graph has stopped only once they have. */
+  readonly #retiring = new Set<Promise<void>>();
+  /** The controllers of the retiring instances' stops, for force(). */
+  readonly #retiringCtl = new Set<AbortController>();
+  #reloading = false;
+  /** The controllers of a reload's calls (replacement starts, reload, rebind), for stop() and force(). */
+  readonly #reloadCtls = new Set<AbortController>();
+  readonly #only: readonly string[] | undefined;
   readonly #clock: Clock;
   readonly #grace: number;
   readonly #rollbackGrace: number;
@@ -90,7 +101,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       this.#slots.set(name, slot);
       this.#list.push(slot);
     }
-    this.services = Object.freeze([...selected]);
+    this.#only = options.only?.length ? [...options.only] : undefined;
+  }
+
+  get services(): readonly string[] {
+    return this.#list.map((s) => s.name);
   }
 
   // --- public API -------------------------------------------------------------------------
@@ -121,6 +136,8 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     else if (this.#phase !== 'rollback') {
       // a rollback in progress settles this promise when it is done; its errors belong to start()
       this.#phase = 'stopping';
+      // a reload in progress is cut short and rolled back; its services stop once it is
+      for (const ctl of this.#reloadCtls) if (!ctl.signal.aborted) ctl.abort(cancelled());
       this.#reconcile();
     }
     return stopped.promise;
@@ -131,6 +148,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     this.#forced = true;
     if (this.#phase === 'starting' || this.#phase === 'running') this.stop().catch(() => undefined);
     for (const s of this.#list) if (s.op && !s.op.returned && !s.op.ctl.signal.aborted) s.op.ctl.abort(forced());
+    for (const ctl of [...this.#retiringCtl, ...this.#reloadCtls]) if (!ctl.signal.aborted) ctl.abort(forced());
   }
 
   state(name: string): ServiceState {
@@ -199,6 +217,8 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       if (!active || s.terminal || s.held || s.deps.some((d) => down.has(d) || this.#slot(d).state !== 'ready')) down.add(s.name);
     }
     for (const s of this.#list) {
+      // a reload is working on it: it decides, and reconciles once it is done
+      if (s.pinned) continue;
       if (!active) this.#cancelRestart(s);
       if (!down.has(s.name)) {
         if (active && this.#createsDone && !s.op && !s.live) this.#launch(s, 'start');
@@ -230,7 +250,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     }
     if (this.#phase !== 'rollback' && this.#phase !== 'stopping') return;
     if (this.#started && !this.#createsDone) return;
-    if (this.#list.some((s) => s.op !== undefined || s.live || s.timer !== undefined)) return;
+    if (this.#list.some((s) => s.op !== undefined || s.live || s.timer !== undefined) || this.#retiring.size || this.#reloading) return;
     const rollback = this.#phase === 'rollback';
     this.#phase = rollback ? 'failed' : 'stopped';
     for (const s of this.#list) if (s.state !== 'failed' && s.state !== 'stopped') this.#transition(s, 'stopped');
@@ -310,6 +330,207 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     }
   }
 
+  // --- reload -----------------------------------------------------------------------------
+
+  /**
+   * Applies a reload to the running graph (orchestrator-reload.ts): one at a time, only while
+   * the graph runs. Rejects with HX_ERR_RELOAD_REFUSED when it is starting or stopping, and
+   * with HX_ERR_RELOAD_FAILED (after rolling back every step) when a step failed.
+   */
+  async reload(spec: ReloadSpec): Promise<ReloadReport> {
+    if (this.#phase !== 'running' || this.#reloading) {
+      const why = this.#reloading ? 'another reload is in progress' : this.#phase === 'starting' || this.#phase === 'idle' ? 'the graph is still starting' : 'the graph is stopping';
+      throw new HendrixError('HX_ERR_RELOAD_REFUSED', { message: `reload refused: ${why}; nothing was changed` });
+    }
+    this.#reloading = true;
+    try {
+      return await applyReload(this.#reloadHost(), this.#select(spec));
+    } finally {
+      this.#reloading = false;
+      this.#reconcile();
+    }
+  }
+
+  /** `hendrix up web`: a reload keeps running only what `web` needs, in the next graph. */
+  #select(spec: ReloadSpec): ReloadSpec {
+    if (!this.#only) return spec;
+    const known = this.#only.filter((n) => spec.graph.nodes.includes(n));
+    const chosen = new Set(spec.graph.closure(known));
+    const removed = new Set(spec.removed);
+    for (const s of this.#list) if (!chosen.has(s.name)) removed.add(s.name);
+    return {
+      services: spec.services.filter((p) => chosen.has(p.name)),
+      graph: spec.graph,
+      order: spec.order.filter((n) => chosen.has(n)),
+      changed: new Map([...spec.changed].filter(([n]) => chosen.has(n))),
+      removed: [...removed].filter((n) => this.#slots.has(n)),
+    };
+  }
+
+  #setPlan(s: Slot, plan: ServicePlan): void {
+    if (JSON.stringify(plan.config.restart) !== JSON.stringify(s.plan.config.restart)) s.supervisor = createSupervisor(plan.config.restart, () => this.#clock.random());
+    s.plan = plan;
+    s.location = plan.location;
+    s.kind = plan.config.kind || plan.kind.kind;
+  }
+
+  /** Runs one call of a reload under a deadline; a controller stop() and force() can abort. */
+  async #bounded(s: Slot, timeout: number, task: (signal: AbortSignal) => Promise<void> | void, onTimeout: () => HendrixError, generation = s.generation, registry = this.#reloadCtls) {
+    const ctl = new AbortController();
+    registry.add(ctl);
+    let timeoutError: HendrixError | undefined;
+    const close = openFaultWindow();
+    try {
+      const outcome = await runBounded((signal) => runAsService({ service: s.name, generation, owner: this }, () => task(signal)), {
+        clock: this.#clock,
+        timeout,
+        grace: this.#grace,
+        controller: ctl,
+        timeoutReason: () => (timeoutError = onTimeout()),
+      });
+      return { outcome, timeoutError, aborted: ctl.signal.aborted };
+    } finally {
+      close();
+      registry.delete(ctl);
+    }
+  }
+
+  /** Starts an instance a reload built; returns why it failed, if it did. */
+  async #startBuilt(s: Slot, built: BuiltInstance, plan: ServicePlan, install: boolean): Promise<HendrixError | undefined> {
+    const timeout = plan.config.startTimeout;
+    const t0 = this.#clock.now();
+    if (install) {
+      this.#cancelRestart(s);
+      s.terminal = false;
+      s.generation = built.cell.generation;
+      s.instance = built.instance;
+      s.cell = built.cell;
+      s.used = true;
+      s.live = true;
+      s.waiting = undefined;
+      this.#transition(s, 'created');
+      this.#transition(s, 'starting');
+    }
+    const run = await this.#bounded(s, timeout, (signal) => built.instance.start(signal), () => startTimeoutError(s, timeout, install ? s.waiting : undefined), built.cell.generation);
+    const { outcome } = run;
+    let error: HendrixError | undefined;
+    if (outcome.timedOut) error = run.timeoutError ?? startTimeoutError(s, timeout);
+    else if (outcome.status === 'error') error = startError(outcome.error, s);
+    else if (outcome.status === 'abandoned' || run.aborted) error = new HendrixError('HX_ERR_RELOAD_REFUSED', { message: `${s.name}: start cancelled: the graph began to stop during the reload`, service: s.name });
+    const ms = this.#clock.now() - t0;
+    if (!install) return error;
+    if (error) {
+      // not `failed`: that would be a failure of the running graph (onFailed); the rollback stops it
+      s.lastError = error;
+      s.log.error({ err: error }, 'start failed during a reload');
+      return error;
+    }
+    s.waiting = undefined;
+    s.readyAt = this.#clock.now();
+    s.startMs = ms;
+    this.#transition(s, 'ready', { ms });
+    s.log.info({ ms }, 'ready');
+    return undefined;
+  }
+
+  /** Stops an instance that is not (or no longer) the slot's running one; logs failures. */
+  async #stopBuilt(s: Slot, built: BuiltInstance, plan: ServicePlan, what: string, registry = this.#reloadCtls): Promise<void> {
+    const timeout = plan.kind.stopDeadline?.(plan.config) ?? plan.config.stopTimeout;
+    const t0 = this.#clock.now();
+    // a drain goes on through a graceful stop of the graph; force() cuts it
+    const run = await this.#bounded(s, timeout, (signal) => built.instance.stop(signal), () => stopTimeoutError(s, timeout, false, undefined), built.cell.generation, registry);
+    const { outcome } = run;
+    const error = outcome.timedOut ? stopTimeoutError(s, timeout, outcome.status === 'abandoned', outcome.error) : outcome.status === 'error' ? stopError(outcome.error, s) : outcome.status === 'abandoned' ? abandonedError(s) : undefined;
+    if (error) s.log.error({ err: error }, `${what}: stop failed`);
+    else s.log.info({ ms: this.#clock.now() - t0 }, what);
+  }
+
+  #reloadHost(): ReloadHost {
+    const log = this.#log.child({ service: 'hendrix' });
+    const call = (s: Slot, what: 'reload' | 'rebind', timeout: number, task: (signal: AbortSignal) => Promise<void>) =>
+      this.#bounded(s, timeout, task, () => reloadTimeoutError(s, what, timeout)).then((run) => {
+        const { outcome } = run;
+        if (outcome.timedOut || outcome.status === 'abandoned') throw run.timeoutError ?? reloadTimeoutError(s, what, timeout);
+        if (outcome.status === 'error') throw serviceReloadError(outcome.error, s, what);
+        if (run.aborted) throw new HendrixError('HX_ERR_RELOAD_REFUSED', { message: `${s.name}: ${what} cancelled: the graph began to stop`, service: s.name });
+      });
+    return {
+      log,
+      now: () => this.#clock.now(),
+      running: () => this.#phase === 'running',
+      slot: (name) => this.#slots.get(name),
+      addSlot: (plan, deps) => {
+        const kind = plan.config.kind || plan.kind.kind;
+        const s = createSlot(plan, kind, { deps, dependents: [] }, this.#log.child({ service: plan.name, kind }), () => this.#clock.random());
+        this.#slots.set(plan.name, s);
+        this.#list.push(s);
+        return s;
+      },
+      dropSlot: (s) => {
+        this.#slots.delete(s.name);
+        this.#list = this.#list.filter((x) => x !== s);
+      },
+      build: async (s, plan, deps) => {
+        const built = await this.#build(s, plan, deps);
+        if (built instanceof HendrixError) throw built;
+        return built;
+      },
+      start: async (s, built, plan, install) => {
+        const error = await this.#startBuilt(s, built, plan, install);
+        if (error) throw error;
+      },
+      call,
+      stopAside: (s, built, plan) => this.#stopBuilt(s, built, plan, 'replacement stopped'),
+      stopInstalled: async (s) => {
+        if (!s.live || !s.instance) return;
+        const op: Op = { kind: 'stop', ctl: new AbortController(), returned: false };
+        s.op = op;
+        try {
+          await this.#runStop(s, op);
+        } finally {
+          s.op = undefined;
+        }
+      },
+      swap: (s, built, plan) => {
+        const old: BuiltInstance = { instance: s.instance!, cell: s.cell! };
+        s.instance = built.instance;
+        s.cell = built.cell;
+        s.generation = built.cell.generation;
+        s.used = true;
+        s.live = true;
+        s.readyAt = this.#clock.now();
+        this.#setPlan(s, plan);
+        return old;
+      },
+      setPlan: (s, plan) => this.#setPlan(s, plan),
+      retire: (s, old, plan) => {
+        const draining: Promise<void> = this.#stopBuilt(s, old, plan, 'previous instance drained', this.#retiringCtl).finally(() => {
+          this.#retiring.delete(draining);
+          this.#reconcile();
+        });
+        this.#retiring.add(draining);
+      },
+      commit: (spec) => {
+        const present = new Set(spec.order);
+        for (const s of this.#list) {
+          s.deps = spec.graph.dependencies(s.name).filter((d) => present.has(d));
+          s.dependents = spec.graph.dependents(s.name).filter((d) => present.has(d));
+          if (s.cell) s.cell.deps = s.deps;
+        }
+        const rank = new Map(spec.order.map((n, i) => [n, i]));
+        this.#list = [...this.#list].sort((a, b) => (rank.get(a.name) ?? Infinity) - (rank.get(b.name) ?? Infinity));
+      },
+      unpin: (s) => {
+        s.pinned = false;
+        const pending = s.pendingCrash;
+        if (pending && s.state === 'ready') {
+          s.pendingCrash = undefined;
+          this.#crashed(s, s.generation, pending.error);
+        }
+      },
+    };
+  }
+
   // --- lifecycle calls --------------------------------------------------------------------
 
   async #createAll(): Promise<void> {
@@ -340,16 +561,29 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
 
   /** Builds a new instance (pure: it opens nothing) and its context. */
   async #createInstance(s: Slot): Promise<HendrixError | undefined> {
-    const generation = ++s.generation;
+    const built = await this.#build(s, s.plan, s.deps);
+    if (built instanceof HendrixError) return built;
+    s.generation = built.cell.generation;
+    s.instance = built.instance;
+    s.cell = built.cell;
+    s.used = false;
+    this.#transition(s, 'created');
+    return undefined;
+  }
+
+  /**
+   * Builds an instance of a service from `plan` (pure: it opens nothing), with the context of
+   * `generation` — the next instance of its slot, or a reload's replacement of the running one.
+   */
+  async #build(s: Slot, plan: ServicePlan, deps: readonly string[]): Promise<BuiltInstance | HendrixError> {
+    const cell: InstanceCell = { generation: ++s.issued, config: plan.config, deps };
+    const { generation } = cell;
     const close = openFaultWindow();
     try {
-      const ctx = this.#context(s, generation);
-      const instance: unknown = await runAsService(this.#tag(s), () => s.plan.kind.create(ctx));
+      const ctx = this.#context(s, cell);
+      const instance: unknown = await runAsService({ service: s.name, generation, owner: this }, () => plan.kind.create(ctx));
       if (!isService(instance)) throw new TypeError('create() must return an object with start(signal) and stop(signal)');
-      s.instance = instance;
-      s.used = false;
-      this.#transition(s, 'created');
-      return undefined;
+      return { instance, cell };
     } catch (error) {
       return createError(error, s);
     } finally {
@@ -365,16 +599,19 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     return { service: s.name, generation: s.generation, owner: this };
   }
 
-  #context(s: Slot, generation: number): ServiceContext<ServiceConfig> {
+  #context(s: Slot, cell: InstanceCell): ServiceContext<ServiceConfig> {
+    const { generation } = cell;
     return Object.freeze({
       name: s.name,
       kind: s.kind,
-      config: s.plan.config,
+      get config() {
+        return cell.config;
+      },
       log: s.log,
       baseDir: this.#baseDir,
       location: s.location,
       locate: (path: readonly PathSegment[]) => this.#locate?.(['services', s.name, ...path]),
-      peer: <T = unknown>(target: string): T => this.#peer(s, target) as T,
+      peer: <T = unknown>(target: string): T => this.#peer(s, cell.deps, target) as T,
       crashed: (error?: unknown) => this.#crashed(s, generation, error),
       waiting: (reason: string, cause?: unknown) => this.#waiting(s, generation, reason, cause),
     });
@@ -393,8 +630,8 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     }
   }
 
-  #peer(s: Slot, target: string): unknown {
-    if (!s.deps.includes(target)) throw peerError(s, target, false);
+  #peer(s: Slot, deps: readonly string[], target: string): unknown {
+    if (!deps.includes(target)) throw peerError(s, target, false);
     const t = this.#slots.get(target);
     if (t?.state !== 'ready' || !t.instance) throw peerError(s, target, true);
     return t.instance.handle?.();
@@ -520,6 +757,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   /** `ctx.crashed()`: the instance of `generation` died (`error` undefined: a clean exit). */
   #crashed(s: Slot, generation: number, error: unknown): void {
     if (generation !== s.generation) return void s.log.debug('crash of a replaced instance ignored');
+    if (s.pinned && s.state === 'ready') {
+      // a reload is changing it: its crash is handled once the reload is done (or rolled back)
+      s.pendingCrash = { error };
+      return;
+    }
     if (s.state === 'starting' && s.op?.kind === 'start') {
       s.pendingCrash = { error };
       return;

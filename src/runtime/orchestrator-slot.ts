@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { SourceLocation } from '../errors/hendrix-error.js';
+import type { ServiceConfig } from '../manifest/types.js';
 import type { TimerHandle } from './clock.js';
 import type { Service } from '../kinds/contract.js';
 import type { ServicePlan, ServiceState } from './orchestrator.js';
@@ -17,24 +18,44 @@ export interface Op {
   lateAbort?: TimerHandle | undefined;
 }
 
+/**
+ * What one instance of a service was built with: its context reads the config and the
+ * dependencies it may reach from here, so that an in-place reload changes what `ctx.config`
+ * says, and an instance built by a reload reaches the dependencies of the next plan.
+ */
+export interface InstanceCell {
+  /** Bumped per instance, so that `crashed()` of a replaced instance is ignored. */
+  readonly generation: number;
+  config: ServiceConfig;
+  deps: readonly string[];
+}
+
 /** Everything the orchestrator tracks about one service. */
 export interface Slot {
   readonly name: string;
-  readonly kind: string;
-  readonly location: SourceLocation | undefined;
-  readonly plan: ServicePlan;
-  readonly deps: readonly string[];
-  readonly dependents: readonly string[];
+  kind: string;
+  location: SourceLocation | undefined;
+  /** The plan of the running instance; a reload changes it. */
+  plan: ServicePlan;
+  deps: readonly string[];
+  dependents: readonly string[];
   readonly log: Logger;
-  readonly supervisor: Supervisor;
+  supervisor: Supervisor;
   state: ServiceState;
   instance: Service | undefined;
+  /** What the current instance was built with. */
+  cell: InstanceCell | undefined;
+  /** A reload is working on it: the reconciler leaves it alone until the reload is done. */
+  pinned: boolean;
+
   /** start() was called on `instance`: the next start needs a new one. */
   used: boolean;
   /** `instance` was started and not stopped yet: it needs a stop() call. */
   live: boolean;
   /** Bumped per instance, so that `crashed()` of a replaced instance is ignored. */
   generation: number;
+  /** The highest generation ever built (a reload's replacement may not take its slot). */
+  issued: number;
   op: Op | undefined;
   /** Failed or exited for good: never started again in this run. */
   terminal: boolean;
@@ -107,9 +128,13 @@ export function createSlot(
     state: 'waiting',
     waiting: undefined,
     instance: undefined,
+    cell: undefined,
+    pinned: false,
+
     used: false,
     live: false,
     generation: 0,
+    issued: 0,
     op: undefined,
     terminal: false,
     held: false,

@@ -5,6 +5,7 @@ import type { Clock } from './clock.js';
 import type { ServiceKind } from '../kinds/contract.js';
 import type { Graph } from './graph-types.js';
 import { OrchestratorEngine } from './orchestrator-engine.js';
+import type { ReloadReport, ReloadSpec } from './orchestrator-reload.js';
 
 /**
  * The state of one service, as the orchestrator owns it:
@@ -114,8 +115,15 @@ export interface ServiceStats {
  * failure; one during stop() is ignored.
  */
 export interface Orchestrator {
-  /** The services it runs (after `only`), in start order. */
+  /** The services it runs (after `only`), in start order; a reload changes them. */
   readonly services: readonly string[];
+  /**
+   * Applies an edited plan to the running graph (orchestrator-reload.ts): added services
+   * start, changed ones are reloaded in place or replaced (dependents rebind), removed ones
+   * stop; any failure rolls every step back. One at a time; HX_ERR_RELOAD_REFUSED unless the
+   * graph runs; HX_ERR_RELOAD_FAILED after a rollback.
+   */
+  reload(spec: ReloadSpec): Promise<ReloadReport>;
   /**
    * Creates every instance, then starts each as soon as all its dependencies are ready.
    * Resolves once all are ready. On failure it stops what started, in reverse, and rejects

@@ -118,7 +118,7 @@ describe('diffPlans: config', () => {
     expect(changeOf(diff, 'worker').fields).toEqual([{ path: ['dependsOn'], old: ['secure'], new: [] }]);
     expect(diff.order).toEqual([
       { service: 'secure', action: 'stop' },
-      { service: 'worker', action: 'replace' },
+      { service: 'worker', action: 'reload' },
     ]);
   });
 

@@ -122,7 +122,8 @@ export function diffPlans(running: Plan, next: Plan): PlanDiff {
       unchanged.push(name);
       continue;
     }
-    const mode = !kindChanged && canReload(now, fields, files) ? 'in-place' : 'replace';
+    const own = fields.filter((f) => !isCommonField(f.path));
+    const mode = !kindChanged && (own.length + files.length === 0 || canReload(now, own, files)) ? 'in-place' : 'replace';
     changed.push({ name, oldKind: kindOf(before), kind: kindOf(now), reasons, mode, fields, files, affected: affectedBy(name) });
   }
 
@@ -145,6 +146,19 @@ export function diffPlans(running: Plan, next: Plan): PlanDiff {
     unchanged,
     order,
   };
+}
+
+/** The fields every service has, which the orchestrator applies itself (a kind is never asked about them). */
+const COMMON_FIELDS: ReadonlySet<PathSegment> = new Set(['kind', 'dependsOn', 'startTimeout', 'stopTimeout', 'restart', 'onFailed']);
+
+/** Whether a config path is one of the common fields the orchestrator applies. */
+export function isCommonField(path: readonly PathSegment[]): boolean {
+  return COMMON_FIELDS.has(path[0] ?? '');
+}
+
+/** Whether a change touches only common fields: the orchestrator applies it without calling the service. */
+export function isCoreOnly(change: ServiceChange): boolean {
+  return change.mode === 'in-place' && change.files.length === 0 && change.fields.every((f) => isCommonField(f.path));
 }
 
 /** The kind as the manifest writes it (a custom kind's module path, a built-in's name). */

@@ -7,6 +7,7 @@ import type { ResolvedManifest } from '../manifest/types.js';
 import type { Graph } from './graph-types.js';
 import { createOrchestrator, type Orchestrator, type ServicePlan, type TransitionEvent } from './orchestrator.js';
 import { createPlan, type Plan, type PlanOptions } from './plan.js';
+import { createReloader, type Reloader, type ReloadOptions, type ReloadResult } from './reload.js';
 
 /** Options of `up()`; the CLI fills them from argv and the environment. */
 export interface UpOptions extends PlanOptions {
@@ -44,6 +45,12 @@ export interface Hendrix {
   addresses(): Record<string, string>;
   /** The handle a service exposes to its dependents. */
   handle<T = unknown>(name: string): T;
+  /**
+   * Applies the edited manifest files to the running graph, touching only what changed
+   * (README: "Changing a running graph"); `{ dryRun: true }` only diffs. Rejects with the next
+   * plan's problems (HX_ERR_MANIFEST, nothing changed) or HX_ERR_RELOAD_FAILED (rolled back).
+   */
+  reload(options?: ReloadOptions): Promise<ReloadResult>;
   /** Stops the graph gracefully, in reverse dependency order. */
   stop(): Promise<void>;
   /** Forces a stop in progress to finish at once. */
@@ -79,9 +86,9 @@ export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]
   });
 }
 
-/** Wraps a started orchestrator as the public handle. */
+/** Wraps a started orchestrator (and its reloader) as the public handle. */
 export function toHendrix(
-  plan: Plan,
+  reloader: Reloader,
   orchestrator: Orchestrator,
   logger: Logger,
   failure: () => Hendrix['failure'] = () => undefined,
@@ -94,20 +101,27 @@ export function toHendrix(
     get fault() {
       return fault();
     },
-    plan,
-    resolved: plan.resolved,
-    graph: plan.graph,
+    get plan() {
+      return reloader.plan;
+    },
+    get resolved() {
+      return reloader.plan.resolved;
+    },
+    get graph() {
+      return reloader.plan.graph;
+    },
     orchestrator,
     logger,
     addresses() {
       const out: Record<string, string> = {};
-      for (const name of plan.order) {
+      for (const name of reloader.plan.order) {
         const address = orchestrator.address(name);
         if (address) out[name] = address;
       }
       return out;
     },
     handle: <T>(name: string) => orchestrator.handle(name) as T,
+    reload: (options) => reloader.reload(options),
     stop: () => orchestrator.stop(),
     force: () => orchestrator.force(),
   };
@@ -119,11 +133,12 @@ export function toHendrix(
  * the process exits non-zero (EXIT.serviceFailed) for a supervisor to restart it. Returns the
  * function that stops watching. Call it after start() resolved.
  */
-export function watchFailures(plan: Plan, orchestrator: Orchestrator, onFailed: (service: string, error: unknown) => void): () => void {
+export function watchFailures(plan: Plan | (() => Plan), orchestrator: Orchestrator, onFailed: (service: string, error: unknown) => void): () => void {
   let fired = false;
+  const current = typeof plan === 'function' ? plan : () => plan;
   const listener = (event: TransitionEvent): void => {
     if (fired || event.to !== 'failed') return;
-    if (plan.services.get(event.service)?.config.onFailed === 'keep') return;
+    if (current().services.get(event.service)?.config.onFailed === 'keep') return;
     fired = true;
     onFailed(event.service, event.error);
   };
@@ -138,10 +153,17 @@ export function watchFailures(plan: Plan, orchestrator: Orchestrator, onFailed: 
  * however many graphs run, and removed with the last one: when the orchestrator reports that
  * the graph stopped, or when the returned function is called.
  */
-export function guardFaults(plan: Plan, orchestrator: Orchestrator, logger: Logger, onUncaught: (fault: Fault) => void): () => void {
+export function guardFaults(plan: Plan, orchestrator: Orchestrator, logger: Logger, onUncaught: (fault: Fault) => void, reloader?: Reloader): () => void {
+  const owners = codeOwners(plan);
+  // a reload changes which files belong to which service
+  reloader?.onPlan((next) => {
+    owners.clear();
+    for (const [file, services] of codeOwners(next)) owners.set(file, services);
+    plan = next;
+  });
   const release = guardGraph({
     owner: orchestrator,
-    owners: codeOwners(plan),
+    owners,
     report: (service, error, message) => {
       const kind = service === undefined ? undefined : plan.services.get(service)?.config.kind;
       logger.child(service === undefined ? { service: 'hendrix' } : { service, ...(kind === undefined ? {} : { kind }) }).error({ err: error }, message);
@@ -201,14 +223,21 @@ export async function upWith(manifestPath: string | readonly string[], options: 
   const orchestrator = orchestrate(plan, logger, options.services);
   if (options.onTransition) orchestrator.on('transition', options.onTransition);
   let fault: Fault | undefined;
+  const reloader = createReloader({ files, planOptions: { ...options, environment: { ...(options.environment ?? process.env) } }, plan, orchestrator, logger });
   // from before the start: a timer a starting service set may throw too; released when the graph stops
   const release = handleFaults
-    ? guardFaults(plan, orchestrator, logger, (f) => {
-        if (fault) return;
-        fault = f;
-        process.exitCode ??= EXIT.uncaughtException;
-        orchestrator.stop().catch(() => undefined);
-      })
+    ? guardFaults(
+        plan,
+        orchestrator,
+        logger,
+        (f) => {
+          if (fault) return;
+          fault = f;
+          process.exitCode ??= EXIT.uncaughtException;
+          orchestrator.stop().catch(() => undefined);
+        },
+        reloader,
+      )
     : () => undefined;
   early?.release();
   try {
@@ -218,10 +247,10 @@ export async function upWith(manifestPath: string | readonly string[], options: 
     throw error;
   }
   let failure: Hendrix['failure'];
-  watchFailures(plan, orchestrator, (service, error) => {
+  watchFailures(() => reloader.plan, orchestrator, (service, error) => {
     failure = { service, error };
     logger.child({ service: 'hendrix' }).error({ failed: service, err: error }, 'a service failed: stopping the graph (onFailed: stop)');
     orchestrator.stop().catch(() => undefined);
   });
-  return toHendrix(plan, orchestrator, logger, () => failure, () => fault);
+  return toHendrix(reloader, orchestrator, logger, () => failure, () => fault);
 }
