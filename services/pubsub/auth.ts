@@ -72,8 +72,15 @@ export class Authenticator {
   readonly enabled: boolean;
   /** How long a tokenless client has to send an auth frame. */
   readonly authTimeout: number;
+  /**
+   * What decides every grant — the `auth` config and the JWT key's content — as text: two
+   * authenticators with the same signature grant the same, so a reload that leaves it alone
+   * does not check the connections' tokens again.
+   */
+  readonly signature: string;
 
-  private constructor(config: AuthConfig | undefined, jwt: JwtVerifier | undefined) {
+  private constructor(config: AuthConfig | undefined, jwt: JwtVerifier | undefined, key = '') {
+    this.signature = `${JSON.stringify(config ?? null)}\n${key}`;
     this.enabled = config !== undefined;
     this.authTimeout = config?.authTimeout ?? 0;
     this.#anonymous = config === undefined ? OPEN : { name: 'anonymous', ...config.anonymous };
@@ -89,13 +96,15 @@ export class Authenticator {
     const jose = await import('jose');
     const options = { algorithms: jwt.algorithms ?? (jwt.secret !== undefined ? ['HS256'] : ['RS256', 'PS256', 'ES256', 'EdDSA']), ...(jwt.issuer ? { issuer: jwt.issuer } : {}), ...(jwt.audience ? { audience: jwt.audience } : {}) };
     let key: Uint8Array | KeyObject;
+    let keyText = '';
     if (jwt.secret !== undefined) {
       key = new TextEncoder().encode(jwt.secret);
     } else {
       key = await readJwtPublicKey(jwt.publicKey as string, context);
+      keyText = String(key.export({ type: 'spki', format: 'pem' }));
     }
     const verifier: JwtVerifier = async (token) => (await jose.jwtVerify(token, key, options)).payload as Record<string, unknown>;
-    return new Authenticator(config, verifier);
+    return new Authenticator(config, verifier, keyText);
   }
 
   /** What a client without a token may do. */
@@ -115,6 +124,19 @@ export class Authenticator {
     } catch {
       return undefined;
     }
+  }
+}
+
+/**
+ * The grant of `token` from the authenticator in effect when the answer comes (`current()`):
+ * a reload that replaces it while a token is checked has the token checked again by the new
+ * one. Undefined when the token is not valid.
+ */
+export async function verifyCurrent(current: () => Authenticator, token: string): Promise<Grant | undefined> {
+  for (;;) {
+    const auth = current();
+    const grant = await auth.verify(token).catch(() => undefined);
+    if (current() === auth) return grant;
   }
 }
 

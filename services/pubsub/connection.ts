@@ -1,8 +1,9 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
-import { mayPublish, maySubscribe, type Authenticator, type Grant } from './auth.js';
+import { mayPublish, maySubscribe, verifyCurrent, type Authenticator, type Grant } from './auth.js';
 import type { WireMessage } from './backplane.js';
+import { errorFrame, idOf, isObject, type ErrorCode } from './error-frame.js';
 import { jsonFrame } from './frame.js';
 import { parseMessageId } from './history.js';
 import { PublishRefused, type Hub, type Subscriber } from './hub.js';
@@ -11,7 +12,10 @@ import { PublishBucket } from './limits.js';
 import { Outbox, type Reply } from './outbox.js';
 import { checkPattern, checkTopic } from '../../src/net/topics.js';
 
-/** What a connection needs from its hub service. */
+/**
+ * What a connection needs from its hub service. Its values are read at each use: a reload
+ * changes them (auth, limits) for the connections already open.
+ */
 export interface ConnectionHost {
   readonly hub: Hub;
   readonly auth: Authenticator;
@@ -26,21 +30,6 @@ export interface ConnectionHost {
   closed(connection: Connection): void;
 }
 
-/** Error frame codes (docs/pubsub-protocol.md lists them). */
-export type ErrorCode =
-  | 'bad_json'
-  | 'bad_frame'
-  | 'unknown_type'
-  | 'bad_topic'
-  | 'bad_since'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'invalid_data'
-  | 'too_many_subscriptions'
-  | 'not_subscribed'
-  | 'rate_limited'
-  | 'unavailable';
-
 /**
  * Frames kept while an auth frame is verified: reading is paused meanwhile, so only the rest of
  * the chunk being read can arrive; more than this is a client flooding, closed.
@@ -54,26 +43,6 @@ const MAX_WAITING = 1_024;
 export const CLOSE_GRACE_MS = 2_000;
 /** Replies and errors may go this far beyond `maxBuffered` before a client that does not read them is closed. */
 const REPLY_SLACK = 64 * 1024;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-/** The id of a frame refused before it was parsed (too deep), if it has one at its top level. */
-function idOf(text: string): unknown {
-  try {
-    // V8's JSON.parse does not recurse (it parses 100,000 levels): only what comes after would
-    const frame: unknown = JSON.parse(text);
-    const id = isObject(frame) ? frame['id'] : undefined;
-    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function errorFrame(code: ErrorCode, message: string, id: unknown): Record<string, unknown> {
-  return id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id };
-}
 
 /**
  * One WebSocket client of the hub: it parses the client's frames, checks every request
@@ -94,6 +63,8 @@ export class Connection implements Subscriber {
   readonly #hub: Hub;
   readonly #patterns = new Set<string>();
   #grant: Grant;
+  /** The token `#grant` comes from (undefined: none), checked again when a reload changes auth. */
+  #token: string | undefined;
   /** Bytes of the publishes waiting for the backplane: over maxBuffered, reading pauses. */
   #inflight = 0;
   readonly #bucket: PublishBucket;
@@ -108,10 +79,11 @@ export class Connection implements Subscriber {
   /** The last fan-out that reached this connection (set by the hub). */
   stamp = 0;
 
-  constructor(ws: WebSocket, socket: Duplex, grant: Grant, host: ConnectionHost, options: { needsAuth: boolean }) {
+  constructor(ws: WebSocket, socket: Duplex, grant: Grant, host: ConnectionHost, options: { needsAuth: boolean; token?: string | undefined }) {
     this.#ws = ws;
     this.#outbox = new Outbox(socket);
     this.#grant = grant;
+    this.#token = options.token;
     this.#host = host;
     this.#hub = host.hub;
     this.#bucket = new PublishBucket(host.publishRate, host.publishBurst, performance.now());
@@ -121,17 +93,69 @@ export class Connection implements Subscriber {
     // 'error' first: without a listener that error would crash the process
     ws.on('error', (error) => host.log.debug({ err: error, grant: this.#grant.name }, 'client connection error'));
     ws.on('close', () => this.#cleanup());
-    if (options.needsAuth && host.auth.authTimeout > 0) {
-      this.#authTimer = setTimeout(() => {
-        this.#error('unauthorized', 'no auth frame in time');
-        this.close(1008, 'authentication timeout');
-      }, host.auth.authTimeout);
-    }
+    if (options.needsAuth) this.#armAuthTimer();
   }
 
   /** Who the connection is, for logs. */
   get name(): string {
     return this.#grant.name;
+  }
+
+  /** The token the connection's permissions come from (query, header or auth frame); undefined: none. */
+  get token(): string | undefined {
+    return this.#token;
+  }
+
+  /**
+   * Applies the permissions a reload's new auth gives this connection's token — undefined when
+   * the token is no longer valid: the connection then says so (`unauthorized`, no id), falls
+   * back to the anonymous permissions and, when those allow nothing, has `authTimeout` to send
+   * an auth frame, as a client that connected without a token. Each subscription the new
+   * permissions do not cover ends with a `revoked` error frame naming it; the others stay.
+   */
+  regrade(grant: Grant | undefined): void {
+    if (this.#gone || this.#closing) return;
+    if (grant === undefined) {
+      this.#token = undefined;
+      this.#error('unauthorized', 'the token is no longer valid; send an auth frame with a valid one');
+    }
+    this.#grant = grant ?? this.#host.auth.anonymous();
+    for (const pattern of [...this.#patterns]) {
+      if (maySubscribe(this.#grant, pattern)) continue;
+      this.#patterns.delete(pattern);
+      this.#hub.unsubscribe(pattern, this);
+      this.#send(errorFrame('revoked', `no longer allowed to subscribe to ${pattern}`, undefined, { topic: pattern }));
+    }
+    this.#armAuthTimer();
+  }
+
+  /** Checks the token again against the hub's auth now, then regrade()s (undefined: superseded). */
+  async recheck(): Promise<void> {
+    const auth = this.#host.auth;
+    const token = this.#token;
+    const grant = token === undefined ? auth.anonymous() : await auth.verify(token).catch(() => undefined);
+    // a later reload or an auth frame answered meanwhile takes over
+    if (auth === this.#host.auth && token === this.#token) this.regrade(grant);
+  }
+
+  /**
+   * Starts the auth timer of a connection that may do nothing without a token (none running,
+   * no auth frame being checked), or stops it once the connection no longer needs one.
+   */
+  #armAuthTimer(): void {
+    const auth = this.#host.auth;
+    const anonymous = auth.anonymous();
+    const needed = this.#token === undefined && auth.enabled && anonymous.publish.length === 0 && anonymous.subscribe.length === 0 && auth.authTimeout > 0;
+    if (!needed) {
+      clearTimeout(this.#authTimer);
+      this.#authTimer = undefined;
+      return;
+    }
+    if (this.#authTimer !== undefined || this.#waiting !== undefined) return;
+    this.#authTimer = setTimeout(() => {
+      this.#error('unauthorized', 'no auth frame in time');
+      this.close(1008, 'authentication timeout');
+    }, auth.authTimeout);
   }
 
   /** How many patterns the connection is subscribed to. */
@@ -297,6 +321,7 @@ export class Connection implements Subscriber {
 
   async #publish(frame: Record<string, unknown>, id: unknown, size: number): Promise<void> {
     const bucket = this.#bucket;
+    bucket.follow(this.#host.publishRate, this.#host.publishBurst);
     if (!bucket.take(performance.now())) {
       this.#hub.watch.bite('limits.publishRate', bucket.rate, { burst: bucket.burst, grant: this.#grant.name });
       this.#error('rate_limited', `more than ${bucket.rate} publishes per second (bursts of ${bucket.burst}); slow down`, id);
@@ -338,11 +363,13 @@ export class Connection implements Subscriber {
 
   async #auth(frame: Record<string, unknown>, id: unknown): Promise<void> {
     clearTimeout(this.#authTimer);
+    this.#authTimer = undefined;
     const token = frame['token'];
     const reply = this.#outbox.pending();
     this.#waiting = [];
     this.#intake();
-    const grant = typeof token === 'string' && token.length > 0 ? await this.#host.auth.verify(token).catch(() => undefined) : undefined;
+    // checked by the auth in effect when the answer comes (a reload may change it meanwhile)
+    const grant = typeof token === 'string' && token.length > 0 ? await verifyCurrent(() => this.#host.auth, token) : undefined;
     const waiting = this.#waiting ?? [];
     this.#waiting = undefined;
     this.#intake();
@@ -352,6 +379,7 @@ export class Connection implements Subscriber {
       return;
     }
     this.#grant = grant;
+    this.#token = token as string;
     this.#answer(reply, id === undefined ? undefined : { type: 'ack', id });
     // what the client sent after its auth frame, in order, with the grant it asked for
     for (const frame of waiting) this.#receive(frame.data, frame.isBinary);

@@ -72,8 +72,9 @@ export interface HistoryStats {
 
 interface TopicState {
   readonly topic: string;
-  readonly history: number;
-  readonly ttl: number;
+  /** The topic's `history` and `ttl` (its `topics:` entry; a reload may change them). */
+  history: number;
+  ttl: number;
   epoch: string;
   lastSeq: number;
   /** The first seq this state saw in `epoch`: what came before belongs to a forgotten state, or was never seen here. */
@@ -111,6 +112,7 @@ export class History {
   readonly #kept = new Map<string, TopicState>();
   readonly #forgotten = new Map<string, number>();
   readonly #options: HistoryOptions;
+  #limits: HistoryLimits;
   readonly #now: () => number;
   #bytes = 0;
   #messages = 0;
@@ -118,7 +120,43 @@ export class History {
 
   constructor(options: HistoryOptions) {
     this.#options = options;
+    this.#limits = options.limits;
     this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Applies new hub-wide limits (a reload): over the new `bytes` or `topics`, the least
+   * recently published go now, as they would have on the next message; `idle` applies from the
+   * next sweep.
+   */
+  setLimits(limits: HistoryLimits): void {
+    this.#limits = limits;
+    if (this.#bytes > limits.bytes) this.#evictBytes();
+    let forgotten = 0;
+    let first: string | undefined;
+    while (this.#states.size > limits.topics) {
+      const oldest = this.#states.values().next().value as TopicState;
+      first ??= oldest.topic;
+      this.#forget(oldest);
+      forgotten++;
+    }
+    if (forgotten > 0) this.#options.watch.bite('limits.topics', limits.topics, { forgotten: first, count: forgotten });
+  }
+
+  /**
+   * Applies changed `topics:` rules (a reload) to the topics already known: each takes the
+   * `history` and `ttl` of the entry that now matches it; kept messages beyond the new size
+   * are dropped, oldest first (beyond the new ttl: at the next sweep). A topic that starts
+   * keeping history keeps what comes next.
+   */
+  retune(): void {
+    for (const state of this.#states.values()) {
+      const rule = this.#options.rules(state.topic);
+      state.history = rule?.history ?? 0;
+      state.ttl = rule?.ttl ?? 0;
+      this.#drop(state, state.entries.length - state.head - state.history);
+      if (state.history === 0) state.gaps = undefined;
+    }
   }
 
   /** Whether messages of `topic` are kept (their frames should not hold on to shared memory). */
@@ -163,7 +201,7 @@ export class History {
       state.gaps = state.gaps.filter((seq) => seq > oldest);
       if (state.gaps.length === 0) state.gaps = undefined;
     }
-    if (this.#bytes > this.#options.limits.bytes) this.#evictBytes();
+    if (this.#bytes > this.#limits.bytes) this.#evictBytes();
   }
 
   /**
@@ -197,7 +235,7 @@ export class History {
   sweep(): void {
     const now = this.#now();
     for (const state of this.#kept.values()) if (state.ttl > 0) this.#expire(state, now);
-    const cutoff = now - this.#options.limits.idle;
+    const cutoff = now - this.#limits.idle;
     for (const state of this.#states.values()) {
       if (state.used > cutoff) break; // the rest were published more recently
       if (state.entries.length === state.head) this.#forget(state);
@@ -210,7 +248,8 @@ export class History {
   }
 
   #create(message: WireMessage, now: number): TopicState {
-    const { limits, watch } = this.#options;
+    const { watch } = this.#options;
+    const limits = this.#limits;
     if (this.#states.size >= limits.topics) {
       const oldest = this.#states.values().next().value as TopicState;
       watch.bite('limits.topics', limits.topics, { forgotten: oldest.topic, topic: message.topic });
@@ -264,7 +303,7 @@ export class History {
 
   /** Over `limits.historyBytes`: the oldest messages of the least recently published topics go. */
   #evictBytes(): void {
-    const limit = this.#options.limits.bytes;
+    const limit = this.#limits.bytes;
     let evicted = 0;
     let first: string | undefined;
     for (const state of this.#kept.values()) {

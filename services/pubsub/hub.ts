@@ -45,14 +45,14 @@ const SWEEP_MS = 1_000;
 export class Hub {
   readonly #trie = new SubscriptionTrie<Subscriber>();
   readonly #history: History;
-  readonly #rules: TopicRules;
+  #rules: TopicRules;
   readonly #backplane: Backplane;
   readonly #log: Logger;
   /** Logs the limits when they bite (once, not per message); connections report theirs here too. */
   readonly watch: LimitWatch;
   readonly stats: HubStats = { published: 0, delivered: 0, dropped: 0 };
   readonly #pending: WireMessage[] = [];
-  readonly #sweep: NodeJS.Timeout;
+  #sweep: NodeJS.Timeout | undefined;
   #fanning = false;
   #stamp = 0;
 
@@ -65,8 +65,13 @@ export class Hub {
     const backplane = options.backplane;
     this.#history = new History({ rules: (topic) => this.#rules.limits(topic), limits: options.limits, watch: this.watch, forgot: (topic) => backplane.forget(topic), ...(options.now ? { now: options.now } : {}) });
     this.#backplane.onMessage((message) => this.#fanOut(message));
+    this.#startSweep();
+  }
+
+  #startSweep(): void {
+    clearInterval(this.#sweep);
     // a quarter of the shortest ttl, so a kept message outlives its ttl by little
-    const ttls = options.rules.ttls().filter((ttl) => ttl > 0);
+    const ttls = this.#rules.ttls().filter((ttl) => ttl > 0);
     const every = Math.max(25, Math.min(SWEEP_MS, ...ttls.map((ttl) => ttl / 4)));
     this.#sweep = setInterval(() => {
       this.#history.sweep();
@@ -75,9 +80,25 @@ export class Hub {
     this.#sweep.unref();
   }
 
+  /**
+   * Switches to new `topics:` rules (a reload): the next publishes are checked against the new
+   * schemas, and the known topics take their new history settings (History.retune).
+   */
+  setRules(rules: TopicRules): void {
+    this.#rules = rules;
+    this.#history.retune();
+    this.#startSweep();
+  }
+
+  /** Applies new hub-wide history limits (a reload). */
+  setLimits(limits: HistoryLimits): void {
+    this.#history.setLimits(limits);
+  }
+
   /** Stops the sweep. */
   close(): void {
     clearInterval(this.#sweep);
+    this.#sweep = undefined;
   }
 
   /** What the history holds: topics, kept messages and their bytes. */

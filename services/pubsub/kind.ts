@@ -1,4 +1,5 @@
 import { defineServiceKind } from '../../src/kinds/define-service-kind.js';
+import { canReloadPubsub } from './can-reload.js';
 import { pubsubCodes } from './codes.js';
 import { pubsubSchema } from './schema.js';
 
@@ -14,6 +15,9 @@ export const pubsubKind = defineServiceKind({
   // the checks (and what they import) load only when a manifest uses the kind
   provision: async (ctx) => (await import('./provision.js')).provisionPubsub(ctx),
   preload: () => import('./service.js'),
+  // auth, topics, limits, origins, path and the connection limits apply in place; listen,
+  // attach and backplane replace the service (can-reload.ts says why)
+  canReload: canReloadPubsub,
   async create(ctx) {
     const { PubsubService } = await import('./service.js');
     return new PubsubService(ctx);

@@ -62,9 +62,9 @@ export class LimitWatch {
  */
 export class PublishBucket {
   /** Publishes per second (0: no limit). */
-  readonly rate: number;
+  rate: number;
   /** Publishes at once. */
-  readonly burst: number;
+  burst: number;
   #tokens: number;
   #last: number;
   #lastRefusal = Number.NEGATIVE_INFINITY;
@@ -77,6 +77,18 @@ export class PublishBucket {
     this.burst = Math.max(1, burst);
     this.#tokens = this.burst;
     this.#last = now;
+  }
+
+  /**
+   * Applies limits a reload changed (nothing when they are the same): the next publishes are
+   * counted at the new rate, and what the client saved up is cut to the new burst.
+   */
+  follow(rate: number, burst: number): void {
+    const next = Math.max(1, burst);
+    if (rate === this.rate && next === this.burst) return;
+    this.rate = rate;
+    this.burst = next;
+    this.#tokens = Math.min(this.#tokens, next);
   }
 
   /** Takes one publish at `now` (ms); false when the client is over its rate. */

@@ -6,16 +6,18 @@ import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
 import type { HttpHandle } from '../http/handle.js';
-import { Authenticator, tokenOf, type Grant } from './auth.js';
+import { Authenticator, tokenOf, verifyCurrent, type AuthContext, type Grant } from './auth.js';
 import { MemoryBackplane, type Backplane } from './backplane.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { PubsubHandle } from './handle.js';
+import { closeClients } from './drain.js';
 import { handleHttpPublish } from './http-publish.js';
-import { Hub, PublishRefused } from './hub.js';
+import { Hub } from './hub.js';
+import { makePubsubHandle } from './hub-handle.js';
 import { PublishBucket } from './limits.js';
+import { historyLimits, prepareReload, type PreparedReload } from './reload.js';
 import type { PubsubConfig } from './schema.js';
 import { TopicRules } from './topic-rules.js';
-import { checkPattern } from '../../src/net/topics.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
@@ -34,6 +36,8 @@ function refuse(socket: Duplex, status: number, text: string, extra = ''): void 
  */
 export class PubsubService implements Service {
   readonly #ctx: ServiceContext<PubsubConfig>;
+  /** The config in effect: ctx.config at first, then what each reload(next) gave. */
+  #config: PubsubConfig;
   readonly #connections = new Set<Connection>();
   readonly #handle: PubsubHandle;
   #hub: Hub | undefined;
@@ -43,7 +47,8 @@ export class PubsubService implements Service {
   #server: Server | undefined;
   #bound: ListenAddress | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
-  #cleanups: (() => void)[] = [];
+  /** Unregisters the hub from the http service it is attached to (its upgrade listener and interceptor). */
+  #detach: (() => void) | undefined;
   #accepting = false;
   /** Upgrades whose token is being verified: they count against maxConnections already. */
   #upgrading = 0;
@@ -55,8 +60,10 @@ export class PubsubService implements Service {
 
   constructor(ctx: ServiceContext<PubsubConfig>) {
     this.#ctx = ctx;
-    this.#handle = this.#makeHandle();
+    this.#config = ctx.config;
+    this.#handle = makePubsubHandle({ name: ctx.name, hub: () => this.#hub, connections: () => this.#connections.size, bound: () => this.#bound });
     const self = this;
+    // getters: a reload changes these for the connections already open
     this.#host = {
       get hub() {
         return self.#hub as Hub;
@@ -65,11 +72,21 @@ export class PubsubService implements Service {
         return self.#auth as Authenticator;
       },
       log: ctx.log,
-      maxSubscriptions: ctx.config.maxSubscriptions,
-      maxBuffered: ctx.config.maxBuffered,
-      slowConsumer: ctx.config.slowConsumer,
-      publishRate: ctx.config.limits.publishRate,
-      publishBurst: ctx.config.limits.publishBurst,
+      get maxSubscriptions() {
+        return self.#config.maxSubscriptions;
+      },
+      get maxBuffered() {
+        return self.#config.maxBuffered;
+      },
+      get slowConsumer() {
+        return self.#config.slowConsumer;
+      },
+      get publishRate() {
+        return self.#config.limits.publishRate;
+      },
+      get publishBurst() {
+        return self.#config.limits.publishBurst;
+      },
       closed: (connection) => void self.#connections.delete(connection),
     };
   }
@@ -77,23 +94,15 @@ export class PubsubService implements Service {
   /** Loads schemas and keys, connects the backplane, then takes upgrades; resolves once clients can connect. */
   async start(signal: AbortSignal): Promise<void> {
     this.#stopping = undefined;
-    const { config, name, baseDir, log } = this.#ctx;
-    let attachTo: HttpHandle | undefined;
-    if (config.attach !== undefined) {
-      const peer = this.#ctx.peer<Partial<HttpHandle>>(config.attach);
-      if (typeof peer?.onUpgrade !== 'function' || typeof peer.intercept !== 'function') {
-        throw new HendrixError('HX_ERR_PUBSUB_ATTACH', { service: name, path: ['services', name, 'attach'], location: this.#ctx.locate(['attach']), message: `\`attach: ${config.attach}\` names a service that is not of kind http` });
-      }
-      attachTo = peer as HttpHandle;
-    }
-    this.#attached = attachTo;
-    const where = { service: name, baseDir, locate: (path: readonly (string | number)[]) => this.#ctx.locate(path) };
+    const { name, log } = this.#ctx;
+    const config = this.#config;
+    const attachTo = config.attach === undefined ? undefined : this.#peerHttp(config.attach);
+    const where = this.#where();
     const rules = await TopicRules.create(config.topics, where);
     this.#auth = await Authenticator.create(config.auth, where);
     const backplane = await this.#createBackplane();
     this.#backplane = backplane;
-    const { limits } = config;
-    const hub = new Hub({ rules, backplane, log, limits: { bytes: limits.historyBytes, topics: limits.topics, idle: limits.topicIdle } });
+    const hub = new Hub({ rules, backplane, log, limits: historyLimits(config) });
     this.#hub = hub;
     // give up a little before the orchestrator's startTimeout, so the error says why (ECONNREFUSED...);
     // a controller and timer of our own: an AbortSignal.timeout() held only by AbortSignal.any()
@@ -116,35 +125,134 @@ export class PubsubService implements Service {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: false });
     this.#accepting = true;
     try {
-      if (attachTo !== undefined) {
-        this.#cleanups.push(attachTo.onUpgrade((req, socket, head) => this.#upgrade(req, socket, head)));
-        this.#cleanups.push(attachTo.intercept((req, res) => this.#request(req, res)));
-      } else {
-        await this.#listen();
-      }
+      if (attachTo !== undefined) this.#attach(attachTo);
+      else await this.#listen();
     } catch (error) {
       await this.#teardown();
       throw error;
     }
-    if (config.heartbeat > 0) {
-      this.#heartbeat = setInterval(() => {
-        for (const connection of this.#connections) connection.heartbeat();
-      }, config.heartbeat);
-    }
+    this.#startHeartbeat();
     log.info({ path: config.path, ...(config.attach ? { attach: config.attach } : { address: this.address() }), backplane: config.backplane.replace(/\/\/[^@/]*@/, '//***@') }, 'hub ready');
   }
 
+  /** Where schema and key problems are reported. */
+  #where(): AuthContext {
+    return { service: this.#ctx.name, baseDir: this.#ctx.baseDir, locate: (path) => this.#ctx.locate(path) };
+  }
+
+  /** The handle of the http service named `attach`; HX_ERR_PUBSUB_ATTACH when it is not one. */
+  #peerHttp(attach: string): HttpHandle {
+    const { name } = this.#ctx;
+    const peer = this.#ctx.peer<Partial<HttpHandle>>(attach);
+    if (typeof peer?.onUpgrade !== 'function' || typeof peer.intercept !== 'function') {
+      throw new HendrixError('HX_ERR_PUBSUB_ATTACH', { service: name, path: ['services', name, 'attach'], location: this.#ctx.locate(['attach']), message: `\`attach: ${attach}\` names a service that is not of kind http` });
+    }
+    return peer as HttpHandle;
+  }
+
+  /**
+   * Registers the hub's upgrade listener and interceptor on `http`, then removes those it had on
+   * the previous handle (a rebind): for a moment both answer, never neither.
+   */
+  #attach(http: HttpHandle): void {
+    const offUpgrade = http.onUpgrade((req, socket, head) => this.#upgrade(req, socket, head));
+    const offIntercept = http.intercept((req, res) => this.#request(req, res));
+    this.#detach?.();
+    this.#attached = http;
+    this.#detach = () => {
+      offUpgrade();
+      offIntercept();
+    };
+  }
+
+  #startHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    const every = this.#config.heartbeat;
+    if (every <= 0) return;
+    this.#heartbeat = setInterval(() => {
+      for (const connection of this.#connections) connection.heartbeat();
+    }, every);
+  }
+
+  /**
+   * Applies a changed config in place (canReloadPubsub says which fields): schemas are compiled
+   * and the JWT key read first — a broken one rejects with its HendrixError and the hub goes on
+   * with its previous config — then everything switches at once. Clients stay connected;
+   * history and ids go on. When auth changed, every connection's token is checked again:
+   * subscriptions the new permissions no longer cover end with a `revoked` error frame, and a
+   * connection whose token is no longer valid falls back to the anonymous permissions
+   * (Connection.regrade). Limits apply to what comes next.
+   */
+  async reload(next: unknown, signal: AbortSignal): Promise<void> {
+    const config = next as PubsubConfig;
+    if (this.#hub === undefined) {
+      // not running: the next start uses it
+      this.#config = config;
+      return;
+    }
+    const prepared = await prepareReload({ current: this.#config, next: config, auth: this.#auth as Authenticator, connections: this.#connections, where: this.#where(), signal });
+    if (this.#hub === undefined) return; // stopped meanwhile
+    const rechecks = this.#switch(prepared);
+    this.#ctx.log.info({ changed: prepared.changed }, 'reloaded');
+    await Promise.all(rechecks);
+  }
+
+  /** Switches to a prepared config; nothing here can fail. Returns the token checks still running. */
+  #switch(prepared: PreparedReload): Promise<void>[] {
+    const previous = this.#config;
+    const config = prepared.config;
+    const hub = this.#hub as Hub;
+    this.#config = config;
+    hub.setRules(prepared.rules);
+    hub.setLimits(historyLimits(config));
+    if (config.maxPayload !== previous.maxPayload) {
+      // ws fixes maxPayload per connection when it accepts it: the open ones keep theirs
+      this.#wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: false });
+    }
+    if (config.heartbeat !== previous.heartbeat) this.#startHeartbeat();
+    const rechecks: Promise<void>[] = [];
+    if (prepared.auth !== undefined) {
+      this.#auth = prepared.auth;
+      for (const connection of this.#connections) {
+        const graded = prepared.grants.get(connection);
+        // a connection accepted, or authenticated again, since its token was checked: check it now
+        if (graded !== undefined && graded.token === connection.token) connection.regrade(graded.grant);
+        else rechecks.push(connection.recheck());
+      }
+    }
+    return rechecks;
+  }
+
+  /**
+   * Follows the http service the hub is attached to when a reload replaced it: registers on the
+   * new instance's handle (`ctx.peer(attach)` now gives it) and unregisters from the old one.
+   * The WebSocket connections already open stay: they are sockets the hub holds, no longer the
+   * old server's requests. Called again with the old handle back when the reload rolls back.
+   */
+  async rebind(peer: string, signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    const attach = this.#config.attach;
+    if (peer !== attach || this.#hub === undefined || this.#detach === undefined) return;
+    const http = this.#peerHttp(attach);
+    if (http === this.#attached) return;
+    this.#attach(http);
+    this.#ctx.log.info({ attach }, 'rebound');
+  }
+
   async #createBackplane(): Promise<Backplane> {
-    const { config, name, log } = this.#ctx;
+    const { name, log } = this.#ctx;
+    const config = this.#config;
     if (config.backplane === 'memory') return new MemoryBackplane();
     const { RedisBackplane } = await import('./redis-backplane.js');
     return new RedisBackplane(config.backplane, { log: log.child({ component: 'backplane' }), prefix: `hendrix:${name}` });
   }
 
   async #listen(): Promise<void> {
-    const { config, name, baseDir } = this.#ctx;
+    const { name, baseDir } = this.#ctx;
+    const config = this.#config;
     const server = createServer((req, res) => {
-      if (!this.#request(req, res)) res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end(`connect with a WebSocket to ${config.path}\n`);
+      if (!this.#request(req, res)) res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' }).end(`connect with a WebSocket to ${this.#config.path}\n`);
     });
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
@@ -157,7 +265,7 @@ export class PubsubService implements Service {
 
   /** Answers HTTP publish requests under the hub path; false for every other request. */
   #request(req: IncomingMessage, res: ServerResponse): boolean {
-    const { config } = this.#ctx;
+    const config = this.#config;
     const url = req.url ?? '/';
     if (!url.startsWith(config.path)) return false;
     const rest = url.slice(config.path.length);
@@ -173,18 +281,20 @@ export class PubsubService implements Service {
   }
 
   #httpBucket(req: IncomingMessage): PublishBucket {
-    const { limits } = this.#ctx.config;
+    const { limits } = this.#config;
     let bucket = this.#httpBuckets.get(req.socket);
     if (bucket === undefined) {
       bucket = new PublishBucket(limits.publishRate, limits.publishBurst, performance.now());
       this.#httpBuckets.set(req.socket, bucket);
     }
+    bucket.follow(limits.publishRate, limits.publishBurst);
     return bucket;
   }
 
   /** Takes a WebSocket upgrade for the hub path; false to let another handler have it. */
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean | void {
-    const { config, log } = this.#ctx;
+    const { log } = this.#ctx;
+    const config = this.#config;
     const url = new URL(req.url ?? '/', 'http://hub');
     if (url.pathname !== config.path) return false;
     if (!this.#accepting) return refuse(socket, 503, 'Service Unavailable');
@@ -202,8 +312,10 @@ export class PubsubService implements Service {
     const accept = (grant: Grant, needsAuth: boolean): void => {
       if (!this.#accepting || socket.destroyed) return refuse(socket, 503, 'Service Unavailable');
       (this.#wss as WebSocketServer).handleUpgrade(req, socket, head, (ws) => {
-        const connection = new Connection(ws, socket, grant, this.#host, { needsAuth });
+        const connection = new Connection(ws, socket, grant, this.#host, { needsAuth, token });
         this.#connections.add(connection);
+        // a reload switched auth since this upgrade began: check the token under the new one
+        if (this.#auth !== auth) void connection.recheck();
       });
     };
     if (token === undefined) {
@@ -212,8 +324,7 @@ export class PubsubService implements Service {
       return;
     }
     this.#upgrading++;
-    auth
-      .verify(token)
+    verifyCurrent(() => this.#auth as Authenticator, token)
       .then(
         (grant) => (grant === undefined ? refuse(socket, 401, 'Unauthorized') : accept(grant, false)),
         () => refuse(socket, 401, 'Unauthorized'),
@@ -233,36 +344,19 @@ export class PubsubService implements Service {
 
   async #stopAll(signal: AbortSignal): Promise<void> {
     this.#accepting = false;
-    for (const cleanup of this.#cleanups.splice(0)) cleanup();
+    this.#detach?.();
+    this.#detach = undefined;
     this.#server?.close();
     clearInterval(this.#heartbeat);
-    const open = [...this.#connections];
-    if (open.length > 0) this.#ctx.log.info({ connections: open.length }, 'closing clients');
-    for (const connection of open) connection.close(1001, 'going away');
-    await new Promise<void>((done) => {
-      const check = (): void => {
-        if (this.#connections.size === 0) return finish();
-        if (signal.aborted) {
-          for (const connection of this.#connections) connection.terminate();
-          return finish();
-        }
-        timer = setTimeout(check, 20);
-      };
-      let timer: NodeJS.Timeout | undefined;
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', check);
-        done();
-      };
-      signal.addEventListener('abort', check, { once: true });
-      check();
-    });
+    if (this.#connections.size > 0) this.#ctx.log.info({ connections: this.#connections.size }, 'closing clients');
+    await closeClients(this.#connections, signal);
     await this.#teardown();
   }
 
   async #teardown(): Promise<void> {
     this.#accepting = false;
-    for (const cleanup of this.#cleanups.splice(0)) cleanup();
+    this.#detach?.();
+    this.#detach = undefined;
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     for (const connection of this.#connections) connection.terminate();
@@ -284,7 +378,7 @@ export class PubsubService implements Service {
 
   /** The WebSocket URL of the hub: on its own address, or on the http service it is attached to. */
   address(): string | undefined {
-    const path = this.#ctx.config.path === '/' ? '' : this.#ctx.config.path;
+    const path = this.#config.path === '/' ? '' : this.#config.path;
     if (this.#bound !== undefined) return formatListen(this.#bound, 'ws') + path;
     const url = this.#hub === undefined ? undefined : this.#attached?.url;
     return url?.startsWith('http') ? url.replace(/^http/, 'ws') + path : undefined;
@@ -293,46 +387,5 @@ export class PubsubService implements Service {
   /** What dependents get from `ctx.peer(name)`: publish, subscribe and stats. */
   handle(): PubsubHandle {
     return this.#handle;
-  }
-
-  #makeHandle(): PubsubHandle {
-    const name = (): string => this.#ctx.name;
-    return {
-      publish: async (topic, data) => {
-        const hub = this.#hub;
-        if (hub === undefined) throw new HendrixError('HX_ERR_PUBSUB_REJECTED', { service: name(), message: `the hub ${name()} is not running` });
-        try {
-          return (await hub.publish(topic, data)).id;
-        } catch (error) {
-          if (error instanceof PublishRefused) throw new HendrixError('HX_ERR_PUBSUB_REJECTED', { service: name(), message: `${error.code}: ${error.message}`, cause: error });
-          throw error;
-        }
-      },
-      subscribe: (pattern, listener) => {
-        const bad = checkPattern(pattern);
-        if (bad !== undefined) throw new HendrixError('HX_ERR_PUBSUB_REJECTED', { service: name(), message: `bad_topic: ${bad}` });
-        const hub = this.#hub;
-        if (hub === undefined) throw new HendrixError('HX_ERR_PUBSUB_REJECTED', { service: name(), message: `the hub ${name()} is not running` });
-        const subscriber = Hub.listener(listener);
-        hub.subscribe(pattern, subscriber);
-        return () => void hub.unsubscribe(pattern, subscriber);
-      },
-      stats: () => {
-        const hub = this.#hub;
-        const retained = hub?.retained() ?? { topics: 0, messages: 0, bytes: 0, retained: 0 };
-        return {
-          connections: this.#connections.size,
-          subscriptions: hub?.subscriptions ?? 0,
-          published: hub?.stats.published ?? 0,
-          delivered: hub?.stats.delivered ?? 0,
-          dropped: hub?.stats.dropped ?? 0,
-          topics: retained.topics,
-          historyMessages: retained.messages,
-          historyBytes: retained.bytes,
-          retainedBytes: retained.retained,
-        };
-      },
-      address: () => this.#bound,
-    };
   }
 }
