@@ -45,11 +45,17 @@ export class SniTable {
   }
 
   /**
-   * The context of a certificate listed for a server name, or undefined for the default one:
-   * the SNI callback then leaves the handshake on the server's own context, which
-   * `setSecureContext` keeps in step with the table.
+   * The context of a certificate listed for a server name, or undefined for the default one
+   * (whether a name lists it or none matches): the SNI callback then leaves the handshake on
+   * the server's own context, which `setSecureContext` keeps in step with the table — a
+   * listener with one certificate handshakes exactly as without a callback.
    */
   lookup(servername: string | undefined): SecureContext | undefined {
+    const found = this.#find(servername);
+    return found === this.#default ? undefined : found;
+  }
+
+  #find(servername: string | undefined): SecureContext | undefined {
     if (!servername) return undefined;
     const name = servername.toLowerCase().replace(/\.$/, '');
     const exact = this.#exact.get(name);
