@@ -12,7 +12,7 @@ import { PeriodicSchedule } from './schedule.js';
 import { ethertypeOf, type RawConfig } from './schema.js';
 import { FrameSender, type SenderStats } from './sender.js';
 import { prepareFrames, sourceMac, type FrameSetup } from './setup.js';
-import { HubSubscriptions, resolveHubs } from './subscriptions.js';
+import { HubSubscriptions, resolveHubs, type SubscriptionChange } from './subscriptions.js';
 import type { RawHandle } from './handle.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
@@ -141,7 +141,7 @@ export class RawService implements Service {
       return;
     }
     const prepared = prepareReload(this.#ctx, running, config, this.#loadAddon);
-    let subscribed;
+    let subscribed: SubscriptionChange;
     try {
       signal.throwIfAborted();
       subscribed = this.#subscriptions.change(prepared.targets);
