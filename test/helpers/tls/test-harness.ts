@@ -51,9 +51,15 @@ export interface TlsInstance {
 
 const running = new Set<HttpService | TlsService>();
 
-/** Starts an http service running `app` (the fixture app by default) on 127.0.0.1:0; stopped by stopTls(). */
+let webCount = 0;
+
+/**
+ * Starts an http service running `app` (the fixture app by default) on 127.0.0.1:0; stopped by
+ * stopTls(). Each has a name of its own: two instances of one name on one configured address
+ * would be a service and its replacement, the second taking the first's socket over.
+ */
 export async function startWeb(app = `${TLS_FIXTURES}app.mjs`, partial: Record<string, unknown> = {}): Promise<HttpService> {
-  const web = new HttpService(createHttpContext({ app, ...partial }));
+  const web = new HttpService(createHttpContext({ app, ...partial }, { name: `web${++webCount}` }));
   running.add(web);
   await web.start(AbortSignal.timeout(10_000));
   return web;
