@@ -1,12 +1,13 @@
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { freePort, startPebble, type Pebble } from '../../test/helpers/pebble.js';
 import { needCommand } from '../../test/helpers/system-command.js';
-import { startTls, stopTls } from '../../test/helpers/tls/test-harness.js';
+import { startTls, stopTls, tlsConfig } from '../../test/helpers/tls/test-harness.js';
 import { httpsGet } from '../../test/helpers/tls/test-client.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -93,6 +94,35 @@ describe.runIf(needCommand('pebble'))('a tls listener with acme (against pebble)
     }
     expect(after).not.toBe(before);
     expect(lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
+  }, 60_000);
+
+  it('switches to acme in place (the challenge answered by the running redirect listener) and back, an open connection staying', async () => {
+    const redirectPort = await freePort();
+    const pebble = await usePebble(redirectPort);
+    const dir = await useDir();
+    const { log, lines } = createCapturingLogger();
+    const redirect = { listen: `127.0.0.1:${redirectPort}` };
+    const { port, tls } = await startTls({ selfSigned: true, redirect }, { baseDir: dir, log });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const open = await httpsGet({ port, rejectUnauthorized: false, servername: 'localhost', agent });
+      const acme = { directory: pebble.directory, directoryCa: pebble.directoryCaFile, hosts: ['localhost'] };
+      await tls.reload(tlsConfig({ acme, redirect }), AbortSignal.timeout(30_000));
+      const root = await pebble.root();
+      const obtained = await httpsGet({ port, ca: root, servername: 'localhost' });
+      expect(obtained.socket.authorized).toBe(true);
+      expect(obtained.serverCert.fingerprint256).not.toBe(open.serverCert.fingerprint256);
+      expect((await httpsGet({ port, rejectUnauthorized: false, servername: 'localhost', agent })).socket).toBe(open.socket);
+
+      await tls.reload(tlsConfig({ selfSigned: true, redirect }), AbortSignal.timeout(10_000));
+      const back = await httpsGet({ port, rejectUnauthorized: false, servername: 'localhost' });
+      expect(back.serverCert.fingerprint256).toBe(open.serverCert.fingerprint256);
+      // no challenge answered any more: the redirect listener redirects that path like any other
+      expect((await fetch(`http://127.0.0.1:${redirectPort}/.well-known/acme-challenge/x`, { redirect: 'manual' })).status).toBe(308);
+      expect(lines.filter((l) => Number(l['level']) >= 50)).toEqual([]);
+    } finally {
+      agent.destroy();
+    }
   }, 60_000);
 
   it('fails the start with HX_ERR_TLS_ACME and the CA problem when nothing answers the challenge', async () => {

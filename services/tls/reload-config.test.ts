@@ -44,6 +44,14 @@ function closedSince(socket: { once(event: 'close', listener: () => void): unkno
   return () => closed;
 }
 
+async function until(check: () => boolean): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** What a reload rejected with. */
 async function rejection(promise: Promise<unknown>): Promise<{ code?: string; path?: unknown; message?: string }> {
   const error = await promise.then(
@@ -118,6 +126,27 @@ describe('reload in place: certificates', () => {
     await copyFile(second.certFile, join(work, 'site.crt'));
     await tls.reload(tlsConfig(config), signal());
     expect((await httpsGet({ port, ca: ca.cert, servername: 'localhost' })).serverCN).toBe('second');
+  });
+
+  it('watches the files of the new config after a reload, and no longer the old ones', async () => {
+    const [oldDir, newDir] = await Promise.all([mkdtemp(join(dir, 'watch-old-')), mkdtemp(join(dir, 'watch-new-'))]);
+    for (const [folder, pair] of [[oldDir, first], [newDir, second]] as const) {
+      await copyFile(pair.certFile, join(folder, 'site.crt'));
+      await copyFile(pair.keyFile, join(folder, 'site.key'));
+    }
+    const { log, lines } = createCapturingLogger();
+    const { port, tls } = await startTls({ cert: join(oldDir, 'site.crt'), key: join(oldDir, 'site.key') }, { baseDir: dir, log });
+    await tls.reload(tlsConfig({ cert: join(newDir, 'site.crt'), key: join(newDir, 'site.key') }), signal());
+    expect((await httpsGet({ port, ca: ca.cert, servername: 'localhost' })).serverCN).toBe('second');
+    // a change to the old files would be a reload back to them: it must not be seen
+    await copyFile(third.keyFile, join(oldDir, 'site.key'));
+    await copyFile(third.certFile, join(oldDir, 'site.crt'));
+    await copyFile(third.keyFile, join(newDir, 'site.key'));
+    await copyFile(third.certFile, join(newDir, 'site.crt'));
+    await until(() => lines.some((l) => l['msg'] === 'certificates reloaded'));
+    const reloaded = lines.filter((l) => l['msg'] === 'certificates reloaded');
+    expect(reloaded.flatMap((l) => l['files'] as string[]).every((file) => file.startsWith(newDir))).toBe(true);
+    expect((await httpsGet({ port, ca: ca.cert, servername: 'localhost' })).serverCN).toBe('third');
   });
 
   it('adds and removes SNI names, from one certificate to several and back', async () => {
