@@ -6,6 +6,9 @@ import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import type { ServiceContext } from '../../src/kinds/contract.js';
+import { appGeneration } from './app-versions.js';
+import { importGeneration } from './fresh-import.js';
+import { inNodeModules, walkModuleGraph, type ModuleGraph } from './module-graph.js';
 
 /** A Node request listener as the app exports it: `(req, res)`, maybe async, maybe with `next`. */
 export type NodeListener = (req: IncomingMessage, res: ServerResponse, ...rest: never[]) => unknown;
@@ -18,7 +21,7 @@ export interface FetchHandler {
 /** What an app module resolved to: one of the two shapes the server can run. */
 export type LoadedApp = { type: 'node'; listener: NodeListener } | { type: 'fetch'; handler: FetchHandler };
 
-/** What a factory export `(ctx) => app` receives, once, at start. */
+/** What a factory export `(ctx) => app` receives, at start (and again when a reload or a rebind runs it again). */
 export interface AppContext {
   /** The service's logger. */
   readonly log: Logger;
@@ -145,8 +148,21 @@ export type FactoryShape = { type: 'factory'; factory: (ctx: AppContext) => unkn
  * `stage` says where it failed: importing the module, or choosing and recognizing the export.
  */
 export type AppInspection =
-  | { ok: true; shape: LoadedApp | FactoryShape; where: string }
-  | { ok: false; stage: 'import' | 'export'; code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE'; message: string; cause?: unknown };
+  | { ok: true; shape: LoadedApp | FactoryShape; where: string; key: string }
+  | { ok: false; stage: 'import' | 'export'; code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE'; message: string; cause?: unknown; entry?: string };
+
+/** How inspectApp() picks the generation of the app's module graph (see app-versions.ts). */
+export interface InspectOptions {
+  /** Hash the app's project files and import a new generation when they changed (a reload, or its plan); default false (a start). */
+  readonly check?: boolean;
+  /** The module graph of an entry file, when the caller walks it anyway (default: walked here, when needed). */
+  readonly graph?: (entry: string) => Promise<ModuleGraph>;
+}
+
+/** The project files of a module graph for its digest: the modules, and the imports that do not exist yet. */
+function graphFiles(graph: ModuleGraph): string[] {
+  return [...graph.modules.map((m) => m.file), ...graph.missing.map((m) => m.resolved)];
+}
 
 /**
  * Imports an app module (`./mod.mjs`, a package, `#name` for an export) from `baseDir`, picks
@@ -154,12 +170,20 @@ export type AppInspection =
  * plan's provision step and the service's start, so both read an app the same way. Rejects
  * only with `signal`'s reason when it aborts.
  */
-export async function inspectApp(app: string, baseDir: string, signal?: AbortSignal): Promise<AppInspection> {
+export async function inspectApp(app: string, baseDir: string, signal?: AbortSignal, options: InspectOptions = {}): Promise<AppInspection> {
   const { specifier, exportName } = parseAppSpec(app);
   let namespace: Record<string, unknown>;
+  let key: string;
+  let entry: string | undefined;
   try {
-    const { url } = await resolveModule(specifier, baseDir);
-    const imported = import(url) as Promise<Record<string, unknown>>;
+    const { url, file } = await resolveModule(specifier, baseDir);
+    entry = file;
+    // a project module may have changed since it was imported: packages and file: URLs as written stay as they are
+    const project = file !== undefined && url.startsWith('file:') && !inNodeModules(file);
+    const walk = options.graph ?? walkModuleGraph;
+    const { generation } = project ? await appGeneration(file, async () => graphFiles(await walk(file)), options.check === true) : { generation: 0 };
+    key = `${url} ${generation}`;
+    const imported = importGeneration(url, generation);
     namespace = await (signal ? raceAbort(imported, signal) : imported);
   } catch (error) {
     if (signal?.aborted && error === signal.reason) throw error;
@@ -167,7 +191,7 @@ export async function inspectApp(app: string, baseDir: string, signal?: AbortSig
     const notFound = code === 'ENOENT' || (code === 'ERR_MODULE_NOT_FOUND' && !isPathSpecifier(specifier));
     const reason = error instanceof Error ? error.message : String(error);
     const message = notFound ? `app module not found: ${specifier} (${reason})` : `app module ${specifier} failed to load: ${reason}`;
-    return { ok: false, stage: 'import', code: 'HX_ERR_APP_LOAD', message, cause: error };
+    return { ok: false, stage: 'import', code: 'HX_ERR_APP_LOAD', message, cause: error, ...(entry === undefined ? {} : { entry }) };
   }
   const fail = (code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE', message: string): AppInspection => ({ ok: false, stage: 'export', code, message });
 
@@ -186,7 +210,17 @@ export async function inspectApp(app: string, baseDir: string, signal?: AbortSig
   const where = exportName ? `${specifier}#${exportName}` : specifier;
   const shape = detectShape(value);
   if (shape.type === 'unknown') return fail('HX_ERR_APP_SHAPE', `app ${where} is ${shape.found}, not a (req, res) listener, an object with fetch(request), or a factory (ctx) => app`);
-  return { ok: true, shape, where };
+  return { ok: true, shape, where, key: `${key} ${exportName ?? ''}` };
+}
+
+/** Builds the HendrixError of an app that cannot be used, at the service's `app` field. */
+export function appError(
+  ctx: Pick<ServiceContext, 'name' | 'locate'>,
+  code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE',
+  message: string,
+  cause?: unknown,
+): HendrixError {
+  return new HendrixError(code, { service: ctx.name, path: ['services', ctx.name, 'app'], location: ctx.locate(['app']), message, cause });
 }
 
 /**
@@ -196,12 +230,21 @@ export async function inspectApp(app: string, baseDir: string, signal?: AbortSig
 export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>, signal: AbortSignal): Promise<LoadedApp> {
   const app = ctx.config.app;
   if (app === undefined) throw new TypeError('loadApp: the service has no app');
-  const location = ctx.locate(['app']);
-  const fail = (code: 'HX_ERR_APP_LOAD' | 'HX_ERR_APP_SHAPE', message: string, cause?: unknown): HendrixError =>
-    new HendrixError(code, { service: ctx.name, path: ['services', ctx.name, 'app'], location, message, cause });
-
   const found = await inspectApp(app, ctx.baseDir, signal);
-  if (!found.ok) throw fail(found.code, found.message, found.cause);
+  if (!found.ok) throw appError(ctx, found.code, found.message, found.cause);
+  return makeApp(ctx, found, signal, () => ctx.config);
+}
+
+/**
+ * The runnable app of an inspected module: its shape, or what its factory returns when called
+ * now with an AppContext whose `config` reads `config()` (the service's config of the moment).
+ */
+export async function makeApp(
+  ctx: ServiceContext,
+  found: { readonly shape: LoadedApp | FactoryShape; readonly where: string },
+  signal: AbortSignal,
+  config: () => unknown,
+): Promise<LoadedApp> {
   const { shape, where } = found;
   if (shape.type !== 'factory') return shape;
 
@@ -210,17 +253,19 @@ export async function loadApp(ctx: ServiceContext<{ app?: string | undefined }>,
     name: ctx.name,
     baseDir: ctx.baseDir,
     peer: <T>(name: string) => ctx.peer<T>(name),
-    config: ctx.config,
+    get config() {
+      return config();
+    },
   };
   let made: unknown;
   try {
     made = await raceAbort(Promise.resolve().then(() => shape.factory(appContext)), signal);
   } catch (error) {
     if (signal.aborted && error === signal.reason) throw error;
-    throw fail('HX_ERR_APP_LOAD', `app factory ${where} failed: ${error instanceof Error ? error.message : String(error)}`, error);
+    throw appError(ctx, 'HX_ERR_APP_LOAD', `app factory ${where} failed: ${error instanceof Error ? error.message : String(error)}`, error);
   }
   const result = detectShape(made);
   if (result.type === 'node' || result.type === 'fetch') return result;
   const what = result.type === 'factory' ? describe(made) + ' (a factory may not return another factory)' : result.found;
-  throw fail('HX_ERR_APP_SHAPE', `app factory ${where} returned ${what}; return a (req, res) listener or an object with fetch(request)`);
+  throw appError(ctx, 'HX_ERR_APP_SHAPE', `app factory ${where} returned ${what}; return a (req, res) listener or an object with fetch(request)`);
 }

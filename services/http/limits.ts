@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { HttpLimits } from './handle.js';
 import type { HttpConfig } from './schema.js';
 
@@ -34,4 +35,34 @@ export function httpLimits(config: Pick<HttpConfig, 'headersTimeout' | 'requestT
     maxHeaderSize: config.maxHeaderSize,
     connectionsCheckingInterval: checkingInterval(headersTimeout, requestTimeout),
   });
+}
+
+/** The symbol under which Node's HTTP server keeps the timer that checks the two timeouts. */
+function checkingTimerKey(server: Server): symbol | undefined {
+  return Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connectionsCheckingInterval');
+}
+
+/**
+ * Applies limits to a running server, in place. Node reads headersTimeout, requestTimeout and
+ * keepAliveTimeout from the server at each check or response, so they apply at once, to the
+ * open connections too; maxHeaderSize is given to a connection's parser when it connects, so it
+ * applies to new connections (an open keep-alive connection keeps the size it started with).
+ * The timer that checks the timeouts is started once by the server: it is restarted at the new
+ * interval (Node 20 keeps it under a symbol; where it cannot be found the old interval stays,
+ * and the timeouts bite up to a second late).
+ */
+export function applyServerLimits(server: Server, limits: HttpLimits): void {
+  server.headersTimeout = limits.headersTimeout;
+  server.requestTimeout = limits.requestTimeout;
+  server.keepAliveTimeout = limits.keepAliveTimeout;
+  (server as { maxHeaderSize?: number }).maxHeaderSize = limits.maxHeaderSize;
+  const key = checkingTimerKey(server);
+  const holder = server as unknown as Record<symbol, NodeJS.Timeout | undefined>;
+  const timer = key === undefined ? undefined : holder[key];
+  const check = (timer as { _onTimeout?: unknown } | undefined)?._onTimeout;
+  if (key === undefined || timer === undefined || typeof check !== 'function') return;
+  if ((server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval === limits.connectionsCheckingInterval) return;
+  clearInterval(timer);
+  holder[key] = setInterval(check as () => void, limits.connectionsCheckingInterval).unref();
+  (server as { connectionsCheckingInterval?: number }).connectionsCheckingInterval = limits.connectionsCheckingInterval;
 }

@@ -1,18 +1,16 @@
 import { createRequire } from 'node:module';
-import { isAbsolute, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HendrixError, type SourceLocation } from '../../src/errors/hendrix-error.js';
+import { HendrixError } from '../../src/errors/hendrix-error.js';
 import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
 import { formatListen, isLoopback } from '../../src/kinds/fields.js';
+import { appFailureDetails, display, importChain, shown, type Related } from './app-failure.js';
 import { inspectApp, isPathSpecifier, parseAppSpec, type AppInspection } from './app-loader.js';
-import { locateImportFailure } from './import-failure.js';
 import { inNodeModules, walkModuleGraph, type GraphModule, type ModuleGraph } from './module-graph.js';
 import type { HttpConfig } from './schema.js';
 
 /** The provision context of an `http` service. */
 type HttpProvisionContext = ProvisionContext<HttpConfig & CommonServiceConfig>;
-
-type Related = { message: string; location?: SourceLocation };
 
 /**
  * The plan-time checks of an `http` service, the ones its start would otherwise hit: the app
@@ -59,10 +57,10 @@ async function locateApp(ctx: HttpProvisionContext, app: string): Promise<{ file
 /** Walks the app's project modules and, when allowed, imports it; reports what stops it. */
 async function checkApp(ctx: HttpProvisionContext, app: string, entry: string | undefined): Promise<readonly GraphModule[]> {
   const project = entry !== undefined && !inNodeModules(entry);
-  const [graph, inspection] = await Promise.all([
-    project ? walkModuleGraph(entry) : ({ modules: [], missing: [] } satisfies ModuleGraph),
-    ctx.importModules ? inspectApp(app, ctx.baseDir) : undefined,
-  ]);
+  const walked = project ? walkModuleGraph(entry) : Promise.resolve<ModuleGraph>({ modules: [], missing: [] });
+  // the plan of a reload checks the code on disk now: the app's generation follows its files (app-versions.ts)
+  const walk = (file: string): Promise<ModuleGraph> => (file === entry ? walked : walkModuleGraph(file));
+  const [graph, inspection] = await Promise.all([walked, ctx.importModules ? inspectApp(app, ctx.baseDir, undefined, { check: true, graph: walk }) : undefined]);
   for (const gap of graph.missing) {
     ctx.problem(
       new HendrixError('HX_ERR_APP_LOAD', {
@@ -82,31 +80,9 @@ async function checkApp(ctx: HttpProvisionContext, app: string, entry: string | 
 
 /** The problem of an app that cannot be used, placed in its own files when the failure says where. */
 async function inspectionProblem(ctx: HttpProvisionContext, app: string, failed: AppInspection & { ok: false }, graph: ModuleGraph): Promise<HendrixError> {
-  const plain = new HendrixError(failed.code, { path: ['app'], message: failed.message, cause: failed.cause });
-  if (failed.stage !== 'import') return plain;
-  const files = graph.modules.map((m) => m.file);
-  const failure = await locateImportFailure(failed.cause, files, ctx.baseDir);
-  if (failure === undefined) return plain;
-  const { specifier } = parseAppSpec(app);
-  const where = failure.location.file;
-  const inApp = where === files[0];
-  const message =
-    failure.kind === 'syntax'
-      ? `app module ${specifier} ${inApp ? 'has' : `cannot load: ${display(where)} has`} a syntax error: ${failure.message}`
-      : failed.message;
-  return new HendrixError(failed.code, {
-    path: ['app'],
-    message,
-    location: shown(failure.location),
-    hint: {
-      syntax: `fix the code at the place shown (\`node --check ${display(where)}\` reports the same)`,
-      link: 'import only what the module named there exports (or export it from there)',
-      throw: 'the code shown runs when the app module is imported, before any request (`hendrix check --no-import` does not import it)',
-    }[failure.kind],
-    // a syntax error's own message, the same whether Node or a test runner's loader found it
-    cause: failure.kind === 'syntax' ? new SyntaxError(failure.message, { cause: failed.cause }) : failed.cause,
-    related: [...importChain(graph, where), namedHere(ctx)],
-  });
+  const details = await appFailureDetails(app, failed, graph, ctx.baseDir);
+  if (details === undefined) return new HendrixError(failed.code, { path: ['app'], message: failed.message, cause: failed.cause });
+  return new HendrixError(failed.code, { path: ['app'], ...details, related: [...details.related, namedHere(ctx)] });
 }
 
 /** Each static folder exists and is a readable folder (one after another: their order is recorded). */
@@ -128,33 +104,8 @@ function warnExposedErrors(ctx: HttpProvisionContext): void {
   );
 }
 
-/** "imported here" for every module between the app and `file`, app first. */
-function importChain(graph: ModuleGraph, file: string): Related[] {
-  const byFile = new Map(graph.modules.map((m) => [m.file, m]));
-  const chain: Related[] = [];
-  for (let m = byFile.get(file); m?.importedAt !== undefined && m.importedBy !== undefined; m = byFile.get(m.importedBy)) {
-    chain.unshift({ message: `${display(m.file)} is imported here`, location: shown(m.importedAt) });
-    if (chain.length > graph.modules.length) break;
-  }
-  return chain;
-}
-
 /** The manifest line that names the app. */
 function namedHere(ctx: HttpProvisionContext): Related {
   const location = ctx.locate(['app']);
   return location ? { message: 'named here', location } : { message: 'named here' };
-}
-
-/** A location in an app file, displayed like the manifest's. */
-function shown(location: SourceLocation): SourceLocation {
-  return { ...location, file: display(location.file) };
-}
-
-/**
- * A file as locations show it: relative to the working directory, like the manifest files (the
- * renderer reads code frames from there), or absolute when it lies outside.
- */
-function display(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel) ? file : rel;
 }

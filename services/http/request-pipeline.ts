@@ -60,24 +60,15 @@ export class RequestPipeline {
   readonly #fault = currentFaultTag();
   readonly #sockets = new Set<TrackedSocket>();
   readonly #log: Logger;
-  readonly #accessLog: Level | undefined;
-  readonly #exposeErrors: boolean;
-  readonly #onLogClose: (this: ServerResponse) => void;
+  #accessLog: Level | undefined;
+  #exposeErrors = false;
+  #onLogClose: (this: ServerResponse) => void = () => {};
   readonly #onDrainClose: () => void;
   readonly #onSocketClose: (this: TrackedSocket) => void;
 
   constructor(options: PipelineOptions) {
     this.#log = options.log;
-    this.#exposeErrors = options.exposeErrors;
-    // the level cannot change while the service runs: decide once, not per request
-    this.#accessLog = options.accessLog !== undefined && options.log.isLevelEnabled(options.accessLog) ? options.accessLog : undefined;
-    const log = this.#log;
-    const idPrefix = this.idPrefix;
-    const level = this.#accessLog;
-    // one listener function for every response/socket; `this` is the emitter
-    this.#onLogClose = function onResponseClose(this: ServerResponse) {
-      if (level !== undefined) logAccess(log, level, idPrefix, this);
-    };
+    this.configure(options);
     this.#onDrainClose = () => {
       if (this.#draining) this.#onSettled?.();
     };
@@ -89,6 +80,23 @@ export class RequestPipeline {
     // a request's async work is blamed on this service through the request context, when it is
     // on; without it (no crosstown, no hooks: bare speed) the fault guard reads the stack
     addFaultReader(requestFault);
+  }
+
+  /**
+   * Sets the access log level and whether a 500 carries the error message (at construction, and
+   * at a reload: a request already running logs at the level it started with).
+   */
+  configure(options: Pick<PipelineOptions, 'accessLog' | 'exposeErrors'>): void {
+    const log = this.#log;
+    const idPrefix = this.idPrefix;
+    // the logger's level cannot change while the service runs: decide here, not per request
+    const level = options.accessLog !== undefined && log.isLevelEnabled(options.accessLog) ? options.accessLog : undefined;
+    this.#accessLog = level;
+    this.#exposeErrors = options.exposeErrors;
+    // one listener function for every response; `this` is the emitter
+    this.#onLogClose = function onResponseClose(this: ServerResponse) {
+      if (level !== undefined) logAccess(log, level, idPrefix, this);
+    };
   }
 
   /** The responses in flight now (a response being written on a connection this pipeline served). */
@@ -194,11 +202,12 @@ export class RequestPipeline {
     if (statics !== undefined) {
       const match = statics.match(req.url);
       if (match !== undefined) {
-        this.#serveStatic(statics, req, res, match);
+        // the app of the moment the request came: a reload meanwhile does not change it
+        this.#serveStatic(statics, req, res, match, this.#listener);
         return;
       }
     }
-    this.#dispatch(req, res, false);
+    this.#dispatch(req, res, false, this.#listener);
   }
 
   /** A request naming two hosts: 400, and over HTTP/1.1 the connection closes after it. */
@@ -218,17 +227,16 @@ export class RequestPipeline {
     return false;
   }
 
-  #serveStatic(statics: StaticFiles, req: IncomingMessage, res: ServerResponse, match: StaticMatch): void {
+  #serveStatic(statics: StaticFiles, req: IncomingMessage, res: ServerResponse, match: StaticMatch, listener: Listener | undefined): void {
     statics.serve(req, res, match).then(
       (outcome) => {
-        if (outcome !== 'served') this.#dispatch(req, res, outcome === 'method');
+        if (outcome !== 'served') this.#dispatch(req, res, outcome === 'method', listener);
       },
       (error: unknown) => this.fail(req, res, error),
     );
   }
 
-  #dispatch(req: IncomingMessage, res: ServerResponse, staticMethodMismatch: boolean): void {
-    const listener = this.#listener;
+  #dispatch(req: IncomingMessage, res: ServerResponse, staticMethodMismatch: boolean, listener: Listener | undefined): void {
     if (listener === undefined) {
       if (staticMethodMismatch) sendStatus(res, 405, { headers: { allow: 'GET, HEAD' } });
       else sendStatus(res, 404);

@@ -1,16 +1,15 @@
 import { createServer, STATUS_CODES, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { crosstownShared } from '../../src/crosstown/context.js';
-import { CrosstownRuntime, emptyStats } from '../../src/crosstown/runtime.js';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import { formatDuration } from '../../src/kinds/units.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { accessLogLevel } from './access-log.js';
-import { loadApp } from './app-loader.js';
-import { httpLimits } from './limits.js';
+import { CrosstownSlot } from './crosstown-slot.js';
+import { applyServerLimits } from './limits.js';
 import { listenOn } from '../../src/net/listen.js';
+import { changedParts, generationOf, prepareApp, prepareStatics, type Generation } from './reload.js';
 import { RequestPipeline } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
 import type { HttpHandle } from './handle.js';
@@ -36,58 +35,62 @@ function onClientError(this: Logger, error: NodeJS.ErrnoException, socket: Duple
 /**
  * The `http` kind's service: a Node HTTP server running an app module (a Node listener, a
  * `{ fetch }` handler or a factory of either) behind optional static folders, with limits, an
- * access log, graceful drain and upgrade hand-off. The constructor opens nothing.
+ * access log, graceful drain, upgrade hand-off, and in-place reloads (reload.ts). The
+ * constructor opens nothing.
  */
 export class HttpService implements Service {
   readonly #ctx: ServiceContext<HttpConfig>;
   readonly #pipeline: RequestPipeline;
   readonly #upgrades: Upgrades;
   readonly #handle: HttpHandle;
+  readonly #crosstown: CrosstownSlot;
+  /** What requests run with now: the config given at create or by the last reload, and what was prepared from it. */
+  #current: Generation;
+  /** The generation before the last reload: a reload back to its very config (a rollback) restores it. */
+  #previous: Generation | undefined;
+  /** Reloads and rebinds, one after another. */
+  #changing: Promise<unknown> = Promise.resolve();
   #server: Server | undefined;
-  #crosstown: CrosstownRuntime | undefined;
   #bound: ListenAddress | undefined;
   #stopping: Promise<void> | undefined;
   #stopRequested = false;
 
   constructor(ctx: ServiceContext<HttpConfig>) {
     this.#ctx = ctx;
+    this.#current = generationOf(ctx.config, undefined, undefined);
     this.#pipeline = new RequestPipeline({ log: ctx.log, accessLog: accessLogLevel(ctx.config.accessLog), exposeErrors: ctx.config.exposeErrors });
     this.#upgrades = new Upgrades(ctx.log);
+    const pipeline = this.#pipeline;
+    this.#crosstown = new CrosstownSlot({
+      log: ctx.log,
+      baseDir: ctx.baseDir,
+      service: ctx.name,
+      locate: (path) => ctx.locate(path),
+      requestId: (res) => pipeline.requestIdOf(res),
+      inflight: () => pipeline.inflight(),
+    });
     this.#handle = this.#makeHandle();
   }
 
   /** Loads the app, then listens; resolves once connections are accepted. */
   async start(signal: AbortSignal): Promise<void> {
-    const { config, log } = this.#ctx;
+    const { log } = this.#ctx;
+    const config = this.#current.config;
     this.#stopRequested = false;
     this.#stopping = undefined;
     this.#pipeline.resume();
     this.#upgrades.open();
     // a fresh runtime per start: the last one was drained and closed by stop
-    const pipeline = this.#pipeline;
-    const crosstown = new CrosstownRuntime({
-      config: config.crosstown,
-      log: log.child({ component: 'crosstown' }),
-      baseDir: this.#ctx.baseDir,
-      requestId: (res) => pipeline.requestIdOf(res),
-    });
-    this.#crosstown = crosstown;
-    crosstown.start();
-    pipeline.setCrosstown(crosstown);
-    // work scheduled outside any request (a timer, app start-up) goes to the first running service
-    crosstownShared.runtimes.add(crosstown);
-    if (config.static !== undefined) {
-      // loaded only when used: `send` and its MIME database cost ~40 ms of start-up
-      const { StaticFiles } = await import('./static-files.js');
-      const statics = new StaticFiles(config.static, this.#ctx.baseDir, log);
-      await statics.init(this.#ctx);
-      this.#pipeline.setStatic(statics);
-    }
-    if (config.app !== undefined) this.#pipeline.setApp(await loadApp(this.#ctx, signal));
+    this.#pipeline.setCrosstown(this.#crosstown.start(config.crosstown));
+    const statics = await prepareStatics(this.#ctx, undefined, config, log);
+    this.#pipeline.setStatic(statics);
+    const app = await prepareApp(this.#ctx, undefined, config, signal, { check: false, config: () => this.#current.config });
+    this.#pipeline.setApp(app?.app);
+    this.#current = generationOf(config, app, statics);
     signal.throwIfAborted();
     if (this.#stopRequested) throw new Error('stopped while starting');
 
-    const limits = this.#handle.limits;
+    const limits = this.#current.limits;
     const server = createServer(
       {
         headersTimeout: limits.headersTimeout,
@@ -142,7 +145,7 @@ export class HttpService implements Service {
   async #stopAll(signal: AbortSignal): Promise<void> {
     let failure: unknown;
     // the kind's config type lacks the common fields the orchestrator adds
-    const stopTimeout = (this.#ctx.config as Partial<CommonServiceConfig>).stopTimeout ?? 0;
+    const stopTimeout = (this.#current.config as Partial<CommonServiceConfig>).stopTimeout ?? 0;
     try {
       if (await this.#drainWithin(stopTimeout, signal)) {
         const name = this.#ctx.name;
@@ -156,15 +159,10 @@ export class HttpService implements Service {
     } catch (error) {
       failure = error;
     }
-    const crosstown = this.#crosstown;
-    if (crosstown !== undefined) {
-      try {
-        await crosstown.drain({ signal });
-      } catch (error) {
-        failure ??= error;
-      } finally {
-        crosstownShared.runtimes.delete(crosstown);
-      }
+    try {
+      await this.#crosstown.drain(signal);
+    } catch (error) {
+      failure ??= error;
     }
     if (failure !== undefined) throw failure;
   }
@@ -221,6 +219,57 @@ export class HttpService implements Service {
     }
   }
 
+  /**
+   * Applies a changed config (and changed app code) in place: the new app is imported (a fresh
+   * generation of its project modules when their content changed), its factory run, the static
+   * folders checked and a crosstown runtime built if needed — all before anything switches;
+   * then requests from now on get the new app, limits and logs at once, requests running finish
+   * on the old ones, and no connection closes. Rejects (with the app's file:line:col when its
+   * code fails) and keeps serving as before when preparing fails. A reload back to the very
+   * config object the service ran before the last one (a rollback) restores that app without
+   * importing: the files on disk may hold the new code.
+   */
+  reload(next: unknown, signal: AbortSignal): Promise<void> {
+    return this.#serially(() => this.#reload(next as HttpConfig, signal, false));
+  }
+
+  /**
+   * Re-attaches to a dependency a reload replaced: an app made by a factory (which may hold the
+   * dependency's handle from `ctx.peer`) is made again, from the same module and config, and
+   * takes over new requests; a plain app holds no handle and stays.
+   */
+  rebind(_peer: string, signal: AbortSignal): Promise<void> {
+    if (this.#current.app?.module.shape.type !== 'factory') return Promise.resolve();
+    return this.#serially(() => this.#reload(this.#current.config, signal, true));
+  }
+
+  #serially(run: () => Promise<void>): Promise<void> {
+    const done = this.#changing.then(run);
+    this.#changing = done.catch(() => undefined);
+    return done;
+  }
+
+  async #reload(config: HttpConfig, signal: AbortSignal, rerun: boolean): Promise<void> {
+    const { log } = this.#ctx;
+    const current = this.#current;
+    const back = !rerun && this.#previous !== undefined && config === this.#previous.config ? this.#previous : undefined;
+    const app = back ? back.app : await prepareApp(this.#ctx, current.app, config, signal, { check: true, rerun, config: () => this.#current.config });
+    const statics = back ? back.statics : await prepareStatics(this.#ctx, current, config, log);
+    signal.throwIfAborted();
+    const crosstown = this.#crosstown.prepare(config.crosstown);
+    const next = generationOf(config, app, statics);
+    // the switch: nothing below can fail, and nothing in between lets a request in
+    const host = crosstown.commit();
+    this.#pipeline.setCrosstown(host);
+    this.#pipeline.setStatic(next.statics);
+    this.#pipeline.setApp(next.app?.app);
+    this.#pipeline.configure({ accessLog: accessLogLevel(config.accessLog), exposeErrors: config.exposeErrors });
+    if (this.#server !== undefined) applyServerLimits(this.#server, next.limits);
+    this.#previous = current;
+    this.#current = next;
+    log.info({ changed: rerun ? ['app (rebound)'] : changedParts(current, next) }, 'reloaded');
+  }
+
   /** The bound address as text, for the "all ready" line. */
   address(): string | undefined {
     return this.#bound === undefined ? undefined : formatListen(this.#bound);
@@ -241,14 +290,16 @@ export class HttpService implements Service {
       get server() {
         return service.#server;
       },
-      limits: httpLimits(this.#ctx.config),
+      get limits() {
+        return service.#current.limits;
+      },
       handleRequest: this.#pipeline.handleRequest,
       handleUpgrade: this.#upgrades.dispatch,
       attachUpgrades: (server) => service.#upgrades.attach(server),
       onUpgrade: (listener) => service.#upgrades.add(listener),
       intercept: (interceptor) => service.#pipeline.intercept(interceptor),
       isUpgraded: (socket) => service.#upgrades.has(socket),
-      crosstown: { stats: () => service.#crosstown?.stats() ?? emptyStats() },
+      crosstown: { stats: () => service.#crosstown.stats() },
     };
   }
 }

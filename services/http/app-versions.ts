@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { forgetCommonJs } from './fresh-import.js';
+
+/**
+ * Which generation of an app's module graph the process imports: the plan's provision step
+ * (which imports the app to check its shape) and the service (which runs it) must agree, so
+ * that a reload checks the code it then runs and imports it once. One record per app entry
+ * file, kept on `globalThis` so that every copy of this module in the process (sources and
+ * bundle) shares it.
+ */
+interface AppVersion {
+  /** The digest of the graph the current generation was imported with (a promise: generation 0 is hashed while it imports). */
+  digest: Promise<string | undefined>;
+  /** The generation imported last. */
+  generation: number;
+  /** The highest generation given out. */
+  last: number;
+  /** Generations by digest: a graph whose content comes back reuses its generation (no new copy of the modules). */
+  readonly byDigest: Map<string, number>;
+  /** Checks of one entry run one after another (two services, or a plan and a reload, may share an app). */
+  queue: Promise<unknown>;
+}
+
+type Shared = { apps: Map<string, AppVersion> };
+const key = Symbol.for('hendrix.http.appVersions');
+const shared = ((globalThis as { [key]?: Shared })[key] ??= { apps: new Map() });
+
+/** The project files of an app's module graph, entry first (files that do not exist included: one may appear). */
+export type GraphFiles = () => Promise<readonly string[]>;
+
+/** The generation to import an app entry at, and whether it is one this process has not imported yet. */
+export interface AppGeneration {
+  readonly generation: number;
+  /** True when this generation is imported for the first time (its modules run now). */
+  readonly fresh: boolean;
+}
+
+/**
+ * The generation of an app entry's module graph to import. The first import of an entry is
+ * generation 0 (the plain URL), hashed alongside. With `check` (a reload, or the plan of one)
+ * the graph is hashed again: unchanged, the same generation (the cached modules, nothing runs
+ * again); changed, a new one, or the generation that last had exactly this content. Without
+ * `check` (a start) the current generation is used as it is.
+ */
+export function appGeneration(entry: string, files: GraphFiles, check: boolean): Promise<AppGeneration> {
+  const known = shared.apps.get(entry);
+  if (known === undefined) {
+    const digest = files().then(digestOf, () => undefined);
+    const record: AppVersion = { digest, generation: 0, last: 0, byDigest: new Map(), queue: digest };
+    void digest.then((d) => d !== undefined && record.byDigest.set(d, 0));
+    shared.apps.set(entry, record);
+    return Promise.resolve({ generation: 0, fresh: true });
+  }
+  if (!check) return Promise.resolve({ generation: known.generation, fresh: false });
+  const next = known.queue.then(() => recheck(known, files));
+  known.queue = next.catch(() => undefined);
+  return next;
+}
+
+async function recheck(record: AppVersion, files: GraphFiles): Promise<AppGeneration> {
+  const list = await files();
+  const digest = await digestOf(list);
+  if (digest === (await record.digest)) return { generation: record.generation, fresh: false };
+  const seen = record.byDigest.get(digest);
+  const generation = seen ?? ++record.last;
+  record.byDigest.set(digest, generation);
+  record.generation = generation;
+  record.digest = Promise.resolve(digest);
+  // CommonJS files are cached by path, not URL: the new generation must run them again
+  if (seen === undefined) forgetCommonJs(list);
+  return { generation, fresh: seen === undefined };
+}
+
+/** The digest of files' paths and contents, in order (a missing file counts as missing). */
+async function digestOf(files: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  const contents = await Promise.all(files.map((file) => readFile(file).catch(() => undefined)));
+  files.forEach((file, i) => {
+    const content = contents[i];
+    hash.update(`${file}\0${content === undefined ? 'missing' : content.length}\0`);
+    if (content !== undefined) hash.update(content);
+  });
+  return hash.digest('hex');
+}
+
+/** The generation an entry was imported at last (tests, diagnostics); undefined if never. */
+export function currentGeneration(entry: string): number | undefined {
+  return shared.apps.get(entry)?.generation;
+}

@@ -1,0 +1,179 @@
+import type { ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { crosstownShared, type CrosstownHost } from '../../src/crosstown/context.js';
+import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
+import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
+import type { HttpConfig } from './schema.js';
+
+type CrosstownConfig = HttpConfig['crosstown'];
+type ScheduleRequest = Parameters<CrosstownHost['schedule']>[0];
+
+/** The fields a runtime fixes when it is built: its pools, queues, drain limit and journal. */
+const RUNTIME_FIELDS = ['threads', 'processes', 'maxQueue', 'drainTimeout', 'journal'] as const;
+
+/** What a CrosstownSlot needs from its service. */
+export interface CrosstownSlotOptions {
+  readonly log: Logger;
+  readonly baseDir: string;
+  /** The service name and where its config is written, for errors. */
+  readonly service: string;
+  locate(path: readonly PathSegment[]): SourceLocation | undefined;
+  /** The request id of a response, for log lines. */
+  requestId(res: ServerResponse): string | undefined;
+  /** The responses in flight now: a retired runtime drains once they are over. */
+  inflight(): ServerResponse[];
+}
+
+/** A switch to a new crosstown config, prepared: `commit` makes it current (it cannot fail), `discard` undoes it. */
+export interface CrosstownSwitch {
+  commit(): CrosstownHost;
+  discard(): void;
+}
+
+/**
+ * The crosstown runtime of an http service across reloads. A change of the per-task defaults
+ * (skipStatus, runOnAbort, taskTimeout) keeps the runtime, its pools and its journal: a thin
+ * host passes the new defaults with each call. A change of what a runtime fixes when it is
+ * built (pool sizes, queue bound, drainTimeout, journal) builds a new runtime for the work
+ * scheduled from then on, while the old one finishes what it holds (once the requests that were
+ * running at the switch are over) and closes its pools, in the background; the service's stop
+ * waits for it.
+ */
+export class CrosstownSlot {
+  readonly #options: CrosstownSlotOptions;
+  #runtime: CrosstownRuntime | undefined;
+  /** The config the current runtime was built with. */
+  #built: CrosstownConfig | undefined;
+  #host: CrosstownHost | undefined;
+  readonly #retired = new Set<Promise<void>>();
+  #force = new AbortController();
+
+  constructor(options: CrosstownSlotOptions) {
+    this.#options = options;
+  }
+
+  /** Builds and starts a fresh runtime (a start of the service: the last one was drained by stop). */
+  start(config: CrosstownConfig): CrosstownHost {
+    this.#force = new AbortController();
+    const runtime = this.#build(config);
+    runtime.start();
+    this.#runtime = runtime;
+    this.#built = config;
+    this.#host = runtime;
+    // work scheduled outside any request (a timer, app start-up) goes to the first running service
+    crosstownShared.runtimes.add(runtime);
+    return runtime;
+  }
+
+  /** The counts of the current runtime. */
+  stats(): CrosstownStats {
+    return this.#runtime?.stats() ?? emptyStats();
+  }
+
+  /**
+   * Prepares the switch to `next`: a new runtime is built and started now (a journal opens,
+   * what it holds is replayed) when one is needed. Throws HX_ERR_HTTP_CROSSTOWN_RELOAD when the
+   * new runtime would share the current one's journal.
+   */
+  prepare(next: CrosstownConfig): CrosstownSwitch {
+    const runtime = this.#runtime;
+    const built = this.#built;
+    if (runtime === undefined || built === undefined) throw new Error('crosstown: reload before start');
+    const changed = RUNTIME_FIELDS.filter((field) => JSON.stringify(built[field]) !== JSON.stringify(next[field]));
+    if (changed.length === 0) {
+      const host = sameDefaults(built, next) ? runtime : withDefaults(runtime, next);
+      return { commit: () => this.#setHost(host), discard: () => {} };
+    }
+    if (built.journal !== false && next.journal !== false && resolve(this.#options.baseDir, built.journal) === resolve(this.#options.baseDir, next.journal)) {
+      const { service, locate } = this.#options;
+      throw new HendrixError('HX_ERR_HTTP_CROSSTOWN_RELOAD', {
+        message: `${service} (http): crosstown.${changed.join(', crosstown.')} cannot change in place while crosstown.journal (${next.journal}) is on`,
+        service,
+        path: ['services', service, 'crosstown', changed[0]!],
+        location: locate(['crosstown', changed[0]!]),
+      });
+    }
+    const fresh = this.#build(next);
+    fresh.start();
+    return {
+      commit: () => {
+        this.#retire(runtime);
+        this.#runtime = fresh;
+        this.#built = next;
+        return this.#setHost(fresh);
+      },
+      discard: () => void fresh.drain().catch(() => undefined),
+    };
+  }
+
+  /**
+   * Drains the current runtime and waits for those a reload retired (all forced when `signal`
+   * aborts); rejects with the current runtime's drain error.
+   */
+  async drain(signal: AbortSignal): Promise<void> {
+    const force = (): void => this.#force.abort(signal.reason);
+    if (signal.aborted) force();
+    else signal.addEventListener('abort', force, { once: true });
+    const runtime = this.#runtime;
+    const host = this.#host;
+    try {
+      await Promise.all([runtime?.drain({ signal }), ...this.#retired]);
+    } finally {
+      signal.removeEventListener('abort', force);
+      if (runtime !== undefined) crosstownShared.runtimes.delete(runtime);
+      if (host !== undefined) crosstownShared.runtimes.delete(host);
+    }
+  }
+
+  #build(config: CrosstownConfig): CrosstownRuntime {
+    const { log, baseDir, requestId } = this.#options;
+    return new CrosstownRuntime({ config, log: log.child({ component: 'crosstown' }), baseDir, requestId });
+  }
+
+  #setHost(host: CrosstownHost): CrosstownHost {
+    const previous = this.#host;
+    if (previous !== host) {
+      if (previous !== undefined) crosstownShared.runtimes.delete(previous);
+      crosstownShared.runtimes.add(host);
+    }
+    this.#host = host;
+    return host;
+  }
+
+  /** The old runtime drains once the requests running now (which may still schedule work on it) are over. */
+  #retire(runtime: CrosstownRuntime): void {
+    const running = this.#options.inflight().map((res) => (res.closed ? undefined : new Promise((done) => res.once('close', done))));
+    const signal = this.#force.signal;
+    const drained = Promise.all(running)
+      .then(() => runtime.drain({ signal }))
+      .catch((error: unknown) => this.#options.log.warn({ err: error }, 'crosstown runtime retired by a reload did not drain cleanly'))
+      .finally(() => {
+        crosstownShared.runtimes.delete(runtime);
+        this.#retired.delete(drained);
+      });
+    this.#retired.add(drained);
+  }
+}
+
+function sameDefaults(a: CrosstownConfig, b: CrosstownConfig): boolean {
+  return a.runOnAbort === b.runOnAbort && a.taskTimeout === b.taskTimeout && JSON.stringify(a.skipStatus) === JSON.stringify(b.skipStatus);
+}
+
+/** A host that gives each call the defaults of `config` it does not set itself, then schedules it on `runtime`. */
+function withDefaults(runtime: CrosstownHost, config: CrosstownConfig): CrosstownHost {
+  return {
+    schedule(request: ScheduleRequest): Promise<unknown> {
+      const { options } = request;
+      return runtime.schedule({
+        ...request,
+        options: {
+          ...options,
+          skipStatus: options.skipStatus ?? config.skipStatus,
+          runOnAbort: options.runOnAbort ?? config.runOnAbort,
+          timeout: options.timeout ?? config.taskTimeout,
+        },
+      });
+    },
+  };
+}
