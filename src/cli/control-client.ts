@@ -96,6 +96,11 @@ export function controlErrorOf(response: ControlResponse): HendrixError | undefi
     return new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `the control socket answered ${response.status}: ${JSON.stringify(response.body)}` });
   }
   const all = (errors as ErrorJson[]).map(fromJson);
+  const top = (response.body as { error?: { code?: unknown; message?: unknown } }).error;
+  if (top && typeof top.code === 'string' && typeof top.message === 'string' && (all.length > 1 || top.code !== all[0]!.code)) {
+    // several problems, or one under an aggregate (a manifest with a problem): the aggregate's code decides the exit
+    return new HendrixError(top.code as `HX_ERR_${string}`, { message: top.message, errors: all });
+  }
   if (all.length === 1) return all[0];
   return new HendrixError(all[0]!.code, { message: all[0]!.message, errors: all });
 }

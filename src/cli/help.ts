@@ -13,6 +13,7 @@ Usage: hendrix <command> [options]
 
 Commands:
   up [SERVICE...]   start the graph (or SERVICE and its dependencies) in the foreground
+  reload            apply the edited manifest to the running graph (--dry-run: show the diff)
   check             validate the manifest without starting anything
   config            print the resolved manifest, or --explain where a value came from
   graph             print the dependency graph and the start order
@@ -28,9 +29,33 @@ Run \`hendrix <command> --help\` for a command's options.`,
 
 Starts every service (or the named ones and their dependencies) in dependency order, then runs
 until SIGINT/SIGTERM, which stops them in reverse order; a second signal forces the stop.
+SIGHUP (or \`hendrix reload\`) applies the edited manifest to the running graph, touching only
+what changed; a problem in it changes nothing.
 
 Options:
-${COMMON}`,
+${COMMON}
+      --control PATH  the control socket \`hendrix reload\` reaches this instance through
+                      (default: derived from the manifest folder; manifest: control.path)
+      --watch         reload when the manifest, a .env file or an app module changes`,
+  reload: `Usage: hendrix reload [options] [--replace [SERVICE...]]
+
+Asks the running \`hendrix up\` of this manifest to build the plan of the edited manifest
+(same files, --env, --set and environment it started with; .env files read again), and to
+apply it: removed services stop, added ones start, changed ones are reloaded in place where
+their kind can, otherwise replaced (the new instance takes over the listening socket, the old
+one drains). Any failure rolls the whole reload back. Prints the diff and what was done.
+Exits 0; 78 when the edited manifest has problems (nothing changed); 1 when a step failed
+and the reload was rolled back, or when no instance runs.
+
+Options:
+  -f, --file FILE     the manifest the instance runs (locates its control socket)
+      --control PATH  the instance's control socket, when it was started with --control
+      --dry-run       only print the diff: added, removed, changed (old → new, secrets
+                      redacted; in place or replaced), unchanged
+      --replace       replace the changed services (or the SERVICEs named, changed or not)
+                      with new instances instead of reloading them in place
+      --format FMT    text (default) or json
+  -h, --help          show this help`,
   check: `Usage: hendrix check [options]
 
 Runs the whole manifest pipeline (load, overlay, variables, validation, graph) without starting

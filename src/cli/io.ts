@@ -13,6 +13,8 @@ export interface CliIO {
   readonly stderr: { write(text: string): unknown; isTTY?: boolean };
   /** Subscribes to SIGINT/SIGTERM; returns an unsubscribe function. */
   onSignal(listener: (signal: NodeJS.Signals) => void): () => void;
+  /** Subscribes to SIGHUP (reload); returns an unsubscribe function. */
+  onHangup(listener: () => void): () => void;
 }
 
 /** Prints an error for humans (never a stack trace for a user mistake) and returns its exit code. */

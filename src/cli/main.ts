@@ -20,6 +20,7 @@ async function builtinRegistry(): Promise<KindRegistry> {
 /** The commands, loaded on demand so `hendrix up` pays only for what it runs. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   up: async () => (await import('./up.js')).upCommand,
+  reload: async () => (await import('./reload.js')).reloadCommand,
   check: async () => (await import('./check.js')).checkCommand,
   config: async () => (await import('./config.js')).configCommand,
   graph: async () => (await import('./graph.js')).graphCommand,
@@ -75,6 +76,10 @@ const io: Omit<CliIO, 'kinds'> = {
       process.off('SIGINT', listener);
       process.off('SIGTERM', listener);
     };
+  },
+  onHangup(listener) {
+    process.on('SIGHUP', listener);
+    return () => void process.off('SIGHUP', listener);
   },
 };
 

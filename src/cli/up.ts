@@ -11,15 +11,22 @@ import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
 import { HELP } from './help.js';
 import { manifestArgs, reportError, type CliIO } from './io.js';
 import { LiveView, type TransitionEvent } from './live-view.js';
+import { createControlServer, type ControlServer } from '../runtime/control-socket.js';
+import { createReloader, type ReloadResult } from '../runtime/reload.js';
+import { controlPathOf, reloadLine, reloadRoutes } from './control.js';
+import { changedNames, watchPlan, type PlanWatcher } from './watch.js';
+
+const UP_OPTIONS = { ...MANIFEST_OPTIONS, control: { type: 'string' }, watch: { type: 'boolean' } } as const;
 
 /**
  * `hendrix up [SERVICE...]`: plan, start in dependency order, run until SIGINT/SIGTERM, stop in
  * reverse order. A second signal forces the stop (exit 2). An uncaught exception of app code
  * stops the graph the same graceful way and exits 5; an unhandled rejection traced to a service
- * crashes only that service (fault-guard.ts).
+ * crashes only that service (fault-guard.ts). SIGHUP, `hendrix reload` (through the control
+ * socket) and, with `--watch`, a saved file reload the edited manifest into the running graph.
  */
 export async function upCommand(argv: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandArgs('up', argv, MANIFEST_OPTIONS, true);
+  const { values, positionals } = parseCommandArgs('up', argv, UP_OPTIONS, true);
   if (values.help) return io.stdout.write(`${HELP.up}\n`), 0;
   // the plan imports app modules: their top-level code may fail before the graph is guarded
   const early = guardBeforeGraph();
@@ -30,7 +37,9 @@ export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   }
 }
 
-async function up(values: Parameters<typeof manifestArgs>[1], positionals: string[], io: CliIO, early: EarlyGuard): Promise<number> {
+type UpValues = Parameters<typeof manifestArgs>[1] & { control?: string | undefined; watch?: boolean | undefined };
+
+async function up(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard): Promise<number> {
   const args = manifestArgs(io, values);
   let plan: Plan;
   try {
@@ -68,6 +77,54 @@ async function up(values: Parameters<typeof manifestArgs>[1], positionals: strin
     return reportError(io, early.uncaught.error);
   }
   const orchestrator = orchestrate(plan, logger, positionals);
+  let stopRequestedFlag = false;
+  const logReload = (result: ReloadResult, ms: number): void => {
+    if (!result.applied && !result.diff.empty) return;
+    log.info({ reload: result.report?.steps ?? [], ms: Math.round(ms), fingerprint: result.fingerprint }, reloadLine(result, ms));
+  };
+  const logReloadError = (error: unknown): void => {
+    // the rendered diagnostic (file:line:col) for whoever watches the terminal; the log keeps the code
+    log.error(isHendrixError(error) ? { code: error.code, err: error } : { err: error }, 'reload failed: the running graph is unchanged');
+    if (isHendrixError(error)) reportError(io, error);
+  };
+  const reloader = createReloader({
+    files: args.files,
+    // the process environment is the one it started with; .env files are read again
+    planOptions: { ...args.options, environment: { ...args.options.environment } },
+    plan,
+    orchestrator,
+    logger,
+    onResult: logReload,
+    onError: logReloadError,
+  });
+  const routes = reloadRoutes(reloader, () => stopRequestedFlag);
+  const reloadRoute = routes['POST /reload']!;
+  let control: ControlServer | undefined = createControlServer({
+    path: controlPathOf(plan.baseDir, resolved.manifest.control.path, values.control, io.cwd, io.env),
+    log: logger.child({ service: 'hendrix' }),
+    routes: {
+      ...routes,
+      // what a client asked is logged by the instance as well
+      'POST /reload': async (request) => {
+        const t0 = performance.now();
+        try {
+          const answer = await reloadRoute(request);
+          if ('body' in answer) logReload(answer.body as ReloadResult, performance.now() - t0);
+          return answer;
+        } catch (error) {
+          logReloadError(error);
+          throw error;
+        }
+      },
+    },
+  });
+  try {
+    await control.listen();
+  } catch (error) {
+    control = undefined;
+    await flushLogger(logger);
+    return reportError(io, error);
+  }
   const selected = positionals.length ? graph.closure(positionals) : [...graph.order];
   const kindOf = (name: string) => resolved.manifest.services[name]?.kind ?? '?';
   const startTimes: { service: string; ms: number }[] = [];
@@ -109,7 +166,16 @@ async function up(values: Parameters<typeof manifestArgs>[1], positionals: strin
     return stopping;
   };
   let wake: () => void = () => {};
-  const stopRequested = new Promise<void>((resolve) => (wake = resolve));
+  const stopRequested = new Promise<void>((resolve) => (wake = resolve)).then(() => void (stopRequestedFlag = true));
+  let ready = false;
+  let hangupWhileStarting = false;
+  const unhangup = io.onHangup(() => {
+    if (stopRequestedFlag) return void log.warn('SIGHUP ignored: the graph is stopping');
+    log.info({ signal: 'SIGHUP' }, 'reloading');
+    if (ready) reloader.request();
+    else hangupWhileStarting = true;
+  });
+  let watcher: PlanWatcher | undefined;
   const unsubscribe = io.onSignal((signal) => {
     signals++;
     if (signals === 1) {
@@ -122,12 +188,18 @@ async function up(values: Parameters<typeof manifestArgs>[1], positionals: strin
     }
   });
 
-  const releaseFaults = guardFaults(plan, orchestrator, logger, (fault) => {
-    if (faulted) return;
-    faulted = fault;
-    log.info({ exit: EXIT.uncaughtException }, `stopping after an uncaught exception (exit ${EXIT.uncaughtException})`);
-    wake();
-  });
+  const releaseFaults = guardFaults(
+    plan,
+    orchestrator,
+    logger,
+    (fault) => {
+      if (faulted) return;
+      faulted = fault;
+      log.info({ exit: EXIT.uncaughtException }, `stopping after an uncaught exception (exit ${EXIT.uncaughtException})`);
+      wake();
+    },
+    reloader,
+  );
   early.release();
 
   try {
@@ -152,15 +224,29 @@ async function up(values: Parameters<typeof manifestArgs>[1], positionals: strin
     const addresses: Record<string, string> = {};
     for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
     log.info({ services: addresses }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
-    const unwatch = watchFailures(plan, orchestrator, (service, error) => {
+    const unwatch = watchFailures(() => reloader.plan, orchestrator, (service, error) => {
       failed = { service, error };
       log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
       wake();
     });
+    ready = true;
+    if (hangupWhileStarting) reloader.request();
+    if (values.watch) {
+      const env = args.options.env;
+      watcher = watchPlan(reloader.plan, env, (files) => {
+        log.info({ files }, `changed: ${changedNames(files)}`);
+        reloader.request();
+      });
+      reloader.onPlan((next) => watcher?.update(next));
+      log.info({ control: control.path }, 'watching the manifest and app files for changes');
+    }
     await stopRequested;
     unwatch();
     return await stop();
   } finally {
+    watcher?.close();
+    unhangup();
+    await control?.close().catch(() => undefined);
     unsubscribe();
     releaseFaults();
     await flushLogger(logger);

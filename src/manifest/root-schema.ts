@@ -26,6 +26,20 @@ export const loggingSchema = z
   .prefault({})
   .describe('Logging for the whole graph.');
 
+/** The `control` section: where `hendrix reload` (and the admin API) reach the running instance. */
+export const controlSchema = z
+  .strictObject({
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'The unix socket `hendrix reload` reaches this instance through (mode 0600, owner only), relative to the manifest folder. Default: $XDG_RUNTIME_DIR/hendrix/<hash of the manifest folder>.sock, else /tmp/hendrix-<uid>/<hash>.sock. `hendrix up --control PATH` overrides it.',
+      ),
+  })
+  .prefault({})
+  .describe('The control socket of the running instance.');
+
 /** The description of the `kind` key for a built-in or custom kind. */
 const KIND_DESCRIPTION =
   'The kind of service: a built-in kind, a relative path to a kind module (./my-kind.mjs), or an installed package exporting defineServiceKind(...).';
@@ -73,6 +87,7 @@ export function buildRootSchema(kinds: Iterable<readonly [string, ServiceKind]>)
     .strictObject({
       version: versionSchema,
       logging: loggingSchema,
+      control: controlSchema,
       services: z
         .record(z.string().regex(SERVICE_NAME), service)
         .describe('The services of the graph, keyed by instance name; `kind` says what each one is.'),

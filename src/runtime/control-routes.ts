@@ -93,7 +93,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function sendError(res: ServerResponse, status: number, error: HendrixError): void {
-  if (!res.headersSent) sendJson(res, status, { errors: renderErrorsJson(error) });
+  // the errors flattened, plus the one that stands for them all (HX_ERR_MANIFEST: exit 78)
+  if (!res.headersSent) sendJson(res, status, { errors: renderErrorsJson(error), error: { code: error.code, message: error.message } });
   else res.destroy();
 }
 

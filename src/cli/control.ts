@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { HendrixError } from '../errors/hendrix-error.js';
+import { formatDuration } from '../kinds/units.js';
+import { defaultControlPath } from '../runtime/control-path.js';
+import type { ControlRoutes } from '../runtime/control-socket.js';
+import type { Reloader, ReloadResult } from '../runtime/reload.js';
+
+/**
+ * Where the control socket of an instance is: `--control PATH`, else the manifest's
+ * `control.path` (relative to the manifest folder), else the default derived from the
+ * manifest folder (so that two instances in two folders do not collide).
+ */
+export function controlPathOf(baseDir: string, manifestPath: string | undefined, flag: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string {
+  if (flag) return isAbsolute(flag) ? flag : resolve(cwd, flag);
+  if (manifestPath) return isAbsolute(manifestPath) ? manifestPath : resolve(baseDir, manifestPath);
+  return defaultControlPath(baseDir, env);
+}
+
+/**
+ * The control path a client command (`hendrix reload`) uses, read without planning the
+ * manifest: the running instance plans the edited manifest and reports its problems itself, so
+ * a manifest that does not validate any more must not stop the client from reaching it. Only
+ * `control.path` of the YAML layers is read (the last layer that sets it wins); errors ignored.
+ */
+export function clientControlPath(files: readonly string[], flag: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string {
+  const absolute = files.map((f) => (isAbsolute(f) ? f : resolve(cwd, f)));
+  const baseDir = dirname(absolute[0] ?? resolve(cwd, 'hendrix.yaml'));
+  let fromManifest: string | undefined;
+  for (const file of absolute) {
+    try {
+      const doc = parse(readFileSync(file, 'utf8')) as { control?: { path?: unknown } } | null;
+      const path = doc?.control?.path;
+      if (typeof path === 'string' && path && !path.includes('${')) fromManifest = path;
+    } catch {
+      // unreadable or broken YAML: the instance will say so; the default path is still right
+    }
+  }
+  return controlPathOf(baseDir, fromManifest, flag, cwd, env);
+}
+
+/** `?replace=1` (every changed service) or `?replace=web,api` (those). */
+function replaceOf(query: URLSearchParams): boolean | string[] | undefined {
+  const value = query.get('replace');
+  if (value === null || value === '' || value === '0') return undefined;
+  if (value === '1' || value === 'true') return true;
+  return value.split(',').filter(Boolean);
+}
+
+/** The control routes of a running `hendrix up`: `POST /reload` (`?dryRun=1`, `?replace=…`). */
+export function reloadRoutes(reloader: Reloader, stopping: () => boolean): ControlRoutes {
+  return {
+    'POST /reload': async ({ query }) => {
+      if (stopping()) throw new HendrixError('HX_ERR_RELOAD_REFUSED', { message: 'reload refused: the graph is stopping; nothing was changed' });
+      const dryRun = query.get('dryRun') === '1' || query.get('dryRun') === 'true';
+      const t0 = performance.now();
+      const result = await reloader.reload({ dryRun, replace: replaceOf(query) });
+      return { body: { ...result, ms: Math.round(performance.now() - t0) } };
+    },
+    'GET /plan': () => ({ body: { fingerprint: reloader.plan.fingerprint, services: [...reloader.plan.services.values()].map((s) => ({ name: s.name, kind: s.config.kind, fingerprint: s.fingerprint })) } }),
+  };
+}
+
+/** The one short line a reload logs: what changed, in place or replaced, how long. */
+export function reloadLine(result: ReloadResult, ms: number): string {
+  if (!result.applied) return result.diff.empty ? 'reload: nothing changed' : 'reload: dry run';
+  const words: Record<string, string> = { start: 'added', reload: 'in place', replace: 'replaced', rebind: 'rebound', update: 'settings', stop: 'removed' };
+  const steps = (result.report?.steps ?? []).map((s) => `${s.service} ${words[s.action] ?? s.action} ${formatDuration(Math.round(s.ms))}`);
+  return `reloaded in ${formatDuration(Math.round(ms))}: ${steps.join(', ')}`;
+}
