@@ -103,6 +103,24 @@ describe('reload in place', () => {
     expect(late.messages('chat.lobby').map((m) => m['id'])).toEqual(ids.slice(-3));
   }, 30_000);
 
+  it('gives the topics already known their new history settings, and the hub its new limits.topics at once', async () => {
+    const { hub, url } = await startHub();
+    const handle = hub.handle();
+    for (const topic of ['t.a', 't.b', 't.c']) await handle.publish(topic, 0);
+    expect(handle.stats().topics).toBe(3);
+    await reloadHub(hub, { topics: { 't.>': { history: 2 } } });
+    const ids = [];
+    for (let i = 1; i <= 3; i++) ids.push(await handle.publish('t.a', i));
+    const client = await connect(url);
+    expect(await client.request({ type: 'subscribe', topic: 't.a', since: ids[0] })).toMatchObject({ type: 'ack', replayed: 2 });
+    expect(seqOf(ids[2] as string)).toBe(4);
+    // history off: nothing kept, a since says so; fewer topics: the least recently published go
+    await reloadHub(hub, { topics: {}, limits: { topics: 1 } });
+    expect(handle.stats()).toMatchObject({ topics: 1, historyMessages: 0 });
+    expect(await client.request({ type: 'subscribe', topic: 't.a', since: ids[0] })).toMatchObject({ type: 'ack', replayed: 0, lost: 'history' });
+    expect(seqOf(await handle.publish('t.a', 4))).toBe(5);
+  });
+
   it('applies new publish limits to the connections already open, and maxSubscriptions to their next subscribe', async () => {
     const { hub, url } = await startHub({ limits: { publishRate: 1000, publishBurst: 1000 } });
     const client = await connect(url);
