@@ -219,18 +219,6 @@ async function up(values: UpValues, positionals: string[], io: CliIO, early: Ear
     }
     view?.end();
     if (signals > 0 || faulted) return await stop();
-    const order = startTimes.map((s) => `${s.service} ${formatDuration(s.ms)}`).join(', ');
-    log.info({ order: startTimes, ms: Date.now() - started }, `started: ${order}`);
-    const addresses: Record<string, string> = {};
-    for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
-    log.info({ services: addresses }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
-    const unwatch = watchFailures(() => reloader.plan, orchestrator, (service, error) => {
-      failed = { service, error };
-      log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
-      wake();
-    });
-    ready = true;
-    if (hangupWhileStarting) reloader.request();
     if (values.watch) {
       const env = args.options.env;
       watcher = watchPlan(reloader.plan, env, (files) => {
@@ -238,8 +226,20 @@ async function up(values: UpValues, positionals: string[], io: CliIO, early: Ear
         reloader.request();
       });
       reloader.onPlan((next) => watcher?.update(next));
-      log.info({ control: control.path }, 'watching the manifest and app files for changes');
+      log.info('watching the manifest and app files for changes');
     }
+    const order = startTimes.map((s) => `${s.service} ${formatDuration(s.ms)}`).join(', ');
+    log.info({ order: startTimes, ms: Date.now() - started }, `started: ${order}`);
+    const addresses: Record<string, string> = {};
+    for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
+    log.info({ services: addresses, control: control.path }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
+    const unwatch = watchFailures(() => reloader.plan, orchestrator, (service, error) => {
+      failed = { service, error };
+      log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
+      wake();
+    });
+    ready = true;
+    if (hangupWhileStarting) reloader.request();
     await stopRequested;
     unwatch();
     return await stop();

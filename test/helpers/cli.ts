@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
@@ -33,11 +36,18 @@ export interface CliProcess {
   exited(): Promise<number | null>;
 }
 
+/**
+ * The runtime folder of the `hendrix` processes this test file spawns: the default control
+ * socket lives there, so that test files running the same example at once do not collide (an
+ * instance refuses to start while another one runs for the same manifest).
+ */
+export const RUNTIME_DIR = mkdtempSync(join(tmpdir(), 'hendrix-run-'));
+
 /** Spawns the built `hendrix` without waiting for it. */
 export function spawnCli(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', XDG_RUNTIME_DIR: RUNTIME_DIR, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
