@@ -61,10 +61,8 @@ export class LimitWatch {
  * since the client last paused for a second (MAX_REFUSED of them close it).
  */
 export class PublishBucket {
-  /** Publishes per second (0: no limit). */
-  rate: number;
-  /** Publishes at once. */
-  burst: number;
+  #rate: number;
+  #burst: number;
   #tokens: number;
   #last: number;
   #lastRefusal = Number.NEGATIVE_INFINITY;
@@ -73,10 +71,20 @@ export class PublishBucket {
 
   /** `rate`: messages per second (0: no limit); `burst`: how many may come at once. */
   constructor(rate: number, burst: number, now: number) {
-    this.rate = rate;
-    this.burst = Math.max(1, burst);
-    this.#tokens = this.burst;
+    this.#rate = rate;
+    this.#burst = Math.max(1, burst);
+    this.#tokens = this.#burst;
     this.#last = now;
+  }
+
+  /** Publishes per second (0: no limit). */
+  get rate(): number {
+    return this.#rate;
+  }
+
+  /** Publishes at once. */
+  get burst(): number {
+    return this.#burst;
   }
 
   /**
@@ -85,9 +93,9 @@ export class PublishBucket {
    */
   follow(rate: number, burst: number): void {
     const next = Math.max(1, burst);
-    if (rate === this.rate && next === this.burst) return;
-    this.rate = rate;
-    this.burst = next;
+    if (rate === this.#rate && next === this.#burst) return;
+    this.#rate = rate;
+    this.#burst = next;
     this.#tokens = Math.min(this.#tokens, next);
   }
 
