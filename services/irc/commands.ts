@@ -1,9 +1,7 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
-import type { HendrixError } from '../../src/errors/hendrix-error.js';
 import type { ServiceContext } from '../../src/kinds/contract.js';
-import { firstLine, ircError, type IrcErrorSite } from './errors.js';
+import { loadCommandsModule, type LoadedCommands } from './commands-load.js';
+import { firstLine } from './errors.js';
 import type { IncomingMessage } from './incoming.js';
 
 /** What a command handler is told about the message that called it. */
@@ -60,73 +58,50 @@ export interface CommandHost {
   notice(target: string, text: string): number;
 }
 
-/** A command name: what can follow the prefix. */
-const NAME = /^[A-Za-z][\w-]*$/;
+/** What a bot's commands reach: its name, logger, peers, and where its manifest is. */
+export type CommandsContext = Pick<ServiceContext, 'name' | 'log' | 'peer' | 'baseDir' | 'locate'>;
 
-/** What loading a commands module needs: the bot's name, the manifest folder, where `commands` is written. */
-export interface CommandsSite extends IrcErrorSite {
-  readonly baseDir: string;
+/** What the service gives its commands besides the context. */
+export interface CommandsOptions {
+  /** The command prefix now (`commandPrefix`, which a reload may change). */
+  readonly prefix: () => string;
+  /**
+   * The commands running now, shared by every version of the module a reload loads: stop
+   * waits for those of the versions before too.
+   */
+  readonly inflight: Set<Promise<void>>;
 }
 
 /**
- * Imports the commands module `file` (relative to the manifest) and returns its handlers by
- * lower-case command name: each exported function, or each function of a default-exported
- * object. A missing module, one that fails to load, or a wrong shape is HX_ERR_IRC_COMMANDS
- * at `commands`. Start and the plan's provision step both load through here.
- */
-export async function loadCommandHandlers(site: CommandsSite, file: string): Promise<Map<string, IrcCommandHandler>> {
-  const path = resolve(site.baseDir, file);
-  const fail = (message: string, cause?: unknown): HendrixError => ircError(site, 'HX_ERR_IRC_COMMANDS', ['commands'], message, cause);
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(path)) throw fail(`cannot find the commands module ${path}`, error);
-    throw fail(`cannot load the commands module ${path}: ${firstLine(error)}`, error);
-  }
-  const handlers = new Map<string, IrcCommandHandler>();
-  const add = (name: string, value: unknown, where: string): void => {
-    if (typeof value !== 'function') throw fail(`${path}: ${where} is not a function (a command handler is (message, reply, ctx) => reply text or nothing)`);
-    if (!NAME.test(name)) throw fail(`${path}: ${where} is not a command name (a letter, then letters, digits, _ or -)`);
-    handlers.set(name.toLowerCase(), value as IrcCommandHandler);
-  };
-  for (const [name, value] of Object.entries(module)) {
-    if (name === 'default') {
-      if (typeof value === 'object' && value !== null) for (const [key, fn] of Object.entries(value)) add(key, fn, `default.${key}`);
-      else add('default', value, 'the default export');
-      continue;
-    }
-    add(name, value, `export \`${name}\``);
-  }
-  if (handlers.size === 0) throw fail(`${path} exports no command: export function ping(message, reply, ctx) { return 'pong'; }`);
-  return handlers;
-}
-
-/**
- * The commands module of a bot, loaded once per start: each exported function (or each
- * function of a default-exported object) answers `<prefix><name>`. `help` lists them unless the
- * module has its own.
+ * The commands module of a bot: each exported function (or each function of a default-exported
+ * object) answers `<prefix><name>`. `help` lists them unless the module has its own. A reload
+ * loads a new one when the file or its content changed; commands already running finish with
+ * the handlers they started with.
  */
 export class IrcCommands {
-  readonly #handlers: ReadonlyMap<string, IrcCommandHandler>;
-  readonly #ctx: ServiceContext<{ commandPrefix: string }>;
-  readonly #inflight = new Set<Promise<void>>();
+  /** The module loaded: file, content digest, handlers. */
+  readonly module: LoadedCommands;
+  readonly #ctx: CommandsContext;
+  readonly #options: CommandsOptions;
 
-  private constructor(handlers: Map<string, IrcCommandHandler>, ctx: ServiceContext<{ commandPrefix: string }>) {
-    this.#handlers = handlers;
+  private constructor(module: LoadedCommands, ctx: CommandsContext, options: CommandsOptions) {
+    this.module = module;
     this.#ctx = ctx;
+    this.#options = options;
   }
 
-  /** Loads `file` (relative to the manifest); a missing module or a wrong shape is HX_ERR_IRC_COMMANDS. */
-  static async load(ctx: ServiceContext<{ commands?: string | undefined; commandPrefix: string }>, file: string): Promise<IrcCommands> {
-    const handlers = await loadCommandHandlers(ctx, file);
-    return new IrcCommands(handlers, ctx as unknown as ServiceContext<{ commandPrefix: string }>);
+  /**
+   * Loads `file` (relative to the manifest); a missing module or a wrong shape is
+   * HX_ERR_IRC_COMMANDS. Returns `current` itself when `file` is its module, unchanged.
+   */
+  static async load(ctx: CommandsContext, file: string, options: CommandsOptions, current?: IrcCommands): Promise<IrcCommands> {
+    const module = await loadCommandsModule(ctx, file, current?.module);
+    return current !== undefined && module === current.module ? current : new IrcCommands(module, ctx, options);
   }
 
   /** The command names, sorted. */
   get names(): string[] {
-    return [...this.#handlers.keys()].sort();
+    return [...this.module.handlers.keys()].sort();
   }
 
   /**
@@ -135,14 +110,14 @@ export class IrcCommands {
    * is not run.
    */
   dispatch(message: IncomingMessage, host: CommandHost, allow: (nick: string, command: string) => boolean = () => true): boolean {
-    const prefix = this.#ctx.config.commandPrefix;
+    const prefix = this.#options.prefix();
     if (message.action || !message.text.startsWith(prefix)) return false;
     const rest = message.text.slice(prefix.length);
     const match = /^(\S+)\s*(.*)$/s.exec(rest);
     if (match === null) return false;
     const name = (match[1] as string).toLowerCase();
     const argText = (match[2] ?? '').trim();
-    const handler = this.#handlers.get(name) ?? (name === 'help' ? this.#help : undefined);
+    const handler = this.module.handlers.get(name) ?? (name === 'help' ? this.#help : undefined);
     if (handler === undefined) return false;
     if (!allow(message.nick, name)) return true;
     const replyTo = message.channel ?? message.nick;
@@ -184,15 +159,11 @@ export class IrcCommands {
         }
       }
     })();
-    this.#inflight.add(run);
-    void run.finally(() => this.#inflight.delete(run));
+    const inflight = this.#options.inflight;
+    inflight.add(run);
+    void run.finally(() => inflight.delete(run));
     return true;
   }
 
-  /** Resolves once every command running now has finished. */
-  async settled(): Promise<void> {
-    await Promise.allSettled([...this.#inflight]);
-  }
-
-  readonly #help: IrcCommandHandler = () => `commands: ${this.names.map((n) => `${this.#ctx.config.commandPrefix}${n}`).join(' ')}`;
+  readonly #help: IrcCommandHandler = () => `commands: ${this.names.map((n) => `${this.#options.prefix()}${n}`).join(' ')}`;
 }

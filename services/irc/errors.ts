@@ -10,8 +10,8 @@ export interface IrcErrorSite {
   locate(path: readonly PathSegment[]): SourceLocation | undefined;
 }
 
-/** A HendrixError about `path` of the service's config: `services.<name>.<path>` with its file:line. */
-export function ircError(site: IrcErrorSite, code: ErrorCode, path: readonly PathSegment[], message: string, cause?: unknown): HendrixError {
+/** A HendrixError about `path` of the service's config: `services.<name>.<path>` with its file:line (and other places it concerns). */
+export function ircError(site: IrcErrorSite, code: ErrorCode, path: readonly PathSegment[], message: string, cause?: unknown, related?: HendrixError['related']): HendrixError {
   const location = site.locate(path);
   return new HendrixError(code, {
     service: site.name,
@@ -19,6 +19,7 @@ export function ircError(site: IrcErrorSite, code: ErrorCode, path: readonly Pat
     message,
     ...(location === undefined ? {} : { location }),
     ...(cause === undefined ? {} : { cause }),
+    ...(related === undefined ? {} : { related }),
   });
 }
 

@@ -15,6 +15,11 @@ export const ircKind = defineServiceKind({
   // a bot listens on nothing: no `listens`
   // the checks (and what they import) load only when a manifest uses the kind
   provision: async (ctx) => (await import('./provision.js')).provisionIrc(ctx),
+  // every field applies in place (reload.ts): channels are joined and parted, the relay, the
+  // commands and the limits switched on the same connection; a new server, nick, TLS or
+  // credentials reconnect in place (QUIT, then connect), so no second instance ever competes
+  // for the nick. The files a bot depends on, the commands module and the CA, are read again.
+  canReload: ({ files }) => files.every((f) => f.role === 'commands' || f.role === 'ca'),
   preload: () => import('./service.js'),
   async create(ctx) {
     // the implementation (irc-framework) loads only when a manifest uses the kind

@@ -66,7 +66,7 @@ const CHANNEL_START = /^[#&!+]/;
  * out the oldest reply; a reply finding it full is dropped. Every drop is counted and logged.
  */
 export class OutgoingQueue {
-  readonly #o: OutgoingQueueOptions;
+  #o: OutgoingQueueOptions;
   readonly #bucket: TokenBucket;
   readonly #relayed: QueuedLine[] = [];
   readonly #replies: QueuedLine[] = [];
@@ -83,9 +83,22 @@ export class OutgoingQueue {
   constructor(options: OutgoingQueueOptions) {
     this.#o = options;
     this.#bucket = new TokenBucket({ burst: options.burst, interval: options.interval, clock: options.clock });
-    const { log, clock, maxQueue, relayMaxAge } = options;
-    this.#full = new ThrottledWarning({ log, clock, code: 'HX_ERR_IRC_QUEUE_FULL', message: (n) => `outgoing queue full (${maxQueue} lines): ${n} line(s) dropped` });
-    this.#expired = new ThrottledWarning({ log, clock, code: 'HX_ERR_IRC_RELAY_EXPIRED', message: (n) => `${n} relayed line(s) older than relayMaxAge (${relayMaxAge} ms) dropped` });
+    const { log, clock } = options;
+    this.#full = new ThrottledWarning({ log, clock, code: 'HX_ERR_IRC_QUEUE_FULL', message: (n) => `outgoing queue full (${this.#o.maxQueue} lines): ${n} line(s) dropped` });
+    this.#expired = new ThrottledWarning({ log, clock, code: 'HX_ERR_IRC_RELAY_EXPIRED', message: (n) => `${n} relayed line(s) older than relayMaxAge (${this.#o.relayMaxAge} ms) dropped` });
+  }
+
+  /**
+   * Changes the limits (a reload), keeping what is queued: the rate applies from the next line
+   * on; a smaller `maxQueue` refuses new lines until the queue is below it.
+   */
+  configure(limits: Pick<OutgoingQueueOptions, 'burst' | 'interval' | 'maxQueue' | 'relayMaxAge' | 'nickBytes'>): void {
+    const { burst, interval, maxQueue, relayMaxAge, nickBytes } = limits;
+    this.#o = { ...this.#o, burst, interval, maxQueue, relayMaxAge, nickBytes };
+    this.#bucket.configure({ burst, interval });
+    // a line waiting for a token of the old rate may go now
+    this.#cancelTimer();
+    this.#pump();
   }
 
   /** The number of the connection attached now; undefined while none is. */

@@ -1,6 +1,6 @@
 /**
  * Bits of the IRC protocol the session needs: the numerics that refuse a JOIN, how socket
- * errors read, and JOIN lines for a channel list.
+ * errors read, and JOIN and PART lines for a channel list.
  */
 
 /** A channel to join, as JOIN lines need it. */
@@ -59,6 +59,22 @@ export function joinLines(channels: readonly JoinSpec[]): string[] {
     if (names.join(',').length + keys.join(',').length + channel.name.length + (channel.key?.length ?? 0) > 400) flush();
     names.push(channel.name);
     if (channel.key !== undefined) keys.push(channel.key);
+  }
+  flush();
+  return lines;
+}
+
+/** PART lines for `names` with `message`, each well under 512 bytes. */
+export function partLines(names: readonly string[], message: string): string[] {
+  const lines: string[] = [];
+  let batch: string[] = [];
+  const flush = (): void => {
+    if (batch.length > 0) lines.push(`PART ${batch.join(',')} :${message}`);
+    batch = [];
+  };
+  for (const name of names) {
+    if (batch.join(',').length + name.length > 300) flush();
+    batch.push(name);
   }
   flush();
   return lines;

@@ -1,5 +1,5 @@
 import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/contract.js';
-import { loadCommandHandlers } from './commands.js';
+import { loadCommandHandlers } from './commands-load.js';
 import type { IrcConfig } from './schema.js';
 import { readTlsCa } from './tls-ca.js';
 

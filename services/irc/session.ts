@@ -9,16 +9,12 @@ import type { Clock, TimerHandle } from '../../src/runtime/clock.js';
 import { ircError } from './errors.js';
 import { NickChooser } from './nicks.js';
 import type { IrcConfig } from './schema.js';
-import { JOIN_REFUSALS, NETWORK_CODES, describeSocketError, joinLines } from './protocol.js';
+import { ChannelJoins, type ChannelSpec } from './channel-joins.js';
+import { JOIN_REFUSALS, NETWORK_CODES, describeSocketError } from './protocol.js';
 import type { CtcpRequest, IncomingMessage } from './incoming.js';
 import { createTransportClass, type TransportTls } from './transport.js';
 
-/** A channel to join, with where it is in the manifest. */
-export interface ChannelSpec {
-  readonly name: string;
-  readonly key: string | undefined;
-  readonly index: number;
-}
+export type { ChannelSpec } from './channel-joins.js';
 
 /** What a session needs from the service. */
 export interface SessionOptions {
@@ -32,6 +28,8 @@ export interface SessionOptions {
   locate(path: readonly PathSegment[]): SourceLocation | undefined;
   readonly log: Logger;
   readonly clock: Clock;
+  /** How long after a kick the bot joins the channel again (`reconnect.initial` now). */
+  rejoinDelay(): number;
   /** A message arrived (only once the session is ready). */
   onMessage(message: IncomingMessage): void;
   /** A CTCP request arrived (only once the session is ready); the service answers it or not. */
@@ -57,7 +55,7 @@ export class IrcSession {
   readonly #o: SessionOptions;
   readonly #client: Client;
   readonly #nicks: NickChooser;
-  #pending = new Map<string, ChannelSpec>();
+  readonly #joins: ChannelJoins;
   #registered = false;
   #loggedIn = false;
   #ready = false;
@@ -71,9 +69,29 @@ export class IrcSession {
   #closedWaiters: (() => void)[] = [];
 
   constructor(options: SessionOptions) {
+    const session = this;
     this.#o = options;
     this.#nicks = new NickChooser(options.config.nick, options.config.altNicks);
     this.#client = new Client();
+    this.#joins = new ChannelJoins(
+      {
+        raw: (line) => this.#client.raw(line),
+        get ready() {
+          return session.ready;
+        },
+        setTimer: (fn, ms) => void this.#setTimer(fn, ms),
+        refusal: (channel, why) => this.#error('HX_ERR_IRC_JOIN', `cannot join ${channel.name}: ${why}`, ['channels', channel.index]),
+        lost: (channel) => this.#error('HX_ERR_IRC_CONNECT', `the connection closed before ${channel.name} was joined`, ['server']),
+        rejoinDelay: () => options.rejoinDelay(),
+        log: options.log,
+      },
+      options.channels,
+    );
+  }
+
+  /** The channels of this connection: joined at registration, changed by a reload. */
+  get channels(): ChannelJoins {
+    return this.#joins;
   }
 
   /** The bot's nick on this connection. */
@@ -191,6 +209,7 @@ export class IrcSession {
     connection.transport?.disposeSocket();
     connection.clearTimers();
     this.#client.removeAllListeners();
+    this.#joins.abandon();
     for (const resolve of this.#closedWaiters.splice(0)) resolve();
   }
 
@@ -217,14 +236,10 @@ export class IrcSession {
       return;
     }
     if (!this.#registered) return this.#onRegistrationLine(message);
-    if (command === 'JOIN' && this.#isMe(message.nick)) return this.#joined(params[0] ?? '');
+    if (command === 'JOIN' && this.#isMe(message.nick)) return this.#joins.joined(params[0] ?? '');
     const refusal = JOIN_REFUSALS[command];
-    if (refusal !== undefined) {
-      const channel = this.#pending.get((params[1] ?? '').toLowerCase());
-      if (channel !== undefined) this.#joinRefused(channel, `${refusal}${params[2] ? ` (${params[params.length - 1]})` : ''}`);
-      return;
-    }
-    if (command === 'KICK' && this.#isMe(params[1])) this.#kicked(params[0] ?? '', message.nick, params[2] ?? '');
+    if (refusal !== undefined) return this.#joins.refused(params[1] ?? '', `${refusal}${params[2] ? ` (${params[params.length - 1]})` : ''}`);
+    if (command === 'KICK' && this.#isMe(params[1])) this.#joins.kicked(params[0] ?? '', message.nick, params[2] ?? '');
   }
 
   #onRegistrationLine(message: IrcMessage): void {
@@ -270,47 +285,18 @@ export class IrcSession {
   }
 
   #welcomed(): void {
-    const { config, channels, log } = this.#o;
+    const { config, log } = this.#o;
     this.#registered = true;
     if (config.sasl !== undefined && !this.#loggedIn) {
       this.#fail?.(this.#error('HX_ERR_IRC_REGISTER', `not logged in as ${config.sasl.account}: the server finished registration without SASL`, ['sasl']));
       return;
     }
     log.debug({ nick: this.#client.user.nick }, 'registered');
-    this.#pending = new Map(channels.map((c) => [c.name.toLowerCase(), c]));
-    if (channels.length === 0) return this.#succeed();
-    for (const line of joinLines(channels)) this.#client.raw(line);
-  }
-
-  #joined(channel: string): void {
-    const spec = this.#pending.get(channel.toLowerCase());
-    if (spec === undefined) return;
-    this.#pending.delete(channel.toLowerCase());
-    this.#o.log.debug({ channel }, 'joined');
-    if (this.#pending.size === 0 && !this.#ready) this.#succeed();
-  }
-
-  #joinRefused(channel: ChannelSpec, why: string): void {
-    const error = this.#error('HX_ERR_IRC_JOIN', `cannot join ${channel.name}: ${why}`, ['channels', channel.index]);
-    if (!this.#ready) {
-      this.#fail?.(error);
-      return;
-    }
-    // a rejoin after a kick: the bot stays up for its other channels
-    this.#pending.delete(channel.name.toLowerCase());
-    this.#o.log.error({ code: error.code, channel: channel.name, reason: why, location: error.location }, error.message);
-  }
-
-  #kicked(channel: string, by: string, reason: string): void {
-    const spec = this.#o.channels.find((c) => c.name.toLowerCase() === channel.toLowerCase());
-    const delay = this.#o.config.reconnect.initial;
-    this.#o.log.warn({ channel, by, reason, rejoinIn: delay }, 'kicked from a channel');
-    if (spec === undefined) return;
-    this.#setTimer(() => {
-      if (!this.ready) return;
-      this.#pending.set(spec.name.toLowerCase(), spec);
-      for (const line of joinLines([spec])) this.#client.raw(line);
-    }, delay);
+    // ready once in every channel; a refusal fails the start (a closed connection fails it first)
+    this.#joins.join(this.#joins.wanted).then(
+      () => this.#succeed(),
+      (error: HendrixError) => this.#fail?.(error),
+    );
   }
 
   #onMessage(event: MessageEvent, action: boolean): void {

@@ -5,8 +5,8 @@ import type { Clock } from '../../src/runtime/clock.js';
  * continuously on the injected clock; `interval` 0 means no limit.
  */
 export class TokenBucket {
-  readonly #burst: number;
-  readonly #interval: number;
+  #burst: number;
+  #interval: number;
   readonly #clock: Clock;
   #tokens: number;
   #last: number;
@@ -28,6 +28,16 @@ export class TokenBucket {
       return 0;
     }
     return Math.max(1, Math.ceil((1 - this.#tokens) * this.#interval));
+  }
+
+  /** Changes the burst and the rate (a reload): the tokens earned so far are kept, up to the new burst. */
+  configure(options: { burst: number; interval: number }): void {
+    if (this.#interval > 0) this.#refill();
+    else this.#tokens = this.#burst;
+    this.#burst = options.burst;
+    this.#interval = options.interval;
+    this.#tokens = Math.min(this.#tokens, options.burst);
+    this.#last = this.#clock.now();
   }
 
   /** The tokens there now (fractional). */

@@ -29,7 +29,7 @@ const DEFAULT_MAX_USERS = 4_096;
  * What is over the limit is ignored (not answered), counted and logged — at most every 10 s.
  */
 export class UserRateLimiter {
-  readonly #o: UserRateOptions;
+  #o: UserRateOptions;
   readonly #users = new Map<string, UserBucket>();
   readonly #max: number;
   readonly #warning: ThrottledWarning;
@@ -77,6 +77,12 @@ export class UserRateLimiter {
     }
     this.#warning.add(1, { nick, what, burst, interval });
     return false;
+  }
+
+  /** Changes the limit (a reload): each user's bucket refills at the new rate, up to the new burst. */
+  configure(limit: { burst: number; interval: number }): void {
+    this.#o = { ...this.#o, burst: limit.burst, interval: limit.interval };
+    for (const user of this.#users.values()) user.tokens = Math.min(user.tokens, limit.burst);
   }
 
   /** Forgets every user (a new connection). */
