@@ -10,7 +10,7 @@ import { forgetCommonJs } from './fresh-import.js';
  * bundle) shares it.
  */
 interface AppVersion {
-  /** The digest of the graph the current generation was imported with (a promise: generation 0 is hashed while it imports). */
+  /** The digest of the graph the current generation was imported with (a promise while the first one is computed). */
   digest: Promise<string | undefined>;
   /** The generation imported last. */
   generation: number;
@@ -38,7 +38,9 @@ export interface AppGeneration {
 
 /**
  * The generation of an app entry's module graph to import. The first import of an entry is
- * generation 0 (the plain URL), hashed alongside. With `check` (a reload, or the plan of one)
+ * generation 0 (the plain URL), hashed before it imports (hashed after, a file saved meanwhile
+ * would pass for imported; hashed before, it only costs one more generation at the next
+ * reload). With `check` (a reload, or the plan of one)
  * the graph is hashed again: unchanged, the same generation (the cached modules, nothing runs
  * again); changed, a new one, or the generation that last had exactly this content. Without
  * `check` (a start) the current generation is used as it is.
@@ -48,9 +50,11 @@ export function appGeneration(entry: string, files: GraphFiles, check: boolean):
   if (known === undefined) {
     const digest = files().then(digestOf, () => undefined);
     const record: AppVersion = { digest, generation: 0, last: 0, byDigest: new Map(), queue: digest };
-    void digest.then((d) => d !== undefined && record.byDigest.set(d, 0));
     shared.apps.set(entry, record);
-    return Promise.resolve({ generation: 0, fresh: true });
+    return digest.then((d) => {
+      if (d !== undefined) record.byDigest.set(d, 0);
+      return { generation: 0, fresh: true };
+    });
   }
   if (!check) return Promise.resolve({ generation: known.generation, fresh: false });
   const next = known.queue.then(() => recheck(known, files));

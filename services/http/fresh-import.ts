@@ -81,3 +81,8 @@ export function forgetCommonJs(files: readonly string[]): void {
   const cache = createRequire(import.meta.url).cache;
   for (const file of files) delete cache[file];
 }
+
+/** Whether the resolution hook is registered in this process (diagnostics: it is, only after a reload imported changed app code). */
+export function versioningActive(): boolean {
+  return ready !== undefined;
+}
