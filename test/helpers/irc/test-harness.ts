@@ -29,9 +29,14 @@ export interface IrcContextOptions {
   name?: string;
 }
 
+/** A partial irc config, validated (defaults applied) as the manifest would: what a test hands reload(). */
+export function ircConfig(partial: Record<string, unknown>): TestIrcConfig {
+  return testSchema.parse({ kind: 'irc', ...partial });
+}
+
 /** Builds an irc context from a partial config, validated (defaults applied) as the manifest would. */
 export function createIrcContext(partial: Record<string, unknown>, options: IrcContextOptions = {}): IrcTestContext {
-  const config = testSchema.parse({ kind: 'irc', ...partial });
+  const config = ircConfig(partial);
   return createKindContext('irc', config, { name: options.name ?? 'bot', baseDir: options.baseDir ?? IRC_FIXTURES, peers: options.peers, log: options.log, line: 20 });
 }
 
@@ -69,14 +74,26 @@ export interface Seen {
   readonly at: number;
 }
 
+/** A JOIN or PART the observer saw in one of its channels. */
+export interface Membership {
+  readonly type: 'join' | 'part';
+  readonly nick: string;
+  readonly channel: string;
+  /** The PART message. */
+  readonly message: string;
+}
+
 /**
  * A second IRC client (irc-framework, as the issue asks) that watches channels: what the
- * channel sees, who is in it, and QUIT messages. No pings of its own, so it leaves no timers.
+ * channel sees, who is in it, who joins and parts, and QUIT messages. No pings of its own, so
+ * it leaves no timers.
  */
 export class Observer {
   readonly client = new Client();
   readonly seen: Seen[] = [];
   readonly quits: { nick: string; message: string }[] = [];
+  /** JOINs and PARTs of others in the observer's channels, in order. */
+  readonly memberships: Membership[] = [];
   /** CTCP answers received (`VERSION hendrix`), by whom. */
   readonly ctcpResponses: { nick: string; message: string }[] = [];
   readonly #waiters = new Set<() => void>();
@@ -97,6 +114,44 @@ export class Observer {
       this.quits.push({ nick: event.nick, message: event.message });
       this.#wake();
     });
+    const member = (type: Membership['type']) => (event: { nick: string; channel: string; message?: string }) => {
+      if (event.nick === this.client.user.nick) return;
+      this.memberships.push({ type, nick: event.nick, channel: event.channel, message: event.message ?? '' });
+      this.#wake();
+    };
+    this.client.on('join', member('join'));
+    this.client.on('part', member('part'));
+  }
+
+  /** The JOINs (or PARTs) of `nick` seen, as channel names (lower case). */
+  channelsOf(type: Membership['type'], nick: string): string[] {
+    return this.memberships.filter((m) => m.type === type && m.nick === nick).map((m) => m.channel.toLowerCase());
+  }
+
+  /** Waits until `predicate` holds for the observer's records (5 s by default); `what` names it in the timeout error. */
+  async until(predicate: () => boolean, what: string, ms = 5_000): Promise<void> {
+    await this.waitFor(predicate, ms, `${what}; joins/parts: ${JSON.stringify(this.memberships)}; quits: ${JSON.stringify(this.quits)}`);
+  }
+
+  /**
+   * When the server says `nick` signed on (WHOIS, RPL_WHOISIDLE: seconds since the epoch):
+   * the server's own view of the connection — the same value means the same connection.
+   */
+  signon(nick: string): Promise<number> {
+    return withTimeout(
+      new Promise<number>((resolve, reject) => {
+        const onWhois = (event: { nick: string; logon?: string; error?: string }): void => {
+          if (event.nick.toLowerCase() !== nick.toLowerCase()) return;
+          this.client.off('whois', onWhois);
+          if (event.logon === undefined) reject(new Error(`WHOIS ${nick}: no signon time (${event.error ?? 'no such nick?'})`));
+          else resolve(Number(event.logon));
+        };
+        this.client.on('whois', onWhois);
+        this.client.raw('WHOIS', nick);
+      }),
+      5_000,
+      `WHOIS ${nick}`,
+    );
   }
 
   /** Connects as `nick` to `127.0.0.1:port` and joins `channels` (with keys: `#c key`). */
