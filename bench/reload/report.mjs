@@ -26,6 +26,7 @@ export function summarize(runs) {
     max: Math.max(...runs.map((r) => r.wrk.max)),
     newContent: { median: times.length ? median(times) : NaN, max: times.length === reloads.length ? Math.max(...times) : Infinity, all: reloads.map((r) => r.ms) },
     commandMs: reloads.map((r) => r.commandMs),
+    appliedMs: reloads.map((r) => r.appliedMs),
     via: reloads.map((r) => r.via),
     failedReloads: reloads.filter((r) => r.exit !== 0 || Number.isNaN(r.ms)).length,
     reloads: reloads.length,
@@ -41,8 +42,10 @@ export function summarize(runs) {
 
 const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : x === Infinity ? 'never' : '—');
 const codesText = (codes) => Object.entries(codes).map(([code, n]) => `${code}×${n}`).join(' ') || '—';
-/** hendrix's figure over the peer's: a ratio when the peer's is not 0, else "a vs b". */
-const ratio = (a, b, d = 2) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(d)}×` : `${f(a, d === 2 ? 1 : 0)} vs ${f(b, d === 2 ? 1 : 0)}`);
+/** hendrix's figure over the peer's, or "a vs b" when the peer's is not a positive number. */
+const ratio = (a, b) => (b > 0 && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : `${f(a, 1)} vs ${f(b, 1)}`);
+/** Counts of failures side by side (a ratio of 0 to something says less than "0 vs 90"). */
+const versus = (a, b, d = 0) => `${f(a, d)} vs ${f(b, d)}`;
 
 /** Prints the table, the per-reload details, the ratios and the goal. */
 export function printReport(summaries, { seconds, reloads, rounds, clients }) {
@@ -51,7 +54,7 @@ export function printReport(summaries, { seconds, reloads, rounds, clients }) {
     `bench/reload — ${rounds} round(s) of ${seconds} s: wrk -c32 -t2 --latency on a hello page, ${clients} WebSocket clients publishing through the hub, ${reloads} reloads each changing the page's text; node ${process.version}, ${os.availableParallelism()} CPUs, load ${os.loadavg()[0].toFixed(2)}`,
   );
   const head = ['contender', 'failed req', 'p99 ms', 'max ms', 'new content ms med/max', 'WS dropped/reload', 'close codes', 'fresh conn failed', 'msgs lost/sent'];
-  const widths = [20, 10, 8, 8, 22, 17, 14, 17, 14];
+  const widths = [20, 10, 8, 8, 22, 17, 18, 17, 14];
   const line = (cells) => console.log(cells.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  '));
   line(head);
   for (const name of names) {
@@ -61,21 +64,23 @@ export function printReport(summaries, { seconds, reloads, rounds, clients }) {
   console.log('');
   for (const name of names) {
     const s = summaries[name];
-    const each = s.newContent.all.map((ms, i) => `${f(ms, 1)}${s.via[i] !== s.via[0] ? ` (${s.via[i]})` : ''}`).join(', ');
+    const via = s.via.find((v) => !v.startsWith('kill')) ?? s.via[0];
+    const each = s.newContent.all.map((ms, i) => `${f(ms, 1)}${s.via[i] !== via ? ` (${s.via[i]})` : ''}`).join(', ');
     const commands = s.commandMs.map((ms) => (ms === null ? 'HUP' : f(ms))).join(', ');
+    const applied = s.appliedMs.some((ms) => ms !== null) ? `; applied (the instance's own ms) ${s.appliedMs.map((ms) => (ms === null ? '—' : f(ms))).join(', ')}` : '';
     console.log(`${LABELS[name]}: ${s.requests} requests (${f(s.rps)} req/s); socket errors connect ${s.socket.connect}, read ${s.socket.read}, write ${s.socket.write}, timeout ${s.socket.timeout}; non-2xx/3xx ${s.non2xx}`);
-    console.log(`  via ${s.via[0]}: new content ms ${each}; command ms ${commands}; WS dropped ${s.dropped.join(', ')}${s.dropsBefore ? ` (+${s.dropsBefore} before the first reload)` : ''}; WS reconnects refused ${s.messages.connectFailed}${s.failedReloads ? `; ${s.failedReloads} reload(s) FAILED` : ''}`);
+    console.log(`  via ${via}: new content ms ${each}; command ms ${commands}${applied}; WS dropped ${s.dropped.join(', ')}${s.dropsBefore ? ` (+${s.dropsBefore} before the first reload)` : ''}; WS reconnects refused ${s.messages.connectFailed}${s.failedReloads ? `; ${s.failedReloads} reload(s) FAILED` : ''}`);
   }
   const ours = names.filter((n) => n.startsWith('hendrix'));
   const peers = names.filter((n) => PEERS.includes(n));
   if (ours.length && peers.length) {
-    console.log('\nhendrix / peer (lower is better; "a vs b" where the peer has 0):');
+    console.log('\nhendrix / peer (lower is better), and failure counts side by side:');
     for (const h of ours) {
       for (const p of peers) {
         const a = summaries[h];
         const b = summaries[p];
         console.log(
-          `  ${LABELS[h]} / ${LABELS[p]}: failed requests ${ratio(a.failed, b.failed, 0)}, p99 ${ratio(a.p99, b.p99)}, max ${ratio(a.max, b.max)}, new content (median) ${ratio(a.newContent.median, b.newContent.median)}, WS dropped ${ratio(a.droppedPerReload, b.droppedPerReload)}, fresh conn failed ${ratio(a.freshFailed, b.freshFailed, 0)}`,
+          `  ${LABELS[h]} / ${LABELS[p]}: p99 ${ratio(a.p99, b.p99)}, max ${ratio(a.max, b.max)}, new content (median) ${ratio(a.newContent.median, b.newContent.median)}; failed requests ${versus(a.failed, b.failed)}, WS dropped per reload ${versus(a.droppedPerReload, b.droppedPerReload, 1)}, fresh conn failed ${versus(a.freshFailed, b.freshFailed)}`,
         );
       }
     }

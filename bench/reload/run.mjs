@@ -11,14 +11,15 @@
 //   caddy            caddy run (Caddyfile: respond, /hub reverse-proxied to a node ws backend), caddy reload
 //   pm2              PM2 cluster mode, 2 workers (node http + ws app), pm2 reload
 // Usage: npm run build && node bench/reload/run.mjs [--seconds 20] [--reloads 5] [--rounds 1]
-//          [--clients 50] [--only hendrix|hendrix-replace|caddy|pm2[,...]] [--json]
-// (--only hendrix runs both hendrix contenders.) Rounds rotate the order of the contenders.
+//          [--clients 50] [--settle 10] [--only hendrix|hendrix-replace|caddy|pm2[,...]] [--json]
+// (--only hendrix runs both hendrix contenders.) Rounds rotate the order of the contenders; each
+// contender starts once other processes leave the CPUs alone, or after --settle seconds.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { requireBuild, requireTools } from '../tls/machine.mjs';
+import { requireBuild, requireTools, settle } from '../tls/machine.mjs';
 import { CONTENDERS } from './contenders.mjs';
 import { pollNewContent, runWrk, startClients } from './load.mjs';
 import { printReport, summarize } from './report.mjs';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     reloads: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '1' },
     clients: { type: 'string', default: '50' },
+    settle: { type: 'string', default: '10' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
@@ -96,10 +98,12 @@ async function measure(name) {
     const timed = done.then((r) => ({ ...r, ms: performance.now() - started }));
     const poll = await pollNewContent(server.port, i, started, timed);
     const cmd = await timed;
-    reloads.push({ via, started, ...poll, commandMs: via.startsWith('kill') ? null : cmd.ms, exit: cmd.code, ...(cmd.code === 0 ? {} : { out: cmd.out }) });
+    reloads.push({ via, started, ...poll, commandMs: via.startsWith('kill') ? null : cmd.ms, appliedMs: cmd.appliedMs ?? null, exit: cmd.code, ...(cmd.code === 0 ? {} : { out: cmd.out }) });
     const failed = poll.failed ? `, ${poll.failed} fresh connections failed (${Object.entries(poll.errors).map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
-    log(`  ${name} reload ${i}/${RELOADS} (${via}): new content after ${poll.ms.toFixed(1)} ms, command ${cmd.ms.toFixed(0)} ms, exit ${cmd.code}${failed}`);
-    if (cmd.code !== 0) log(`    ${cmd.out.split('\n').slice(-8).join('\n    ')}`);
+    const applied = cmd.appliedMs === undefined ? '' : ` (applied in ${cmd.appliedMs} ms)`;
+    const took = via.startsWith('kill') ? '' : `, command ${cmd.ms.toFixed(0)} ms${applied}, exit ${cmd.code}`;
+    log(`  ${name} reload ${i}/${RELOADS} (${via}): new content after ${poll.ms.toFixed(1)} ms${took}${failed}`);
+    if (cmd.code !== 0) log(`    ${cmd.out.split('\n').slice(-20).join('\n    ')}`);
   }
   const wrk = await load;
   const ws = await clients.finish();
@@ -121,7 +125,9 @@ const runs = Object.fromEntries(names.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {
   const order = names.map((_, i) => names[(i + round) % names.length]);
   for (const name of order) {
-    log(`round ${round + 1}/${ROUNDS}: ${name}, ${SECONDS} s of wrk -c32 -t2, ${CLIENTS} WebSocket clients, ${RELOADS} reloads`);
+    // on a shared machine, start each contender when other processes have quietened (at most --settle s)
+    await settle(Number(values.settle));
+    log(`round ${round + 1}/${ROUNDS}: ${name}, ${SECONDS} s of wrk -c32 -t2, ${CLIENTS} WebSocket clients, ${RELOADS} reloads, load ${os.loadavg()[0].toFixed(2)}`);
     runs[name].push(await measure(name));
   }
 }
