@@ -87,8 +87,3 @@ async function digestOf(files: readonly string[]): Promise<string> {
   });
   return hash.digest('hex');
 }
-
-/** The generation an entry was imported at last (tests, diagnostics); undefined if never. */
-export function currentGeneration(entry: string): number | undefined {
-  return shared.apps.get(entry)?.generation;
-}
