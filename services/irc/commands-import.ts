@@ -39,25 +39,32 @@ export async function importVersion(path: string, digest: string): Promise<Recor
   return (await import(url)) as Record<string, unknown>;
 }
 
+/** Where an import failed, and what to say about it. */
+export interface ImportFailure {
+  readonly location: SourceLocation;
+  /** The message: the error's own first line, or for a syntax error Node's (`Unexpected token '}'`). */
+  readonly message: string | undefined;
+}
+
 /**
- * Where an import of the commands module at `path` failed: for a syntax error, the place
- * `node --check` reports (an ES module's syntax error from `import()` says what, not where);
- * for an exception while the module ran, the first stack frame in the module, else the first
- * in a file outside node_modules (a helper it imports). Undefined when nothing says where.
+ * Where an import of the commands module at `path` failed: for an exception while the module
+ * ran, its frame in the module, else the top frame when it is in a file outside node_modules (a
+ * helper the module imports); else the syntax error `node --check` finds in the module (an ES
+ * module's syntax error from `import()` says what, not where). Undefined when nothing says where.
  */
-export async function locateImportFailure(error: unknown, path: string): Promise<SourceLocation | undefined> {
-  if (error instanceof Error && error.name === 'SyntaxError') {
-    const found = await checkSyntax(path);
-    if (found !== undefined) return found;
-  }
+export async function locateImportFailure(error: unknown, path: string): Promise<ImportFailure | undefined> {
   const stack = error instanceof Error ? (error.stack ?? '') : '';
-  const frames: SourceLocation[] = [];
+  const frames: (SourceLocation | undefined)[] = [];
   for (const line of stack.split('\n')) {
     const m = /^\s+at (?:.*? \()?(.+?):(\d+):(\d+)\)?$/.exec(line);
-    const file = m === null ? undefined : toPath(m[1] as string);
-    if (m !== null && file !== undefined) frames.push({ file, line: Number(m[2]), column: Number(m[3]) });
+    if (m === null) continue;
+    const file = toPath(m[1] as string);
+    frames.push(file === undefined ? undefined : { file, line: Number(m[2]), column: Number(m[3]) });
   }
-  return frames.find((f) => f.file === path) ?? frames.find((f) => !/[\\/]node_modules[\\/]/.test(f.file));
+  const top = frames[0];
+  const thrown = frames.find((f) => f?.file === path) ?? (top !== undefined && !/[\\/]node_modules[\\/]/.test(top.file) ? top : undefined);
+  if (thrown !== undefined) return { location: thrown, message: undefined };
+  return checkSyntax(path);
 }
 
 /** `file:line:column`, as editors and terminals link it. */
@@ -78,18 +85,20 @@ function toPath(text: string): string | undefined {
   return isAbsolute(bare) ? bare : undefined;
 }
 
-/** Runs `node --check` on the file: the location of its syntax error (`file:line`, the line, a caret), if any. */
-function checkSyntax(path: string): Promise<SourceLocation | undefined> {
+/** Runs `node --check` on the file: where its syntax error is (`file:line`, the line, a caret) and what, if it has one. */
+function checkSyntax(path: string): Promise<ImportFailure | undefined> {
   return new Promise((resolve) => {
     // without the parent's NODE_OPTIONS: a test runner's or a profiler's hooks have nothing to check
     execFile(process.execPath, ['--check', path], { timeout: 10_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, _stdout, stderr) => {
       if (error === null) return resolve(undefined);
-      const [head = '', , caret] = String(stderr).split('\n');
+      const lines = String(stderr).split('\n');
+      const [head = '', , caret] = lines;
       const m = /^(.+):(\d+)$/.exec(head);
       if (m === null || toPath(m[1] as string) !== path) return resolve(undefined);
-      const underline = caret === undefined ? null : /^\s*(\^+)\s*$/.exec(caret);
+      const underline = caret === undefined ? null : /^\s*\^+\s*$/.exec(caret);
       const column = underline === null ? 1 : (caret as string).indexOf('^') + 1;
-      resolve({ file: path, line: Number(m[2]), column });
+      const message = lines.find((l) => l.startsWith('SyntaxError: '))?.slice('SyntaxError: '.length);
+      resolve({ location: { file: path, line: Number(m[2]), column }, message });
     });
   });
 }

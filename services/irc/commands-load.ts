@@ -39,9 +39,10 @@ export async function loadCommandsModule(site: CommandsSite, file: string, curre
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || (code === 'ERR_MODULE_NOT_FOUND' && String((error as Error).message).includes(path))) throw fail(`cannot find the commands module ${path}`, error);
-    const where = await locateImportFailure(error, path);
-    if (where === undefined) throw fail(`cannot load the commands module ${path}: ${firstLine(error)}`, error);
-    throw fail(`cannot load the commands module ${path}: ${formatLocation(where)}: ${firstLine(error)}`, error, [{ message: 'the failure is here', location: where }]);
+    const failure = await locateImportFailure(error, path);
+    if (failure === undefined) throw fail(`cannot load the commands module ${path}: ${firstLine(error)}`, error);
+    const { location, message = firstLine(error) } = failure;
+    throw fail(`cannot load the commands module ${path}: ${formatLocation(location)}: ${message}`, error, [{ message: 'the failure is here', location }]);
   }
   const handlers = new Map<string, IrcCommandHandler>();
   const add = (name: string, value: unknown, where: string): void => {
