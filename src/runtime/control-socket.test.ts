@@ -92,6 +92,7 @@ describe('the control server', () => {
     expect(res.status).toBe(422);
     expect(res.body).toEqual({
       errors: [{ code: 'HX_ERR_CYCLE', message: 'dependency cycle: a → b → a', hint: expect.any(String), path: 'services.a.dependsOn[0]', file: '/x/hendrix.yaml', line: 3, column: 5, service: null, related: [] }],
+      error: { code: 'HX_ERR_CYCLE', message: 'dependency cycle: a → b → a' },
     });
     const error = controlErrorOf(res)!;
     expect([error.code, error.exitCode, error.location?.line]).toEqual(['HX_ERR_CYCLE', 78, 3]);

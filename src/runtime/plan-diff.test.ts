@@ -142,7 +142,7 @@ describe('diffPlans: files', () => {
   it('new app code with the same config: the service is changed for its file alone', async () => {
     const diff = await diffOf(yaml(web(), secure), yaml(web(), secure), { edit: { 'app.mjs': `${APP}// v2\n` } });
     const change = changeOf(diff, 'web');
-    expect(change).toMatchObject({ reasons: ['files'], fields: [], mode: 'replace', affected: ['secure'] });
+    expect(change).toMatchObject({ reasons: ['files'], fields: [], mode: 'in-place', affected: ['secure'] });
     expect(change.files).toEqual([{ path: expect.stringMatching(/\/app\.mjs$/), role: 'app', change: 'modified' }]);
     expect(diff.unchanged).toEqual(['secure']);
   });

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HubClient } from '../helpers/pubsub/test-client.js';
 import { spawnCli, type CliProcess } from '../helpers/cli.js';
@@ -15,8 +16,11 @@ afterEach(() => {
 const tempProject = useManifestDirs();
 const isReady = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('ready:');
 
+let nodes = 0;
+
+/** A node of the same manifest: its own control socket, as two instances in one folder need. */
 function node(dir: string, env: Record<string, string>): CliProcess {
-  const p = spawnCli(['up'], { cwd: dir, env });
+  const p = spawnCli(['up', '--control', join(dir, `node${++nodes}.sock`)], { cwd: dir, env });
   running.push(p);
   return p;
 }
