@@ -25,10 +25,9 @@ export interface CrosstownSlotOptions {
   inflight(): ServerResponse[];
 }
 
-/** A switch to a new crosstown config, prepared: `commit` makes it current (it cannot fail), `discard` undoes it. */
+/** A switch to a new crosstown config, prepared: `commit` makes it current (it cannot fail). */
 export interface CrosstownSwitch {
   commit(): CrosstownHost;
-  discard(): void;
 }
 
 /**
@@ -73,8 +72,9 @@ export class CrosstownSlot {
 
   /**
    * Prepares the switch to `next`: a new runtime is built and started now (a journal opens,
-   * what it holds is replayed) when one is needed. Throws HX_ERR_HTTP_CROSSTOWN_RELOAD when the
-   * new runtime would share the current one's journal.
+   * what it holds is replayed) when one is needed, so the caller prepares it last, after
+   * everything else that may fail. Throws HX_ERR_HTTP_CROSSTOWN_RELOAD when the new runtime
+   * would share the current one's journal.
    */
   prepare(next: CrosstownConfig): CrosstownSwitch {
     const runtime = this.#runtime;
@@ -83,7 +83,7 @@ export class CrosstownSlot {
     const changed = RUNTIME_FIELDS.filter((field) => JSON.stringify(built[field]) !== JSON.stringify(next[field]));
     if (changed.length === 0) {
       const host = sameDefaults(built, next) ? runtime : withDefaults(runtime, next);
-      return { commit: () => this.#setHost(host), discard: () => {} };
+      return { commit: () => this.#setHost(host) };
     }
     if (built.journal !== false && next.journal !== false && resolve(this.#options.baseDir, built.journal) === resolve(this.#options.baseDir, next.journal)) {
       const { service, locate } = this.#options;
@@ -103,7 +103,6 @@ export class CrosstownSlot {
         this.#built = next;
         return this.#setHost(fresh);
       },
-      discard: () => void fresh.drain().catch(() => undefined),
     };
   }
 
