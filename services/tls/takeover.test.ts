@@ -3,6 +3,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { startTlsService, startWeb, stopTls } from '../../test/helpers/tls/test-harness.js';
 import { h2Get, h2Session, httpsGet, plainGet } from '../../test/helpers/tls/test-client.js';
+import { setListenScope } from '../../src/net/listen-handover.js';
+
+// both instances belong to one graph (the orchestrator says so in a real run): sockets are handed over only within one
+const graph = {};
+setListenScope(() => graph);
 
 const dir = useCertDir();
 let ca: TestCert;

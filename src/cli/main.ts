@@ -27,6 +27,9 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   schema: async () => (await import('./schema.js')).schemaCommand,
 };
 
+/** The commands that talk to a running instance instead of planning a manifest. */
+const NO_KINDS: ReadonlySet<string> = new Set(['reload']);
+
 /** The package version, from the nearest package.json above this file (bundled or not). */
 function version(): string {
   for (let url = new URL('./', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {
@@ -57,7 +60,8 @@ async function run(argv: string[], io: Omit<CliIO, 'kinds'>): Promise<number> {
         hint: didYouMean(name, Object.keys(COMMANDS)) || 'run `hendrix --help` for the commands',
       });
     }
-    const [command, kinds] = await Promise.all([load(), builtinRegistry()]);
+    // a client of the control socket (reload) plans nothing: it does not pay for the kinds
+    const [command, kinds] = await Promise.all([load(), NO_KINDS.has(name) ? createKindRegistry() : builtinRegistry()]);
     return await command(rest, { ...io, kinds });
   } catch (error) {
     return reportError(io, error);

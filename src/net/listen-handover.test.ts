@@ -2,8 +2,14 @@ import { createServer, get, type Server } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { setListenScope } from './listen-handover.js';
 import { listenOn } from './listen.js';
+
+/** The graph the listening code belongs to (the orchestrator's role in a real run). */
+let graph: object | undefined;
+setListenScope(() => graph);
+beforeEach(() => void (graph = {}));
 
 const context = (service: string) => ({ service, baseDir: process.cwd(), location: undefined });
 const servers: Server[] = [];
@@ -58,6 +64,19 @@ describe('listening socket hand-over between two instances of one service', () =
     await closed(next);
     expect(old.listening).toBe(true);
     expect(await fetchText({ port: bound.port })).toBe('old');
+  });
+
+  it('another graph in the same process, or code outside any graph, never takes a socket', async () => {
+    const first = serving('first');
+    const bound = (await listenOn(first, { host: '127.0.0.1', port: 0 }, context('web'))) as { port: number };
+    graph = {};
+    const other = serving('other');
+    await listenOn(other, { host: '127.0.0.1', port: 0 }, context('web'));
+    graph = undefined;
+    const outside = serving('outside');
+    await listenOn(outside, { host: '127.0.0.1', port: 0 }, context('web'));
+    expect(first.listening && other.listening && outside.listening).toBe(true);
+    expect(await fetchText({ port: bound.port })).toBe('first');
   });
 
   it('other services and other roles never take each other’s sockets', async () => {

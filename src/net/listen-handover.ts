@@ -32,6 +32,30 @@ const current = new Map<string, Holder>();
 const holders = new WeakMap<Server, Holder>();
 
 /**
+ * Which running graph the code that listens belongs to: the orchestrator says so (its start
+ * and reload calls run in its async context). Sockets are handed over only within one graph,
+ * between two instances of one service; a listen outside any graph (a kind's own unit test, an
+ * app's own server) neither takes nor gives one.
+ */
+let scopeReader: () => object | undefined = () => undefined;
+const scopeIds = new WeakMap<object, number>();
+let nextScopeId = 0;
+
+/** Tells listen-handover how to find the graph of the code running now (the runtime does, once). */
+export function setListenScope(reader: () => object | undefined): void {
+  scopeReader = reader;
+}
+
+/** The hand-over key of a listener: graph, service, role, configured address; undefined outside a graph. */
+export function handoverKey(service: string, role: string, address: string): string | undefined {
+  const scope = scopeReader();
+  if (scope === undefined) return undefined;
+  let id = scopeIds.get(scope);
+  if (id === undefined) scopeIds.set(scope, (id = ++nextScopeId));
+  return `${id}\0${service}\0${role}\0${address}`;
+}
+
+/**
  * The live server a new listener under `key` (service, role, configured address) takes over,
  * if any: only a server that is still listening.
  */

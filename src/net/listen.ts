@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { SourceLocation } from '../errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../kinds/fields.js';
-import { predecessorFor, registerListener, releaseUnixSocket, takeOver } from './listen-handover.js';
+import { handoverKey, predecessorFor, registerListener, releaseUnixSocket, takeOver } from './listen-handover.js';
 
 /** Where a listen failure is reported. */
 export interface ListenContext {
@@ -78,10 +78,10 @@ export function boundAddress(server: Server): ListenAddress | undefined {
  */
 export async function listenOn(server: Server, address: ListenAddress, context: ListenContext): Promise<ListenAddress> {
   const target = resolveListen(address, context.baseDir);
-  const key = `${context.service}\0${context.role ?? 'listen'}\0${formatListen(target)}`;
-  const predecessor = predecessorFor(key, server);
+  const key = handoverKey(context.service, context.role ?? 'listen', formatListen(target));
+  const predecessor = key === undefined ? undefined : predecessorFor(key, server);
   try {
-    if (predecessor && !('path' in target)) {
+    if (key !== undefined && predecessor && !('path' in target)) {
       await takeOver(server, predecessor);
       registerListener(key, server, predecessor, undefined);
       return boundAddress(server) ?? target;
@@ -114,6 +114,6 @@ export async function listenOn(server: Server, address: ListenAddress, context: 
       cause: error,
     });
   }
-  registerListener(key, server, predecessor, 'path' in target ? target.path : undefined);
+  if (key !== undefined) registerListener(key, server, predecessor, 'path' in target ? target.path : undefined);
   return boundAddress(server) ?? target;
 }

@@ -22,9 +22,17 @@ import {
 import { runBounded } from './lifecycle-run.js';
 import { applyReload, type BuiltInstance, type ReloadHost, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
 import { createSupervisor } from './supervisor.js';
-import { openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
+import { currentFaultTag, openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
+import { setListenScope } from '../net/listen-handover.js';
 import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
 import { cancelled, createSlot, deferred, forced, isService, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
+
+// a listening socket is handed over between two instances of one service of the same graph:
+// the graph is the orchestrator whose start or reload call the listening code runs in
+setListenScope(() => {
+  const owner = currentFaultTag()?.owner;
+  return typeof owner === 'object' && owner !== null ? owner : undefined;
+});
 
 /** The phase of the whole graph. */
 type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stopped' | 'failed';
