@@ -70,7 +70,10 @@ async function stopChild(child) {
   clearTimeout(timer);
 }
 
-/** hendrix up on hendrix.yaml; `replace` reloads with --replace; with `hup`, the middle reload is a SIGHUP instead of the command. */
+/**
+ * hendrix up on hendrix.yaml; `replace` reloads with --replace; with `hup`, every other reload is a
+ * `kill -HUP` instead of the command (no Node CLI to start: what the instance itself takes).
+ */
 function hendrix({ replace, hup = false }) {
   return async (ctx) => {
     const port = await freePort();
@@ -86,7 +89,7 @@ function hendrix({ replace, hup = false }) {
       pids: [child.pid],
       reload(version) {
         setVersion(app, version);
-        if (hup && version === Math.ceil(ctx.reloads / 2)) {
+        if (hup && version % 2 === 1) {
           child.kill('SIGHUP');
           return { via: 'kill -HUP', done: Promise.resolve({ code: 0 }) };
         }

@@ -6,7 +6,7 @@
 // failed requests, p99 and max latency; the time from the reload command to the new text (fresh
 // connections every ~2 ms); WebSocket clients dropped per reload and their close codes; fresh
 // connections that failed; messages lost.
-//   hendrix          hendrix up, `hendrix reload -f` (the middle reload: kill -HUP)
+//   hendrix          hendrix up, reloads alternately by kill -HUP and `hendrix reload -f`
 //   hendrix-replace  hendrix up, `hendrix reload --replace -f` (new instances take over the socket)
 //   caddy            caddy run (Caddyfile: respond, /hub reverse-proxied to a node ws backend), caddy reload
 //   pm2              PM2 cluster mode, 2 workers (node http + ws app), pm2 reload
