@@ -122,8 +122,35 @@ describe.runIf(needCommand('ngircd'))('irc reload in place, against ngircd', () 
     expect(await watcher.names('#nk')).not.toContain('nkold');
     expect(bot.handle().stats().reconnects).toBe(1);
     expect(lines.find((l) => l['msg'] === 'reconnecting to apply the reload')).toMatchObject({ reason: 'nick changed', nick: 'nknew' });
-    expect(lines.find((l) => l['msg'] === 'reloaded')).toMatchObject({ changed: ['nick'], reconnected: true });
+    expect(lines.find((l) => l['msg'] === 'reloaded')).toMatchObject({ changed: ['nick'], newConnection: true });
     bot.handle().say('#nk', 'still here');
     await watcher.waitFor(() => watcher.textsFrom('nknew', '#nk').includes('still here'));
+  });
+
+  it('a reload while disconnected applies at the next connection: the new nick joins the new channel list', async () => {
+    const own = await startNgircd();
+    const { log, lines } = createCapturingLogger();
+    const base = { server: own.server, flood: { interval: 0 }, reconnect: { initial: '200ms', max: '400ms', jitter: 0 } };
+    const { bot } = await startBot({ ...base, nick: 'dcold', channels: ['#dc'] }, { log });
+    await own.kill('SIGKILL');
+    for (const deadline = performance.now() + 5_000; !lines.some((l) => l['msg'] === 'disconnected'); ) {
+      if (performance.now() > deadline) throw new Error('the bot did not notice the server go');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // nothing to wait for while disconnected: the settings are those of the next attempt
+    await bot.reload(ircConfig({ ...base, nick: 'dcnew', channels: ['#dc', '#dc2'] }), reloadSignal());
+    expect(lines.find((l) => l['msg'] === 'reloaded')).toMatchObject({ changed: ['nick', 'channels'], newConnection: true });
+    await own.restart();
+    const watcher = await Observer.connect(own.port, 'dcwatch', ['#dc2']);
+    observers.push(watcher);
+    // the bot may be back before the watcher: ask the server who is in the channel
+    for (const deadline = performance.now() + 10_000; !(await watcher.names('#dc2')).includes('dcnew'); ) {
+      if (performance.now() > deadline) throw new Error('dcnew did not join #dc2');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await watcher.names('#dc')).toContain('dcnew');
+    expect(bot.handle().nick).toBe('dcnew');
+    bot.handle().say('#dc2', 'back');
+    await watcher.waitFor(() => watcher.textsFrom('dcnew', '#dc2').includes('back'));
   });
 });

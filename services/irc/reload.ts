@@ -103,7 +103,7 @@ export async function reloadIrc(host: ReloadHost, run: ReloadRun, connection: Ir
   host.ctx.log.info(
     {
       changed: [...changed, ...notes],
-      ...(reconnectFor.length > 0 ? { reconnected: true } : {}),
+      ...(reconnectFor.length > 0 ? { newConnection: true } : {}),
       ...(added.length > 0 ? { joined: added.map((c) => c.name) } : {}),
       ...(removed.length > 0 ? { parted: removed.map((c) => c.name) } : {}),
     },
