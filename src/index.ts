@@ -89,6 +89,8 @@ export { diffPlans, formatPlanDiff, type PlanDiff, type PlanStep, type ServiceCh
 export { upWith, type Hendrix, type UpOptions } from './runtime/up.js';
 export type { Graph, GraphEdge } from './runtime/graph-types.js';
 export type { Orchestrator, ServiceState, TransitionEvent } from './runtime/orchestrator.js';
+export type { ReloadOptions, ReloadResult } from './runtime/reload.js';
+export type { ReloadReport, ReloadStep } from './runtime/orchestrator-reload.js';
 // --- crosstown: work after the response (and what a kind hosting it needs)
 export { crosstown, type Crosstown, type CrosstownOptions, type CrosstownTaskOptions } from './crosstown/api.js';
 export { CrosstownRuntime, emptyStats, type CrosstownStats } from './crosstown/runtime.js';
