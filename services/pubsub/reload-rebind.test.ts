@@ -3,6 +3,12 @@ import { HttpService } from '../http/service.js';
 import { createTestContext as createHttpContext, FIXTURES as HTTP_FIXTURES } from '../../test/helpers/http/test-context.js';
 import { startHub, useHubClients } from '../../test/helpers/pubsub/test-harness.js';
 import type { HubClient } from '../../test/helpers/pubsub/test-client.js';
+import { completeHandovers, setListenScope } from '../../src/net/listen-handover.js';
+
+// the services of this file are one graph, as the orchestrator would run them: a second http
+// service of one name is that service's replacement, promised the first one's socket
+const graph = {};
+setListenScope(() => graph);
 
 const webs: HttpService[] = [];
 afterEach(async () => {
@@ -79,6 +85,8 @@ describe('rebind', () => {
     expect(second.ws).toBe(first.ws);
     peers['web'] = second.web.handle();
     await hub.rebind('web', AbortSignal.timeout(5_000));
+    // the reload commits: the socket moves, then the old instance drains
+    completeHandovers(graph, 'web');
     await first.web.stop(AbortSignal.timeout(5_000));
     const fresh = await connect(`${second.ws}/hub`);
     await fresh.request({ type: 'subscribe', topic: 'chat' });

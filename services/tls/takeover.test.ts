@@ -3,10 +3,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../../test/helpers/test-certs.js';
 import { startTlsService, startWeb, stopTls } from '../../test/helpers/tls/test-harness.js';
 import { h2Get, h2Session, httpsGet, plainGet } from '../../test/helpers/tls/test-client.js';
-import { setListenScope } from '../../src/net/listen-handover.js';
+import { cancelHandovers, completeHandovers, setListenScope } from '../../src/net/listen-handover.js';
 
 // both instances belong to one graph (the orchestrator says so in a real run): sockets are handed over only within one
 const graph = {};
+const SERVICE = 'secure';
 setListenScope(() => graph);
 
 const dir = useCertDir();
@@ -32,7 +33,7 @@ async function until(check: () => boolean): Promise<void> {
 }
 
 /** Two instances of service `secure` on the same configured addresses: a service and its replacement. */
-async function startPair(next: Record<string, unknown> = {}) {
+async function startPair(next: Record<string, unknown> = {}, commit = true) {
   const web = await startWeb();
   const peers = { web: web.handle() };
   const config = { cert: first.certFile, key: first.keyFile, redirect: { listen: '127.0.0.1:0' } };
@@ -43,6 +44,8 @@ async function startPair(next: Record<string, unknown> = {}) {
     { ...config, cert: second.certFile, key: second.keyFile, redirect: { listen: '127.0.0.1:0', status: 301 }, ...next },
     { baseDir: dir, peers },
   );
+  // what the orchestrator does when the reload commits: the sockets move to the replacement
+  if (commit) completeHandovers(graph, SERVICE);
   return { old, replacement, agent, open };
 }
 
@@ -72,10 +75,12 @@ describe('a replacing instance takes the listening sockets over', () => {
     }
   });
 
-  it('gives both sockets back when the new instance stops first (a reload rolled back)', async () => {
-    const { old, replacement, agent } = await startPair();
+  it('a reload rolled back before its commit: the old instance keeps both sockets, the new one never serves', async () => {
+    const { old, replacement, agent } = await startPair({}, false);
     try {
-      expect((await httpsGet({ port: old.port, ca: ca.cert, servername: 'localhost' })).serverCN).toBe('second');
+      expect(replacement.port).toBe(old.port);
+      expect((await httpsGet({ port: old.port, ca: ca.cert, servername: 'localhost' })).serverCN).toBe('first');
+      cancelHandovers(graph, SERVICE);
       await replacement.tls.stop(signal());
       expect((await httpsGet({ port: old.port, ca: ca.cert, servername: 'localhost' })).serverCN).toBe('first');
       expect((await plainGet(old.redirectPort as number)).status).toBe(308);

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { setListenScope } from './listen-handover.js';
+import { cancelHandovers, completeHandovers, setListenScope } from './listen-handover.js';
 import { listenOn } from './listen.js';
 
 /** The graph the listening code belongs to (the orchestrator's role in a real run). */
@@ -46,6 +46,9 @@ describe('listening socket hand-over between two instances of one service', () =
     const next = serving('new');
     const nextBound = await listenOn(next, { host: '127.0.0.1', port: 0 }, context('web'));
     expect(nextBound).toEqual(bound);
+    // promised, not moved: the running instance serves until the reload commits
+    expect(await fetchText({ port })).toBe('old');
+    completeHandovers(graph!, 'web');
     expect(old.listening).toBe(false);
     await closed(old); // the old instance stops: its close() must not close the shared socket
     expect(await fetchText({ port })).toBe('new');
@@ -55,15 +58,21 @@ describe('listening socket hand-over between two instances of one service', () =
     expect(results.every((r) => r === 'old' || r === 'new')).toBe(true);
   });
 
-  it('a new instance that stops while its predecessor runs gives the socket back (a rolled back reload)', async () => {
+  it('a rolled-back reload leaves the socket where it was: the replacement never takes it', async () => {
     const old = serving('old');
     const bound = (await listenOn(old, { host: '127.0.0.1', port: 0 }, context('api'))) as { port: number };
     const next = serving('new');
     await listenOn(next, { host: '127.0.0.1', port: 0 }, context('api'));
-    expect(await fetchText({ port: bound.port })).toBe('new');
-    await closed(next);
-    expect(old.listening).toBe(true);
+    expect(next.address()).toEqual(old.address());
+    cancelHandovers(graph!, 'api');
+    completeHandovers(graph!, 'api'); // nothing left to complete
+    expect(next.address()).toBe(null);
     expect(await fetchText({ port: bound.port })).toBe('old');
+    // the next reload may replace it again
+    const again = serving('again');
+    await listenOn(again, { host: '127.0.0.1', port: 0 }, context('api'));
+    completeHandovers(graph!, 'api');
+    expect(await fetchText({ port: bound.port })).toBe('again');
   });
 
   it('another graph in the same process, or code outside any graph, never takes a socket', async () => {
@@ -97,6 +106,9 @@ describe('listening socket hand-over between two instances of one service', () =
     expect(await fetchText({ socketPath: path })).toBe('old');
     const next = serving('new');
     await listenOn(next, { path }, context('sock'));
+    expect(await fetchText({ socketPath: path })).toBe('old');
+    completeHandovers(graph!, 'sock');
+    await new Promise((r) => next.once('listening', r));
     expect(await fetchText({ socketPath: path })).toBe('new');
     await closed(old);
     expect(await fetchText({ socketPath: path })).toBe('new');

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { SourceLocation } from '../errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../kinds/fields.js';
-import { handoverKey, predecessorFor, registerListener, releaseUnixSocket, takeOver } from './listen-handover.js';
+import { deferTakeOver, handoverKey, predecessorFor, registerListener } from './listen-handover.js';
 
 /** Where a listen failure is reported. */
 export interface ListenContext {
@@ -73,21 +73,21 @@ export function boundAddress(server: Server): ListenAddress | undefined {
 /**
  * Makes `server` listen on `address` and resolves with the bound address; failures become
  * HX_ERR_LISTEN naming the address and the errno. When another instance of the same service
- * listens there for the same role (a reload replacing it), `server` takes over its socket
- * instead (listen-handover.ts): the port never refuses a connection in between.
+ * of the same graph listens there for the same role (a reload replacing it), `server` is
+ * promised its socket instead and takes it when the reload commits (listen-handover.ts): the
+ * port never refuses a connection in between.
  */
 export async function listenOn(server: Server, address: ListenAddress, context: ListenContext): Promise<ListenAddress> {
   const target = resolveListen(address, context.baseDir);
   const key = handoverKey(context.service, context.role ?? 'listen', formatListen(target));
   const predecessor = key === undefined ? undefined : predecessorFor(key, server);
   try {
-    if (key !== undefined && predecessor && !('path' in target)) {
-      await takeOver(server, predecessor);
-      registerListener(key, server, predecessor, undefined);
-      return boundAddress(server) ?? target;
+    if (key !== undefined && predecessor) {
+      // the socket moves when the reload commits; until then the running instance serves
+      deferTakeOver(key, server, predecessor, 'path' in target ? target.path : undefined);
+      return boundAddress(predecessor) ?? target;
     }
-    if (predecessor) releaseUnixSocket(predecessor);
-    else if ('path' in target) await removeStaleSocket(target.path);
+    if ('path' in target) await removeStaleSocket(target.path);
     await new Promise<void>((done, fail) => {
       const onError = (error: Error): void => {
         server.off('listening', onListening);
@@ -114,6 +114,6 @@ export async function listenOn(server: Server, address: ListenAddress, context: 
       cause: error,
     });
   }
-  if (key !== undefined) registerListener(key, server, predecessor, 'path' in target ? target.path : undefined);
+  if (key !== undefined) registerListener(key, server);
   return boundAddress(server) ?? target;
 }

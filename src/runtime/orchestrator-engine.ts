@@ -23,7 +23,7 @@ import { runBounded } from './lifecycle-run.js';
 import { applyReload, type BuiltInstance, type ReloadHost, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
 import { createSupervisor } from './supervisor.js';
 import { currentFaultTag, openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
-import { setListenScope } from '../net/listen-handover.js';
+import { cancelHandovers, completeHandovers, setListenScope } from '../net/listen-handover.js';
 import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
 import { cancelled, createSlot, deferred, forced, isService, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
 
@@ -488,7 +488,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
         if (error) throw error;
       },
       call,
-      stopAside: (s, built, plan) => this.#stopBuilt(s, built, plan, 'replacement stopped'),
+      stopAside: (s, built, plan) => {
+        // a replacement that does not stay never takes the running instance's sockets
+        cancelHandovers(this, s.name);
+        return this.#stopBuilt(s, built, plan, 'replacement stopped');
+      },
       stopInstalled: async (s) => {
         if (!s.live || !s.instance) return;
         const op: Op = { kind: 'stop', ctl: new AbortController(), returned: false };
@@ -512,6 +516,8 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       },
       setPlan: (s, plan) => this.#setPlan(s, plan),
       retire: (s, old, plan) => {
+        // the reload committed: the new instance takes the listening sockets, the old one drains
+        completeHandovers(this, s.name);
         const draining: Promise<void> = this.#stopBuilt(s, old, plan, 'previous instance drained', this.#retiringCtl).finally(() => {
           this.#retiring.delete(draining);
           this.#reconcile();
