@@ -8,9 +8,9 @@ import type { CtcpRequest, IncomingMessage } from './incoming.js';
 import type { OutgoingQueue } from './outgoing-queue.js';
 import type { IrcConfig } from './schema.js';
 import { IrcSession, isRetryable } from './session.js';
-import { sameChannel } from './settings.js';
 import type { TransportTls } from './transport.js';
 import type { UserRateLimiter } from './user-rate.js';
+import { abortable, sleep } from './waits.js';
 
 /** Where and as whom to connect, and which channels to be in: what a session is opened with. */
 export interface ConnectionTarget {
@@ -293,36 +293,4 @@ export class IrcConnection {
     if (this.#timer !== undefined) this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
-}
-
-/** Resolves after `ms` on `clock`; rejects with the signal's reason when it aborts first. */
-export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason as Error);
-    const onAbort = (): void => {
-      clock.clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    const timer = clock.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** `promise`, or a rejection with the signal's reason when it aborts first. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  return Promise.race([promise, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
-}
-
-/** Whether `list` has a channel named `name`. */
-export function hasChannel(list: readonly ChannelSpec[], name: string): boolean {
-  return list.some((c) => sameChannel(c.name, name));
 }

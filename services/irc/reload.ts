@@ -1,12 +1,13 @@
 import type { ServiceContext } from '../../src/kinds/contract.js';
 import type { IrcCommands } from './commands.js';
-import { hasChannel, type ConnectionTarget, type IrcConnection } from './connection.js';
+import type { ConnectionTarget, IrcConnection } from './connection.js';
 import type { OutgoingQueue } from './outgoing-queue.js';
 import type { IrcRelay } from './relay.js';
 import type { IrcConfig } from './schema.js';
-import { CONNECTION_FIELDS, changedFields, queueLimits } from './settings.js';
+import { CONNECTION_FIELDS, changedFields, hasChannel, queueLimits } from './settings.js';
 import type { TransportTls } from './transport.js';
 import type { UserRateLimiter } from './user-rate.js';
+import { abortable } from './waits.js';
 
 /** What a running bot holds that a reload changes. */
 export interface ReloadRun {
@@ -56,12 +57,12 @@ export async function reloadIrc(host: ReloadHost, run: ReloadRun, connection: Ir
   const changed = changedFields(previous, next);
   const notes: string[] = [];
 
-  // prepare
+  // prepare (a module whose top level never settles must not hold the reloads after this one)
   const rollback = run.previous !== undefined && run.previous.config === next && run.previous.commands !== undefined;
-  const commands = next.commands === undefined ? undefined : rollback ? run.previous?.commands : await host.loadCommands(next.commands, run.commands);
+  const commands = next.commands === undefined ? undefined : rollback ? run.previous?.commands : await abortable(host.loadCommands(next.commands, run.commands), signal);
   if (commands !== run.commands && !changed.includes('commands')) notes.push('commands file');
   const before = connection.target;
-  const tls = await host.loadTls(next);
+  const tls = await abortable(host.loadTls(next), signal);
   const reconnectFor = changed.filter((field) => (CONNECTION_FIELDS as readonly string[]).includes(field));
   if (tls?.ca !== before.tls?.ca) {
     if (!changed.includes('tls')) notes.push('tls.ca file');

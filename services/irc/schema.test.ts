@@ -9,7 +9,7 @@ import { checkFormat, renderFormat } from './format.js';
 import { ircKind } from './kind.js';
 import { NickChooser } from './nicks.js';
 import { parseEndpoint } from './relay-endpoint.js';
-import { parseServer } from './service.js';
+import { parseServer } from './settings.js';
 
 const project = useManifestDirs();
 const schema = serviceSchema(ircKind as unknown as ServiceKind);

@@ -1,7 +1,7 @@
 import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock } from '../../src/runtime/clock.js';
 import { IrcCommands, type CommandHost } from './commands.js';
-import { IrcConnection, sleep, whereOf, type ConnectionTarget } from './connection.js';
+import { IrcConnection, whereOf, type ConnectionTarget } from './connection.js';
 import { ctcpReply } from './ctcp.js';
 import { OutgoingQueue } from './outgoing-queue.js';
 import type { IrcHandle, IrcStats } from './handle.js';
@@ -13,12 +13,12 @@ import { readTlsCa } from './tls-ca.js';
 import type { CtcpRequest, IncomingMessage } from './incoming.js';
 import type { TransportTls } from './transport.js';
 import { UserRateLimiter } from './user-rate.js';
+import { sleep } from './waits.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
 
 /** The handle type, published in handle.ts (what other kinds import); here for the service's users. */
 export type { IrcHandle, IrcStats } from './handle.js';
-export { parseServer } from './settings.js';
 
 /** What the service can be given besides its context (tests inject a clock). */
 export interface IrcServiceOptions {

@@ -43,3 +43,8 @@ export function changedFields(previous: IrcConfig, next: IrcConfig): string[] {
 export function sameChannel(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
+
+/** Whether `list` has a channel named `name`. */
+export function hasChannel(list: readonly ChannelSpec[], name: string): boolean {
+  return list.some((c) => sameChannel(c.name, name));
+}
