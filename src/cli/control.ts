@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse } from 'yaml';
 import { HendrixError } from '../errors/hendrix-error.js';
 import { formatDuration } from '../kinds/units.js';
 import { defaultControlPath } from '../runtime/control-path.js';
@@ -24,13 +23,17 @@ export function controlPathOf(baseDir: string, manifestPath: string | undefined,
  * a manifest that does not validate any more must not stop the client from reaching it. Only
  * `control.path` of the YAML layers is read (the last layer that sets it wins); errors ignored.
  */
-export function clientControlPath(files: readonly string[], flag: string | undefined, cwd: string, env: NodeJS.ProcessEnv): string {
+export async function clientControlPath(files: readonly string[], flag: string | undefined, cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
   const absolute = files.map((f) => (isAbsolute(f) ? f : resolve(cwd, f)));
   const baseDir = dirname(absolute[0] ?? resolve(cwd, 'hendrix.yaml'));
   let fromManifest: string | undefined;
   for (const file of absolute) {
     try {
-      const doc = parse(readFileSync(file, 'utf8')) as { control?: { path?: unknown } } | null;
+      const text = readFileSync(file, 'utf8');
+      // the YAML parser is loaded only for a manifest that sets the control section
+      if (!/^control\s*:/m.test(text)) continue;
+      const { parse } = await import('yaml');
+      const doc = parse(text) as { control?: { path?: unknown } } | null;
       const path = doc?.control?.path;
       if (typeof path === 'string' && path && !path.includes('${')) fromManifest = path;
     } catch {

@@ -33,7 +33,7 @@ export async function reloadCommand(argv: string[], io: CliIO): Promise<number> 
   if (positionals.length && !values.replace) {
     throw new HendrixError('HX_ERR_USAGE', { message: `reload: unexpected \`${positionals[0]}\``, hint: 'name services only after --replace: hendrix reload --replace web' });
   }
-  const path = clientControlPath(values.file?.length ? values.file : ['hendrix.yaml'], values.control, io.cwd, io.env);
+  const path = await clientControlPath(values.file?.length ? values.file : ['hendrix.yaml'], values.control, io.cwd, io.env);
   const query = new URLSearchParams();
   if (values['dry-run']) query.set('dryRun', '1');
   if (values.replace) query.set('replace', positionals.length ? positionals.join(',') : '1');
