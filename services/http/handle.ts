@@ -62,6 +62,11 @@ export interface HttpHandle {
   intercept(interceptor: RequestInterceptor): () => void;
   /** Whether `socket` was taken over by an upgrade handler (so its owner, not the server, closes it). */
   isUpgraded(socket: Duplex): boolean;
+  /**
+   * Listens to the limits an in-place reload changed (a TLS listener serving the service applies
+   * them to its own connections); returns the function that stops listening.
+   */
+  onLimits(listener: (limits: HttpLimits) => void): () => void;
   /** The service's crosstown runtime: work scheduled after responses (see docs/crosstown.md). */
   readonly crosstown: {
     /** Counts of waiting, queued, running, done, failed, dropped, skipped and replayed tasks. */

@@ -12,7 +12,7 @@ import { listenOn } from '../../src/net/listen.js';
 import { changedParts, generationOf, prepareApp, prepareStatics, type Generation } from './reload.js';
 import { RequestPipeline } from './request-pipeline.js';
 import type { HttpConfig } from './schema.js';
-import type { HttpHandle } from './handle.js';
+import type { HttpHandle, HttpLimits } from './handle.js';
 import { Upgrades } from './upgrades.js';
 // the kind's error codes, declared also when the service is built without its kind (tests)
 import './codes.js';
@@ -44,6 +44,8 @@ export class HttpService implements Service {
   readonly #upgrades: Upgrades;
   readonly #handle: HttpHandle;
   readonly #crosstown: CrosstownSlot;
+  /** Who runs this service's handler on servers of their own and wants its limits (handle.onLimits). */
+  readonly #limitListeners = new Set<(limits: HttpLimits) => void>();
   /** What requests run with now: the config given at create or by the last reload, and what was prepared from it. */
   #current: Generation;
   /** The generation before the last reload: a reload back to its very config (a rollback) restores it. */
@@ -267,7 +269,19 @@ export class HttpService implements Service {
     if (this.#server !== undefined) applyServerLimits(this.#server, next.limits);
     this.#previous = current;
     this.#current = next;
+    if (JSON.stringify(current.limits) !== JSON.stringify(next.limits)) this.#tellLimits(next.limits);
     log.info({ changed: rerun ? ['app (rebound)'] : changedParts(current, next) }, 'reloaded');
+  }
+
+  /** Tells the servers running this service's handler elsewhere (TLS listeners) its new limits. */
+  #tellLimits(limits: HttpLimits): void {
+    for (const listener of this.#limitListeners) {
+      try {
+        listener(limits);
+      } catch (err) {
+        this.#ctx.log.error({ err }, 'limits listener failed');
+      }
+    }
   }
 
   /** The bound address as text, for the "all ready" line. */
@@ -299,6 +313,10 @@ export class HttpService implements Service {
       onUpgrade: (listener) => service.#upgrades.add(listener),
       intercept: (interceptor) => service.#pipeline.intercept(interceptor),
       isUpgraded: (socket) => service.#upgrades.has(socket),
+      onLimits: (listener) => {
+        service.#limitListeners.add(listener);
+        return () => void service.#limitListeners.delete(listener);
+      },
       crosstown: { stats: () => service.#crosstown.stats() },
     };
   }

@@ -53,5 +53,5 @@ export function applyHttpLimits(server: TlsServer, limits: HttpLimits, http2: bo
  */
 export function updateHttpLimits(server: object, limits: HttpLimits): void {
   const { connectionsCheckingInterval: _interval, ...limitsNow } = httpsLimitOptions(limits);
-  Object.assign(server, limitsNow);
+  Object.assign(server, limitsNow, { keepAliveTimeout: limits.keepAliveTimeout });
 }

@@ -31,6 +31,8 @@ export class ServedApp {
   #challenges: AcmeChallenges | undefined;
   #detachUpgrades: (() => void) | undefined;
   #detachLimits: (() => void) | undefined;
+  /** Stops following the served service's limits (an in-place reload of it changes them). */
+  #unfollowLimits: (() => void) | undefined;
   #removeIntercept: (() => void) | undefined;
 
   constructor(peer: HttpHandle, hsts: string | undefined) {
@@ -55,6 +57,20 @@ export class ServedApp {
     this.#http2 = http2;
     this.#detachLimits = applyHttpLimits(server, this.#peer.limits, http2);
     this.#detachUpgrades = this.#peer.attachUpgrades(server);
+    this.#followLimits();
+  }
+
+  /** Applies the served service's limits again whenever an in-place reload changes them. */
+  #followLimits(): void {
+    this.#unfollowLimits?.();
+    const peer = this.#peer;
+    this.#unfollowLimits = peer.onLimits?.((limits) => {
+      const server = this.#server;
+      if (server === undefined || peer !== this.#peer) return;
+      this.#detachLimits?.();
+      updateHttpLimits(server, limits);
+      this.#detachLimits = applyHttpLimits(server, limits, this.#http2);
+    });
   }
 
   /** Changes the Strict-Transport-Security value (undefined: none) for the next requests. */
@@ -92,6 +108,7 @@ export class ServedApp {
       updateHttpLimits(server, peer.limits);
       this.#detachLimits = applyHttpLimits(server, peer.limits, this.#http2);
       this.#detachUpgrades = peer.attachUpgrades(server);
+      this.#followLimits();
     }
     this.setChallenges(challenges);
   }
@@ -103,6 +120,8 @@ export class ServedApp {
     this.#detachUpgrades = undefined;
     this.#detachLimits?.();
     this.#detachLimits = undefined;
+    this.#unfollowLimits?.();
+    this.#unfollowLimits = undefined;
   }
 
   #swapListener(next: RequestListener): void {
