@@ -13,17 +13,15 @@ import {
   peerError,
   restartLimitError,
   startError,
-  reloadTimeoutError,
-  serviceReloadError,
   startTimeoutError,
   stopError,
   stopTimeoutError,
 } from './lifecycle-errors.js';
 import { runBounded } from './lifecycle-run.js';
-import { applyReload, type BuiltInstance, type ReloadHost, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
-import { createSupervisor } from './supervisor.js';
+import { applyReload, type BuiltInstance, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
+import { createReloadHost, type EngineInternals } from './orchestrator-reload-host.js';
 import { currentFaultTag, openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
-import { cancelHandovers, completeHandovers, setListenScope } from '../net/listen-handover.js';
+import { setListenScope } from '../net/listen-handover.js';
 import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
 import { cancelled, createSlot, deferred, forced, isService, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
 
@@ -49,7 +47,9 @@ type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stoppe
  * same slots under the reconciler's invariants — at most one call in flight per service, a
  * service live only while its dependencies are ready — and splitting it would mean checking
  * them again at each boundary. Slot bookkeeping, bounded calls, errors and the supervisor's
- * decisions live in their own files.
+ * decisions live in their own files; so does applying a reload (orchestrator-reload.ts), which
+ * works on the same slots through what `#internals()` lends it (orchestrator-reload-host.ts)
+ * while it keeps them pinned, out of the reconciler's way.
  */
 export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   readonly #slots = new Map<string, Slot>();
@@ -352,7 +352,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     }
     this.#reloading = true;
     try {
-      return await applyReload(this.#reloadHost(), this.#select(spec));
+      return await applyReload(createReloadHost(this.#internals()), this.#select(spec));
     } finally {
       this.#reloading = false;
       this.#reconcile();
@@ -375,173 +375,26 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     };
   }
 
-  #setPlan(s: Slot, plan: ServicePlan): void {
-    if (JSON.stringify(plan.config.restart) !== JSON.stringify(s.plan.config.restart)) s.supervisor = createSupervisor(plan.config.restart, () => this.#clock.random());
-    s.plan = plan;
-    s.location = plan.location;
-    s.kind = plan.config.kind || plan.kind.kind;
-  }
-
-  /** Runs one call of a reload under a deadline; a controller stop() and force() can abort. */
-  async #bounded(s: Slot, timeout: number, task: (signal: AbortSignal) => Promise<void> | void, onTimeout: () => HendrixError, generation = s.generation, registry = this.#reloadCtls) {
-    const ctl = new AbortController();
-    registry.add(ctl);
-    let timeoutError: HendrixError | undefined;
-    const close = openFaultWindow();
-    try {
-      const outcome = await runBounded((signal) => runAsService({ service: s.name, generation, owner: this }, () => task(signal)), {
-        clock: this.#clock,
-        timeout,
-        grace: this.#grace,
-        controller: ctl,
-        timeoutReason: () => (timeoutError = onTimeout()),
-      });
-      return { outcome, timeoutError, aborted: ctl.signal.aborted };
-    } finally {
-      close();
-      registry.delete(ctl);
-    }
-  }
-
-  /** Starts an instance a reload built; returns why it failed, if it did. */
-  async #startBuilt(s: Slot, built: BuiltInstance, plan: ServicePlan, install: boolean): Promise<HendrixError | undefined> {
-    const timeout = plan.config.startTimeout;
-    const t0 = this.#clock.now();
-    if (install) {
-      this.#cancelRestart(s);
-      s.terminal = false;
-      s.generation = built.cell.generation;
-      s.instance = built.instance;
-      s.cell = built.cell;
-      s.used = true;
-      s.live = true;
-      s.waiting = undefined;
-      this.#transition(s, 'created');
-      this.#transition(s, 'starting');
-    }
-    const run = await this.#bounded(s, timeout, (signal) => built.instance.start(signal), () => startTimeoutError(s, timeout, install ? s.waiting : undefined), built.cell.generation);
-    const { outcome } = run;
-    let error: HendrixError | undefined;
-    if (outcome.timedOut) error = run.timeoutError ?? startTimeoutError(s, timeout);
-    else if (outcome.status === 'error') error = startError(outcome.error, s);
-    else if (outcome.status === 'abandoned' || run.aborted) error = new HendrixError('HX_ERR_RELOAD_REFUSED', { message: `${s.name}: start cancelled: the graph began to stop during the reload`, service: s.name });
-    const ms = this.#clock.now() - t0;
-    if (!install) return error;
-    if (error) {
-      // not `failed`: that would be a failure of the running graph (onFailed); the rollback stops it
-      s.lastError = error;
-      s.log.error({ err: error }, 'start failed during a reload');
-      return error;
-    }
-    s.waiting = undefined;
-    s.readyAt = this.#clock.now();
-    s.startMs = ms;
-    this.#transition(s, 'ready', { ms });
-    s.log.info({ ms }, 'ready');
-    return undefined;
-  }
-
-  /** Stops an instance that is not (or no longer) the slot's running one; logs failures. */
-  async #stopBuilt(s: Slot, built: BuiltInstance, plan: ServicePlan, what: string, registry = this.#reloadCtls): Promise<void> {
-    const timeout = plan.kind.stopDeadline?.(plan.config) ?? plan.config.stopTimeout;
-    const t0 = this.#clock.now();
-    // a drain goes on through a graceful stop of the graph; force() cuts it
-    const run = await this.#bounded(s, timeout, (signal) => built.instance.stop(signal), () => stopTimeoutError(s, timeout, false, undefined), built.cell.generation, registry);
-    const { outcome } = run;
-    const error = outcome.timedOut ? stopTimeoutError(s, timeout, outcome.status === 'abandoned', outcome.error) : outcome.status === 'error' ? stopError(outcome.error, s) : outcome.status === 'abandoned' ? abandonedError(s) : undefined;
-    if (error) s.log.error({ err: error }, `${what}: stop failed`);
-    else s.log.info({ ms: this.#clock.now() - t0 }, what);
-  }
-
-  #reloadHost(): ReloadHost {
-    const log = this.#log.child({ service: 'hendrix' });
-    const call = (s: Slot, what: 'reload' | 'rebind', timeout: number, task: (signal: AbortSignal) => Promise<void>) =>
-      this.#bounded(s, timeout, task, () => reloadTimeoutError(s, what, timeout)).then((run) => {
-        const { outcome } = run;
-        if (outcome.timedOut || outcome.status === 'abandoned') throw run.timeoutError ?? reloadTimeoutError(s, what, timeout);
-        if (outcome.status === 'error') throw serviceReloadError(outcome.error, s, what);
-        if (run.aborted) throw new HendrixError('HX_ERR_RELOAD_REFUSED', { message: `${s.name}: ${what} cancelled: the graph began to stop`, service: s.name });
-      });
+  /** What the reload host (orchestrator-reload-host.ts) may use of this engine. */
+  #internals(): EngineInternals {
     return {
-      log,
-      now: () => this.#clock.now(),
+      owner: this,
+      clock: this.#clock,
+      grace: this.#grace,
+      log: this.#log,
+      slots: this.#slots,
+      list: () => this.#list,
+      setList: (list) => void (this.#list = list),
       running: () => this.#phase === 'running',
-      slot: (name) => this.#slots.get(name),
-      addSlot: (plan, deps) => {
-        const kind = plan.config.kind || plan.kind.kind;
-        const s = createSlot(plan, kind, { deps, dependents: [] }, this.#log.child({ service: plan.name, kind }), () => this.#clock.random());
-        this.#slots.set(plan.name, s);
-        this.#list.push(s);
-        return s;
-      },
-      dropSlot: (s) => {
-        this.#slots.delete(s.name);
-        this.#list = this.#list.filter((x) => x !== s);
-      },
-      build: async (s, plan, deps) => {
-        const built = await this.#build(s, plan, deps);
-        if (built instanceof HendrixError) throw built;
-        return built;
-      },
-      start: async (s, built, plan, install) => {
-        const error = await this.#startBuilt(s, built, plan, install);
-        if (error) throw error;
-      },
-      call,
-      stopAside: (s, built, plan) => {
-        // a replacement that does not stay never takes the running instance's sockets
-        cancelHandovers(this, s.name);
-        return this.#stopBuilt(s, built, plan, 'replacement stopped');
-      },
-      stopInstalled: async (s) => {
-        if (!s.live || !s.instance) return;
-        const op: Op = { kind: 'stop', ctl: new AbortController(), returned: false };
-        s.op = op;
-        try {
-          await this.#runStop(s, op);
-        } finally {
-          s.op = undefined;
-        }
-      },
-      swap: (s, built, plan) => {
-        const old: BuiltInstance = { instance: s.instance!, cell: s.cell! };
-        s.instance = built.instance;
-        s.cell = built.cell;
-        s.generation = built.cell.generation;
-        s.used = true;
-        s.live = true;
-        s.readyAt = this.#clock.now();
-        this.#setPlan(s, plan);
-        return old;
-      },
-      setPlan: (s, plan) => this.#setPlan(s, plan),
-      retire: (s, old, plan) => {
-        // the reload committed: the new instance takes the listening sockets, the old one drains
-        completeHandovers(this, s.name);
-        const draining: Promise<void> = this.#stopBuilt(s, old, plan, 'previous instance drained', this.#retiringCtl).finally(() => {
-          this.#retiring.delete(draining);
-          this.#reconcile();
-        });
-        this.#retiring.add(draining);
-      },
-      commit: (spec) => {
-        const present = new Set(spec.order);
-        for (const s of this.#list) {
-          s.deps = spec.graph.dependencies(s.name).filter((d) => present.has(d));
-          s.dependents = spec.graph.dependents(s.name).filter((d) => present.has(d));
-          if (s.cell) s.cell.deps = s.deps;
-        }
-        const rank = new Map(spec.order.map((n, i) => [n, i]));
-        this.#list = [...this.#list].sort((a, b) => (rank.get(a.name) ?? Infinity) - (rank.get(b.name) ?? Infinity));
-      },
-      unpin: (s) => {
-        s.pinned = false;
-        const pending = s.pendingCrash;
-        if (pending && s.state === 'ready') {
-          s.pendingCrash = undefined;
-          this.#crashed(s, s.generation, pending.error);
-        }
-      },
+      transition: (s, to, extra) => this.#transition(s, to, extra),
+      cancelRestart: (s) => this.#cancelRestart(s),
+      runStop: (s, op) => this.#runStop(s, op),
+      build: (s, plan, deps) => this.#build(s, plan, deps),
+      crashed: (s, generation, error) => this.#crashed(s, generation, error),
+      reconcile: () => this.#reconcile(),
+      reloadCtls: this.#reloadCtls,
+      retiring: this.#retiring,
+      retiringCtl: this.#retiringCtl,
     };
   }
 
