@@ -11,9 +11,10 @@ import { MANIFEST_OPTIONS, parseCommandArgs } from './args.js';
 import { HELP } from './help.js';
 import { manifestArgs, reportError, type CliIO } from './io.js';
 import { LiveView, type TransitionEvent } from './live-view.js';
-import { createControlServer, type ControlServer } from '../runtime/control-socket.js';
+import type { ControlServer } from '../runtime/control-socket.js';
 import { createReloader, type ReloadResult } from '../runtime/reload.js';
-import { controlPathOf, reloadLine, reloadRoutes } from './control.js';
+import { reloadLine, reloadRoutes } from './control.js';
+import { openUpControl, type UpControl } from './up-control.js';
 import { changedNames, watchPlan, type PlanWatcher } from './watch.js';
 
 const UP_OPTIONS = { ...MANIFEST_OPTIONS, control: { type: 'string' }, watch: { type: 'boolean' } } as const;
@@ -41,6 +42,16 @@ type UpValues = Parameters<typeof manifestArgs>[1] & { control?: string | undefi
 
 async function up(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard): Promise<number> {
   const args = manifestArgs(io, values);
+  // the control socket binds while the plan is made; it is closed however up() ends
+  const control = openUpControl({ files: args.files, flag: values.control, cwd: io.cwd, env: io.env });
+  try {
+    return await run(values, positionals, io, early, args, control);
+  } finally {
+    await control.close();
+  }
+}
+
+async function run(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard, args: ReturnType<typeof manifestArgs>, control: UpControl): Promise<number> {
   let plan: Plan;
   try {
     plan = await createPlan(args.files, { ...args.options, preload: true });
@@ -99,29 +110,26 @@ async function up(values: UpValues, positionals: string[], io: CliIO, early: Ear
   });
   const routes = reloadRoutes(reloader, () => stopRequestedFlag);
   const reloadRoute = routes['POST /reload']!;
-  let control: ControlServer | undefined = createControlServer({
-    path: controlPathOf(plan.baseDir, resolved.manifest.control.path, values.control, io.cwd, io.env),
-    log: logger.child({ service: 'hendrix' }),
-    routes: {
-      ...routes,
-      // what a client asked is logged by the instance as well
-      'POST /reload': async (request) => {
-        const t0 = performance.now();
-        try {
-          const answer = await reloadRoute(request);
-          if ('body' in answer) logReload(answer.body as ReloadResult, performance.now() - t0);
-          return answer;
-        } catch (error) {
-          logReloadError(error);
-          throw error;
-        }
-      },
+  control.serve({
+    ...routes,
+    // what a client asked is logged by the instance as well
+    'POST /reload': async (request) => {
+      const t0 = performance.now();
+      try {
+        const answer = await reloadRoute(request);
+        if ('body' in answer) logReload(answer.body as ReloadResult, performance.now() - t0);
+        return answer;
+      } catch (error) {
+        logReloadError(error);
+        throw error;
+      }
     },
   });
+  let controlServer: ControlServer;
   try {
-    await control.listen();
+    // a second instance for this manifest is refused here, before anything starts
+    controlServer = await control.ready(plan, logger);
   } catch (error) {
-    control = undefined;
     await flushLogger(logger);
     return reportError(io, error);
   }
@@ -232,7 +240,7 @@ async function up(values: UpValues, positionals: string[], io: CliIO, early: Ear
     log.info({ order: startTimes, ms: Date.now() - started }, `started: ${order}`);
     const addresses: Record<string, string> = {};
     for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
-    log.info({ services: addresses, control: control.path }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
+    log.info({ services: addresses, control: controlServer.path }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
     const unwatch = watchFailures(() => reloader.plan, orchestrator, (service, error) => {
       failed = { service, error };
       log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
@@ -246,7 +254,6 @@ async function up(values: UpValues, positionals: string[], io: CliIO, early: Ear
   } finally {
     watcher?.close();
     unhangup();
-    await control?.close().catch(() => undefined);
     unsubscribe();
     releaseFaults();
     await flushLogger(logger);
