@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { forgetCommonJs } from './fresh-import.js';
 
 /**
@@ -64,7 +64,7 @@ export function appGeneration(entry: string, files: GraphFiles, check: boolean):
 
 async function recheck(record: AppVersion, files: GraphFiles): Promise<AppGeneration> {
   const list = await files();
-  const digest = await digestOf(list);
+  const digest = digestOf(list);
   if (digest === (await record.digest)) return { generation: record.generation, fresh: false };
   const seen = record.byDigest.get(digest);
   const generation = seen ?? ++record.last;
@@ -77,11 +77,18 @@ async function recheck(record: AppVersion, files: GraphFiles): Promise<AppGenera
 }
 
 /** The digest of files' paths and contents, in order (a missing file counts as missing). */
-async function digestOf(files: readonly string[]): Promise<string> {
+function digestOf(files: readonly string[]): string {
   const hash = createHash('sha256');
-  const contents = await Promise.all(files.map((file) => readFile(file).catch(() => undefined)));
-  files.forEach((file, i) => {
-    const content = contents[i];
+  // a few small project files, read at once: no open/read/close round trips on the way to the import
+  const read = (file: string): Buffer | undefined => {
+    try {
+      return readFileSync(file);
+    } catch {
+      return undefined;
+    }
+  };
+  files.forEach((file) => {
+    const content = read(file);
     hash.update(`${file}\0${content === undefined ? 'missing' : content.length}\0`);
     if (content !== undefined) hash.update(content);
   });

@@ -28,6 +28,15 @@ export interface UpControl {
 /** The routes `hendrix up` serves on its control socket. */
 const ROUTES = ['POST /reload', 'GET /plan'] as const;
 
+/** The path `path()` gives, or undefined when it throws (an unsafe folder: reported by the open). */
+function safePath(path: () => string): string | undefined {
+  try {
+    return path();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The folder a manifest argument stands for: a folder given as it is, else the file's folder. */
 function baseDirOf(file: string, cwd: string): string {
   const path = resolve(cwd, file);
@@ -48,13 +57,26 @@ export function openUpControl(options: { files: readonly string[]; flag: string 
     return handler(request);
   };
   const routes = Object.fromEntries(ROUTES.map((key) => [key, lazy(key)]));
-  const open = (path: string) => {
-    const server = createControlServer({ path, routes, log: proxy });
-    const listening = server.listen();
-    listening.catch(() => undefined); // awaited by ready(); a plan that fails first closes it
-    return { server, listening };
+  type Opened = { server: ControlServer | undefined; listening: Promise<ControlServer> };
+  const open = (path: () => string): Opened => {
+    const opened: Opened = { server: undefined, listening: Promise.resolve(undefined as unknown as ControlServer) };
+    // in the next turn: its synchronous part (folder checks, bind) fills a gap of the plan's I/O
+    opened.listening = new Promise<ControlServer>((done, fail) =>
+      setImmediate(() => {
+        try {
+          const server = createControlServer({ path: path(), routes, log: proxy });
+          opened.server = server;
+          server.listen().then(() => done(server), fail);
+        } catch (error) {
+          fail(error);
+        }
+      }),
+    );
+    opened.listening.catch(() => undefined); // awaited by ready(); a plan that fails first closes it
+    return opened;
   };
-  let current = open(flag ? resolve(cwd, flag) : controlPathOf(baseDirOf(files[0] ?? 'hendrix.yaml', cwd), undefined, undefined, cwd, env));
+  const early = (): string => (flag ? resolve(cwd, flag) : controlPathOf(baseDirOf(files[0] ?? 'hendrix.yaml', cwd), undefined, undefined, cwd, env));
+  let current = open(early);
 
   return {
     serve(next) {
@@ -63,17 +85,17 @@ export function openUpControl(options: { files: readonly string[]; flag: string 
     async ready(plan, logger) {
       log = logger.child({ service: 'hendrix' });
       const path = controlPathOf(plan.baseDir, plan.manifest.control.path, flag, cwd, env);
-      if (path !== current.server.path) {
-        await current.listening.catch(() => undefined);
-        await current.server.close();
-        current = open(path);
+      const first = await current.listening.catch(() => undefined);
+      if (first === undefined || path !== first.path) {
+        await first?.close();
+        if (first === undefined && path === safePath(early)) return current.listening; // its own error, e.g. another instance
+        current = open(() => path);
       }
-      await current.listening;
-      return current.server;
+      return current.listening;
     },
     async close() {
       await current.listening.catch(() => undefined);
-      await current.server.close().catch(() => undefined);
+      await current.server?.close().catch(() => undefined);
     },
   };
 }
