@@ -66,9 +66,17 @@ export async function provisionService(input: ProvisionInput): Promise<Provision
     });
   };
   const absolute = (file: string) => (isAbsolute(file) ? file : resolvePath(input.baseDir, file));
-  const record = (file: string, role: PlanFileRole, path: readonly PathSegment[]) => {
+  // files are listed in the order the kind asked for them, not the order its checks finished in:
+  // the same manifest gives the same list (and the same fingerprint) every time
+  const asked = new Map<PlanFile, number>();
+  let tickets = 0;
+  const record = (file: string, role: PlanFileRole, path: readonly PathSegment[], ticket = tickets++) => {
     const abs = absolute(file);
-    if (!files.some((f) => f.path === abs && f.role === role)) files.push({ path: abs, role, field: path });
+    if (!files.some((f) => f.path === abs && f.role === role)) {
+      const entry: PlanFile = { path: abs, role, field: path };
+      asked.set(entry, ticket);
+      files.push(entry);
+    }
     return abs;
   };
   const ctx: ProvisionContext<Record<string, unknown>> = {
@@ -79,8 +87,9 @@ export async function provisionService(input: ProvisionInput): Promise<Provision
     importModules: input.importModules,
     locate,
     peer: input.peer,
-    file: record,
+    file: (file, role, path) => record(file, role, path),
     async need(file, role, path, options) {
+      const ticket = tickets++;
       const abs = absolute(file);
       const what = options.what ?? `\`${formatPath(path)}\``;
       const shown = relative(input.baseDir, abs) || abs;
@@ -101,7 +110,7 @@ export async function provisionService(input: ProvisionInput): Promise<Provision
         problems.push(place(new HendrixError(options.code, { message: problem, path })));
         return undefined;
       }
-      record(abs, role, path);
+      record(abs, role, path, ticket);
       return abs;
     },
     problem: (error) => void problems.push(place(error)),
@@ -131,5 +140,6 @@ export async function provisionService(input: ProvisionInput): Promise<Provision
       );
     }
   }
+  files.sort((a, b) => asked.get(a)! - asked.get(b)!);
   return { problems, warnings, files };
 }
