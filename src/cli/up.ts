@@ -15,7 +15,7 @@ import type { ControlServer } from '../runtime/control-socket.js';
 import { createReloader, type ReloadResult } from '../runtime/reload.js';
 import { reloadLine, reloadRoutes } from './control.js';
 import { openUpControl, type UpControl } from './up-control.js';
-import { changedNames, watchPlan, type PlanWatcher } from './watch.js';
+import type { PlanWatcher } from './watch.js';
 
 const UP_OPTIONS = { ...MANIFEST_OPTIONS, control: { type: 'string' }, watch: { type: 'boolean' } } as const;
 
@@ -228,6 +228,7 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     view?.end();
     if (signals > 0 || faulted) return await stop();
     if (values.watch) {
+      const { changedNames, watchPlan } = await import('./watch.js');
       const env = args.options.env;
       watcher = watchPlan(reloader.plan, env, (files) => {
         log.info({ files }, `changed: ${changedNames(files)}`);

@@ -3,7 +3,7 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import type { Orchestrator, ServicePlan } from './orchestrator.js';
 import type { ChangeMode, ReloadReport, ReloadSpec } from './orchestrator-reload.js';
 import { createPlan, type Plan, type PlanOptions } from './plan.js';
-import { diffPlans, isCoreOnly, type PlanDiff } from './plan-diff.js';
+import type { PlanDiff } from './plan-diff.js';
 
 /** What one reload is asked to do. */
 export interface ReloadOptions {
@@ -65,7 +65,7 @@ export interface ReloaderOptions {
 }
 
 /** Builds the spec the orchestrator applies from a diff of two plans. */
-export function toReloadSpec(next: Plan, diff: PlanDiff, replace: ReloadOptions['replace']): ReloadSpec {
+export function toReloadSpec(next: Plan, diff: PlanDiff, replace: ReloadOptions['replace'], isCoreOnly: (change: PlanDiff['changed'][number]) => boolean): ReloadSpec {
   const services: ServicePlan[] = [...next.services.values()].map((s) => ({ name: s.name, kind: s.kind, config: s.config, location: s.location }));
   const forced = new Set(Array.isArray(replace) ? replace : []);
   const changed = new Map<string, ChangeMode>();
@@ -94,10 +94,12 @@ export function createReloader(options: ReloaderOptions): Reloader {
         }
       }
     }
+    // the diff is loaded with the first reload: a graph that never reloads does not pay for it at start
+    const { diffPlans, isCoreOnly } = await import('./plan-diff.js');
     const diff = diffPlans(plan, next);
     const forced = Array.isArray(replace) && replace.length > 0;
     if (opts.dryRun || (diff.empty && !forced)) return { diff, applied: false, fingerprint: plan.fingerprint };
-    const report = await options.orchestrator.reload(toReloadSpec(next, diff, replace));
+    const report = await options.orchestrator.reload(toReloadSpec(next, diff, replace, isCoreOnly));
     plan = next;
     for (const l of listeners) l(next);
     return { diff, applied: true, report, fingerprint: next.fingerprint };
