@@ -1,5 +1,5 @@
 import type { Server as TlsServer } from 'node:tls';
-import type { HttpHandle } from '../http/handle.js';
+import type { HttpHandle, HttpLimits } from '../http/handle.js';
 import type { AcmeChallenges } from './acme-challenges.js';
 import type { TlsConnections } from './connections.js';
 import { applyHttpLimits, updateHttpLimits } from './http-limits.js';
@@ -31,6 +31,7 @@ export class ServedApp {
   #challenges: AcmeChallenges | undefined;
   #detachUpgrades: (() => void) | undefined;
   #detachLimits: (() => void) | undefined;
+  #onLimits: ((limits: HttpLimits) => void) | undefined;
   /** Stops following the served service's limits (an in-place reload of it changes them). */
   #unfollowLimits: (() => void) | undefined;
   #removeIntercept: (() => void) | undefined;
@@ -70,7 +71,13 @@ export class ServedApp {
       this.#detachLimits?.();
       updateHttpLimits(server, limits);
       this.#detachLimits = applyHttpLimits(server, limits, this.#http2);
+      this.#onLimits?.(limits);
     });
+  }
+
+  /** Also called with the served service's new limits (the listener's redirect servers follow them too). */
+  alsoOnLimits(listener: (limits: HttpLimits) => void): void {
+    this.#onLimits = listener;
   }
 
   /** Changes the Strict-Transport-Security value (undefined: none) for the next requests. */

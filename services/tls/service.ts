@@ -89,6 +89,10 @@ export class TlsService implements Service {
     const { config } = parts;
     const served = new ServedApp(peer, hstsOf(config));
     parts.served = served;
+    // an in-place reload of the served service changes its limits: the redirect listeners follow
+    served.alsoOnLimits((limits) => {
+      for (const redirect of [this.#parts.redirect, ...this.#parts.retired]) if (redirect !== undefined) updateHttpLimits(redirect, limits);
+    });
     if (config.acme !== undefined) {
       const { AcmeChallenges } = await import('./acme-challenges.js');
       parts.challenges = new AcmeChallenges();
