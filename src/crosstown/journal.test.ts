@@ -187,3 +187,28 @@ describe('Journal', () => {
     expect(lines.filter((l) => l.msg === 'journal line skipped').length).toBeLessThanOrEqual(1);
   });
 });
+
+describe('a journal file used by two runtimes of one process (a replaced service while its old instance drains)', () => {
+  it('the second shares the open file and replays nothing; tasks of either are recorded; what is left after both close is replayed once', () => {
+    const dir = tempDir();
+    const first = Journal.open(dir, capture().log);
+    first.append(entry('a'));
+    first.append(entry('b'));
+    first.close();
+    // a new start: a and b are pending for the first runtime only
+    const old = Journal.open(dir, capture().log);
+    expect(old.pending().map((e) => e.id)).toEqual(['a', 'b']);
+    const next = Journal.open(dir, capture().log);
+    expect(next.pending()).toEqual([]);
+    next.append(entry('c'));
+    old.done('a');
+    next.done('b'); // the open file knows every task, whoever added it
+    old.close(); // the old instance drained: the file stays open for the new one
+    next.append(entry('d'));
+    next.done('c');
+    next.close();
+    const after = Journal.open(dir, capture().log);
+    expect(after.pending().map((e) => e.id)).toEqual(['d']);
+    after.close();
+  });
+});

@@ -33,18 +33,15 @@ export class Journal {
   readonly file: string;
   readonly #log: Logger;
   readonly #pending: readonly JournalEntry[];
-  /** Ids added (or replayed) and not done yet. */
-  readonly #live = new Set<string>();
-  #fd: number | undefined;
-  #bytes: number;
+  /** The open file, shared by every runtime of this process that uses it. */
+  readonly #file: OpenJournal;
+  #closed = false;
 
-  private constructor(file: string, log: Logger, pending: JournalEntry[], fd: number, bytes: number) {
+  private constructor(file: string, log: Logger, pending: JournalEntry[], open: OpenJournal) {
     this.file = file;
     this.#log = log;
     this.#pending = pending;
-    this.#fd = fd;
-    this.#bytes = bytes;
-    for (const entry of pending) this.#live.add(entry.id);
+    this.#file = open;
   }
 
   /**
@@ -57,6 +54,14 @@ export class Journal {
   static open(dir: string, log: Logger): Journal {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, JOURNAL_FILE);
+    const shared = openJournals.get(file);
+    if (shared !== undefined) {
+      // a second runtime on the same file in this process (a replaced http service while its old
+      // instance drains): it shares the open file and replays nothing, for the first one is
+      // running those tasks; what is left when both have closed is replayed at the next start
+      shared.users++;
+      return new Journal(file, log, [], shared);
+    }
     const pending = existsSync(file) ? readPending(file, log) : [];
     for (const entry of pending) entry.attempts += 1;
     const text = pending.map((entry) => `${JSON.stringify({ op: 'add', ...entry })}\n`).join('');
@@ -71,7 +76,9 @@ export class Journal {
     renameSync(tmp, file);
     const fd = openSync(file, 'a');
     if (pending.length) log.info({ file, pending: pending.length }, 'journal has unfinished tasks');
-    return new Journal(file, log, pending, fd, Buffer.byteLength(text));
+    const open: OpenJournal = { fd, bytes: Buffer.byteLength(text), live: new Set(pending.map((entry) => entry.id)), users: 1 };
+    openJournals.set(file, open);
+    return new Journal(file, log, pending, open);
   }
 
   /** The entries that were added and not done when the journal was opened, in order. */
@@ -87,9 +94,9 @@ export class Journal {
         `the data of ${entry.name} cannot be journaled: ${problem}; durable tasks take JSON data (strings, finite numbers, booleans, null, arrays and plain objects)`,
       );
     }
-    if (this.#fd === undefined) throw new Error(`the journal ${this.file} is closed; ${entry.name} was not recorded`);
+    if (this.#closed || this.#file.fd === undefined) throw new Error(`the journal ${this.file} is closed; ${entry.name} was not recorded`);
     this.#write({ op: 'add', ...entry });
-    this.#live.add(entry.id);
+    this.#file.live.add(entry.id);
   }
 
   /** Records that a task is over: it will not be replayed. */
@@ -104,31 +111,48 @@ export class Journal {
 
   /** Closes the file; the journal is not usable afterwards. */
   close(): void {
-    if (this.#fd === undefined) return;
-    closeSync(this.#fd);
-    this.#fd = undefined;
+    if (this.#closed) return;
+    this.#closed = true;
+    const open = this.#file;
+    if (--open.users > 0 || open.fd === undefined) return;
+    closeSync(open.fd);
+    open.fd = undefined;
+    if (openJournals.get(this.file) === open) openJournals.delete(this.file);
   }
 
   #finish(id: string, failed: boolean): void {
-    if (!this.#live.has(id)) return; // unknown or already done: nothing to record
-    if (this.#fd === undefined) {
+    const open = this.#file;
+    if (!open.live.has(id)) return; // unknown or already done: nothing to record
+    if (this.#closed || open.fd === undefined) {
       // it stays unfinished in the file and is replayed at the next start
       this.#log.warn({ file: this.file, id }, 'journal closed; task end not recorded');
       return;
     }
     this.#write(failed ? { op: 'done', id, failed: true } : { op: 'done', id });
-    this.#live.delete(id);
-    if (this.#live.size === 0 && this.#bytes > TRUNCATE_BYTES) {
+    open.live.delete(id);
+    if (open.live.size === 0 && open.bytes > TRUNCATE_BYTES) {
       // nothing is pending, so an empty file says it all; O_APPEND writes continue at 0
-      ftruncateSync(this.#fd, 0);
-      this.#bytes = 0;
+      ftruncateSync(open.fd, 0);
+      open.bytes = 0;
     }
   }
 
   #write(record: object): void {
-    this.#bytes += writeAll(this.#fd as number, `${JSON.stringify(record)}\n`);
+    this.#file.bytes += writeAll(this.#file.fd as number, `${JSON.stringify(record)}\n`);
   }
 }
+
+/** A journal file open in this process, and how many runtimes use it. */
+interface OpenJournal {
+  fd: number | undefined;
+  bytes: number;
+  /** Ids added (or replayed) and not done yet, whichever runtime added them. */
+  readonly live: Set<string>;
+  users: number;
+}
+
+/** The journal files open in this process, by path. */
+const openJournals = new Map<string, OpenJournal>();
 
 function writeAll(fd: number, text: string): number {
   const buffer = Buffer.from(text);
