@@ -10,9 +10,4 @@ export const httpCodes = defineErrorCodes({
     hint: 'a 500 response then shows error messages (paths, queries, secrets) to every client: set exposeErrors in a development overlay only, or listen on 127.0.0.1, ::1 or a unix socket (this is a warning: the service still starts)',
     exit: 78,
   },
-  HX_ERR_HTTP_CROSSTOWN_RELOAD: {
-    title: 'crosstown pools cannot change in place while the journal is on',
-    hint: 'a second crosstown runtime on the same journal would run again the tasks the first one still runs: restart the service to apply crosstown.threads, processes, maxQueue or drainTimeout (its journal replays what the stop leaves), or move the journal to another folder in the same change',
-    exit: 78,
-  },
 });

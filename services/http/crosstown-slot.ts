@@ -1,9 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { crosstownShared, type CrosstownHost } from '../../src/crosstown/context.js';
 import { CrosstownRuntime, emptyStats, type CrosstownStats } from '../../src/crosstown/runtime.js';
-import { HendrixError, type PathSegment, type SourceLocation } from '../../src/errors/hendrix-error.js';
+import type { PathSegment, SourceLocation } from '../../src/errors/hendrix-error.js';
 import type { HttpConfig } from './schema.js';
 
 type CrosstownConfig = HttpConfig['crosstown'];
@@ -73,8 +72,8 @@ export class CrosstownSlot {
   /**
    * Prepares the switch to `next`: a new runtime is built and started now (a journal opens,
    * what it holds is replayed) when one is needed, so the caller prepares it last, after
-   * everything else that may fail. Throws HX_ERR_HTTP_CROSSTOWN_RELOAD when the new runtime
-   * would share the current one's journal.
+   * everything else that may fail. A new runtime on the current one's journal folder shares its
+   * open journal (src/crosstown/journal.ts): it replays nothing the current one is running.
    */
   prepare(next: CrosstownConfig): CrosstownSwitch {
     const runtime = this.#runtime;
@@ -84,15 +83,6 @@ export class CrosstownSlot {
     if (changed.length === 0) {
       const host = sameDefaults(built, next) ? runtime : withDefaults(runtime, next);
       return { commit: () => this.#setHost(host) };
-    }
-    if (built.journal !== false && next.journal !== false && resolve(this.#options.baseDir, built.journal) === resolve(this.#options.baseDir, next.journal)) {
-      const { service, locate } = this.#options;
-      throw new HendrixError('HX_ERR_HTTP_CROSSTOWN_RELOAD', {
-        message: `${service} (http): crosstown.${changed.join(', crosstown.')} cannot change in place while crosstown.journal (${next.journal}) is on`,
-        service,
-        path: ['services', service, 'crosstown', changed[0]!],
-        location: locate(['crosstown', changed[0]!]),
-      });
     }
     const fresh = this.#build(next);
     fresh.start();

@@ -9,9 +9,8 @@ const STOP_REPORT_MARGIN = 1_000;
  * The fields a running http service applies in place (service.ts reload): the app and its
  * code, static folders, limits (on the running server), the access log, exposeErrors and the
  * crosstown section (a change of pools, queue, drainTimeout or journal builds a new crosstown
- * runtime beside the old one, which drains; with the journal on in one folder before and after,
- * the reload itself refuses, HX_ERR_HTTP_CROSSTOWN_RELOAD: canReload only sees which fields
- * changed, not whether the journal is on). `listen` is not here: the service is replaced, and
+ * runtime beside the old one, which drains; on one journal folder both share the open journal,
+ * and the new one replays nothing the old one runs). `listen` is not here: the service is replaced, and
  * the new instance takes over the socket when the address stayed (or binds the new one). A
  * field not listed (one added later) replaces the service until it is known to reload.
  */
