@@ -4,6 +4,7 @@
 // scaling ratios; the same wrk load, alternated rounds, and the RSS of each primary and worker
 // after the load. The hendrix ×2 contender runs only once `hendrix up` accepts `--workers` (#15).
 // Usage: npm run build && node bench/workers/run.mjs [--rounds 3] [--duration 5] [--warmup 2]
+//        [--threads 2] [--connections 64]   (wrk's -t and -c; the issue's figures use the defaults)
 //
 // TODO(#15, hub fan-out across workers — a later part, not built here): measure pub/sub hub
 // deliveries/s and server CPU seconds per delivery with the subscribers spread over 2 workers
@@ -15,12 +16,12 @@ import net from 'node:net';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { median, settle, requireTools, requireBuild } from '../tls/machine.mjs';
+import { median, settle, cpuSeconds, requireTools, requireBuild } from '../tls/machine.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { values } = parseArgs({
-  options: { rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' } },
+  options: { rounds: { type: 'string', default: '3' }, duration: { type: 'string', default: '5' }, warmup: { type: 'string', default: '2' }, threads: { type: 'string', default: '2' }, connections: { type: 'string', default: '64' } },
 });
 const rounds = Number(values.rounds);
 requireTools([['wrk', ['--version']], ['pgrep', ['--version'], 'procps']]);
@@ -49,6 +50,7 @@ const active = CONTENDERS.filter((c) => !c.missing);
 // ended together by the group's id, whatever happened to the primary; wrk is tracked as well.
 const live = new Set();
 let loadGenerator = null;
+let interrupted = false;
 function killGroup(child, signal) {
   try {
     process.kill(-child.pid, signal);
@@ -63,6 +65,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
+    interrupted = true;
     console.error(`\n${signal}: stopping the servers`);
     loadGenerator?.kill('SIGKILL');
     for (const child of live) killGroup(child, 'SIGTERM');
@@ -125,14 +128,15 @@ async function stop(contender, child) {
   }
 }
 
-/** One wrk pass (-t2 -c64): requests per second; warns when responses were not all 2xx. */
+/** One wrk pass (-t2 -c64 by default): requests per second; warns when responses were not all 2xx. */
 function wrk(port, seconds) {
   return new Promise((resolve, reject) => {
     let out = '';
-    loadGenerator = spawn('wrk', ['-t2', '-c64', `-d${seconds}s`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    loadGenerator = spawn('wrk', [`-t${values.threads}`, `-c${values.connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
     loadGenerator.stdout.on('data', (chunk) => (out += chunk));
     loadGenerator.once('exit', (code) => {
       loadGenerator = null;
+      if (interrupted) return; // the signal handler ends the run; no result, no error
       const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
       if (code !== 0 || !rps) return reject(new Error(`wrk failed (${code}):\n${out}`));
       const trouble = /(Non-2xx or 3xx responses: \d+|Socket errors: .*)/.exec(out);
@@ -142,7 +146,10 @@ function wrk(port, seconds) {
   });
 }
 
-const results = Object.fromEntries(active.map((c) => [c.key, { rps: [], primary: [], workers: [] }]));
+const results = Object.fromEntries(active.map((c) => [c.key, { rps: [], cpu: [], primary: [], workers: [] }]));
+// CPU seconds of the primary and its workers: with wrk on the same cores, this says whether a
+// contender could use the second CPU at all.
+const serverCpu = (pid) => [pid, ...childrenOf(pid)].reduce((sum, p) => sum + cpuSeconds(p), 0);
 for (let round = 0; round < rounds; round++) {
   // Rotate the order each round, so that no contender always runs first or right after another.
   const order = active.map((_, i) => active[(i + round) % active.length]);
@@ -151,7 +158,9 @@ for (let round = 0; round < rounds; round++) {
     await wrk(port, values.warmup); // warm-up pass (JIT, all workers accepting), discarded
     await settle(5);
     const r = results[contender.key];
+    const cpuBefore = serverCpu(child.pid);
     r.rps.push(await wrk(port, values.duration));
+    r.cpu.push((100 * (serverCpu(child.pid) - cpuBefore)) / Number(values.duration));
     r.primary.push(rssMb(child.pid));
     r.workers.push(...childrenOf(child.pid).map(rssMb));
     await stop(contender, child);
@@ -160,8 +169,8 @@ for (let round = 0; round < rounds; round++) {
 
 const rps = (key) => (results[key] ? median(results[key].rps) : null);
 const fmt = (x, d = 0) => (x == null ? '—' : x.toFixed(d));
-console.log(`bench/workers — ${rounds} alternated rounds, wrk -t2 -c64 -d${values.duration}s (after a ${values.warmup} s warm-up), node ${process.version}, ${availableParallelism()} CPUs`);
-console.log(`${'contender'.padEnd(22)}${'req/s (median)'.padStart(15)}   RSS MB after load: primary, workers median (max)   all rounds req/s`);
+console.log(`bench/workers — ${rounds} alternated rounds, wrk -t${values.threads} -c${values.connections} -d${values.duration}s (after a ${values.warmup} s warm-up), node ${process.version}, ${availableParallelism()} CPUs`);
+console.log(`${'contender'.padEnd(22)}${'req/s (median)'.padStart(15)}  server CPU %   RSS MB after load: primary, workers median (max)   all rounds req/s`);
 for (const c of CONTENDERS) {
   if (c.missing) {
     console.log(`${c.label} — not available yet (#15)`);
@@ -169,7 +178,7 @@ for (const c of CONTENDERS) {
   }
   const r = results[c.key];
   const mem = `${fmt(median(r.primary), 1)}, ${r.workers.length ? `${fmt(median(r.workers), 1)} (${fmt(Math.max(...r.workers), 1)})` : 'no workers'}`;
-  console.log(`${c.label.padEnd(22)}${fmt(median(r.rps)).padStart(15)}   ${mem.padEnd(48)}${r.rps.map((x) => fmt(x)).join(', ')}`);
+  console.log(`${c.label.padEnd(22)}${fmt(median(r.rps)).padStart(15)}${fmt(median(r.cpu)).padStart(14)}   ${mem.padEnd(48)}${r.rps.map((x) => fmt(x)).join(', ')}`);
 }
 
 const ratio = (a, b) => (a == null || b == null ? null : a / b);
