@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addressOf, runCli, RUNTIME_DIR, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { addressOf, logLines, runCli, RUNTIME_DIR, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 
 const running: CliProcess[] = [];
@@ -44,13 +44,6 @@ async function eventually(url: string, expected: string): Promise<void> {
   }
   expect(last).toBe(expected);
 }
-
-const logLines = (p: CliProcess) =>
-  p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('changing a running graph from the command line', () => {
   it('kill -HUP reloads the edited app in place: same process, same keep-alive connection, new text', async () => {

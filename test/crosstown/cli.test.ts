@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addressOf, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { addressOf, logLines, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { APP, get, until } from './helpers.js';
 
@@ -28,12 +28,6 @@ async function upIn(dir: string): Promise<{ p: CliProcess; url: string }> {
 /** The lines of the tasks' own record: `start <id>` and `end <id>`. */
 const record = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
 const count = (lines: string[], line: string): number => lines.filter((l) => l === line).length;
-const logLines = (p: CliProcess): Record<string, unknown>[] =>
-  p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('crosstown under hendrix up', () => {
   it('SIGTERM: stops accepting, then finishes the running and queued tasks before exiting 0', async () => {

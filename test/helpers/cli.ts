@@ -93,6 +93,21 @@ export function spawnCli(args: string[], options: { cwd?: string; env?: Record<s
   };
 }
 
+/** The JSON log lines a `hendrix` process has written to stdout so far (a line still being written is left out). */
+export function logLines(p: Pick<CliProcess, 'stdout'>): Record<string, unknown>[] {
+  return p
+    .stdout()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
 /** The "ready" log line's address of a service, as a URL usable from the test (0.0.0.0 → 127.0.0.1). */
 export function addressOf(readyLine: Record<string, unknown>, service: string): string {
   const services = readyLine.services as Record<string, string>;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineServiceKind, up, z, type ServiceKind } from '../../src/index.js';
 import { createSilentLogger } from '../../src/log/logger.js';
-import { spawnCli, type CliProcess } from '../helpers/cli.js';
+import { logLines, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { HubClient } from '../helpers/pubsub/test-client.js';
 
@@ -33,14 +33,6 @@ function upIn(dir: string): CliProcess {
   const p = spawnCli(['up'], { cwd: dir });
   running.push(p);
   return p;
-}
-
-function logLines(p: CliProcess): Line[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Line);
 }
 
 /** GET that resolves once the response head is in (the body streams on). */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { addressOf, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { addressOf, logLines, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { APP, get } from '../crosstown/helpers.js';
 
@@ -26,12 +26,6 @@ afterEach(() => {
 
 const isReady = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('ready:');
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-const logLines = (p: CliProcess): Record<string, unknown>[] =>
-  p
-    .stdout()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 async function until(what: string, predicate: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,13 +1,13 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { addressOf, runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
+import { addressOf, logLines, runCli, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { Observer } from '../helpers/irc/test-harness.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { startNgircd, stopAllNgircd } from '../helpers/ngircd.js';
 import { keepAliveHeader, request, startLoad, type Answer, type Load } from '../helpers/reload/load.js';
 import { bigPublish, fingerprintOf, servedFingerprint, wsOutcome } from '../helpers/reload/probes.js';
-import { BOT, logLines, reloadLines, SUB_TOKEN, until, writeProject, type ProjectState } from '../helpers/reload/project.js';
+import { BOT, reloadLines, SUB_TOKEN, until, writeProject, type ProjectState } from '../helpers/reload/project.js';
 import { subscribeCrowd, type Subscribers } from '../helpers/reload/subscribers.js';
 import { needCommand } from '../helpers/system-command.js';
 import { createLeaf, createTestCa, useCertDir, type TestCert } from '../helpers/test-certs.js';

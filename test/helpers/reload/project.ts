@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CliProcess } from '../cli.js';
+import { logLines, type CliProcess } from '../cli.js';
 
 /** What the reload-under-load project's files say; each reload edits one or two fields of it. */
 export interface ProjectState {
@@ -92,21 +92,6 @@ export function writeProject(dir: string, state: ProjectState, ircServer: string
   writeFileSync(join(dir, 'app.mjs'), appOf(state.text));
   writeFileSync(join(dir, 'word.mjs'), `export const word = ${JSON.stringify(state.word)};\n`);
   writeFileSync(join(dir, 'hendrix.yaml'), manifestOf(state, ircServer));
-}
-
-/** The JSON log lines a `hendrix up` wrote so far. */
-export function logLines(p: CliProcess): Record<string, unknown>[] {
-  return p
-    .stdout()
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .flatMap((line) => {
-      try {
-        return [JSON.parse(line) as Record<string, unknown>];
-      } catch {
-        return []; // the last line, still being written
-      }
-    });
 }
 
 /** The instance's one line per reload: applied, failed, or nothing changed. */
