@@ -1,5 +1,6 @@
 import { HendrixError, isHendrixError, type SourceLocation } from '../errors/hendrix-error.js';
 import { formatDuration } from '../kinds/units.js';
+import type { BoundedOutcome } from './lifecycle-run.js';
 
 /** The service an error is about: its name, kind and where it is declared. */
 export interface ErrorSubject {
@@ -159,4 +160,12 @@ export function serviceReloadError(error: unknown, s: ErrorSubject, what: 'reloa
     location: s.location,
     cause: error,
   });
+}
+
+/** What a bounded stop() call's outcome says went wrong, if anything: a timeout, its error, or abandoned. */
+export function stopOutcomeError(s: ErrorSubject, timeout: number, outcome: BoundedOutcome): HendrixError | undefined {
+  if (outcome.timedOut) return stopTimeoutError(s, timeout, outcome.status === 'abandoned', outcome.error);
+  if (outcome.status === 'error') return stopError(outcome.error, s);
+  if (outcome.status === 'abandoned') return abandonedError(s);
+  return undefined;
 }

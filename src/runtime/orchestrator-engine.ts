@@ -5,7 +5,6 @@ import type { ServiceConfig } from '../manifest/types.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ServiceContext } from '../kinds/contract.js';
 import {
-  abandonedError,
   aggregateError,
   crashError,
   createError,
@@ -14,16 +13,16 @@ import {
   restartLimitError,
   startError,
   startTimeoutError,
-  stopError,
+  stopOutcomeError,
   stopTimeoutError,
 } from './lifecycle-errors.js';
 import { runBounded } from './lifecycle-run.js';
-import { applyReload, type BuiltInstance, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
+import { applyReload, selectSpec, type BuiltInstance, type ReloadReport, type ReloadSpec } from './orchestrator-reload.js';
 import { createReloadHost, type EngineInternals } from './orchestrator-reload-host.js';
 import { currentFaultTag, openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
 import { setListenScope } from '../net/listen-handover.js';
 import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
-import { cancelled, createSlot, deferred, forced, isService, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
+import { cancelled, createSlot, deferred, forced, isService, stopDeadlineOf, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
 
 // a listening socket is handed over between two instances of one service of the same graph:
 // the graph is the orchestrator whose start or reload call the listening code runs in
@@ -352,27 +351,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     }
     this.#reloading = true;
     try {
-      return await applyReload(createReloadHost(this.#internals()), this.#select(spec));
+      return await applyReload(createReloadHost(this.#internals()), selectSpec(spec, this.#only, this.services));
     } finally {
       this.#reloading = false;
       this.#reconcile();
     }
-  }
-
-  /** `hendrix up web`: a reload keeps running only what `web` needs, in the next graph. */
-  #select(spec: ReloadSpec): ReloadSpec {
-    if (!this.#only) return spec;
-    const known = this.#only.filter((n) => spec.graph.nodes.includes(n));
-    const chosen = new Set(spec.graph.closure(known));
-    const removed = new Set(spec.removed);
-    for (const s of this.#list) if (!chosen.has(s.name)) removed.add(s.name);
-    return {
-      services: spec.services.filter((p) => chosen.has(p.name)),
-      graph: spec.graph,
-      order: spec.order.filter((n) => chosen.has(n)),
-      changed: new Map([...spec.changed].filter(([n]) => chosen.has(n))),
-      removed: [...removed].filter((n) => this.#slots.has(n)),
-    };
   }
 
   /** What the reload host (orchestrator-reload-host.ts) may use of this engine. */
@@ -554,7 +537,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     if (!instance) return void (s.live = false);
     // a failed, exited or restarting service keeps showing why while its instance is cleaned up
     const visible = s.state === 'ready' || s.state === 'starting';
-    const timeout = s.plan.kind.stopDeadline?.(s.plan.config) ?? s.plan.config.stopTimeout;
+    const timeout = stopDeadlineOf(s.plan);
     const t0 = this.#clock.now();
     if (visible) this.#transition(s, 'stopping');
     s.log.debug('stopping');
@@ -573,10 +556,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     s.live = false;
     s.readyAt = undefined;
     const ms = this.#clock.now() - t0;
-    let error: HendrixError | undefined;
-    if (outcome.timedOut) error = stopTimeoutError(s, timeout, outcome.status === 'abandoned', outcome.error);
-    else if (outcome.status === 'error') error = stopError(outcome.error, s);
-    else if (outcome.status === 'abandoned') error = abandonedError(s);
+    const error = stopOutcomeError(s, timeout, outcome);
     if (error) {
       s.lastError = error;
       this.#record(error);

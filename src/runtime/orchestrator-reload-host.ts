@@ -3,11 +3,11 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import { cancelHandovers, completeHandovers } from '../net/listen-handover.js';
 import type { Clock } from './clock.js';
 import { openFaultWindow, runAsService } from './fault-scope.js';
-import { abandonedError, reloadTimeoutError, serviceReloadError, startError, startTimeoutError, stopError, stopTimeoutError } from './lifecycle-errors.js';
+import { reloadTimeoutError, serviceReloadError, startError, startTimeoutError, stopOutcomeError, stopTimeoutError } from './lifecycle-errors.js';
 import { runBounded } from './lifecycle-run.js';
 import type { ServicePlan, ServiceState, TransitionEvent } from './orchestrator.js';
 import type { BuiltInstance, ReloadHost } from './orchestrator-reload.js';
-import { createSlot, type Op, type Slot } from './orchestrator-slot.js';
+import { createSlot, stopDeadlineOf, type Op, type Slot } from './orchestrator-slot.js';
 import { createSupervisor } from './supervisor.js';
 
 /**
@@ -110,12 +110,12 @@ async function startBuilt(e: EngineInternals, s: Slot, built: BuiltInstance, pla
 
 /** Stops an instance that is not (or no longer) the slot's running one; logs failures. */
 async function stopBuilt(e: EngineInternals, s: Slot, built: BuiltInstance, plan: ServicePlan, what: string, registry = e.reloadCtls): Promise<void> {
-  const timeout = plan.kind.stopDeadline?.(plan.config) ?? plan.config.stopTimeout;
+  const timeout = stopDeadlineOf(plan);
   const t0 = e.clock.now();
   // a drain goes on through a graceful stop of the graph; force() cuts it
   const run = await bounded(e, s, timeout, (signal) => built.instance.stop(signal), () => stopTimeoutError(s, timeout, false, undefined), built.cell.generation, registry);
   const { outcome } = run;
-  const error = outcome.timedOut ? stopTimeoutError(s, timeout, outcome.status === 'abandoned', outcome.error) : outcome.status === 'error' ? stopError(outcome.error, s) : outcome.status === 'abandoned' ? abandonedError(s) : undefined;
+  const error = stopOutcomeError(s, timeout, outcome);
   if (error) s.log.error({ err: error }, `${what}: stop failed`);
   else s.log.info({ ms: e.clock.now() - t0 }, what);
 }

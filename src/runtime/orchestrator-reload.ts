@@ -95,6 +95,23 @@ export interface ReloadHost {
 
 type Undo = { readonly what: string; readonly run: () => Promise<void> };
 
+/**
+ * `hendrix up web`: a reload keeps running only what `web` needs in the next graph; running
+ * services outside that are removed (after the spec's own removals, dependents first).
+ */
+export function selectSpec(spec: ReloadSpec, only: readonly string[] | undefined, running: readonly string[]): ReloadSpec {
+  if (!only) return spec;
+  const chosen = new Set(spec.graph.closure(only.filter((n) => spec.graph.nodes.includes(n))));
+  const dropped = [...running].reverse().filter((n) => !chosen.has(n) && !spec.removed.includes(n));
+  return {
+    services: spec.services.filter((p) => chosen.has(p.name)),
+    graph: spec.graph,
+    order: spec.order.filter((n) => chosen.has(n)),
+    changed: new Map([...spec.changed].filter(([n]) => chosen.has(n))),
+    removed: [...spec.removed.filter((n) => running.includes(n)), ...dropped],
+  };
+}
+
 /** Applies a reload; throws HX_ERR_RELOAD_FAILED (after rolling back) when a step fails. */
 export async function applyReload(host: ReloadHost, spec: ReloadSpec): Promise<ReloadReport> {
   const t0 = host.now();

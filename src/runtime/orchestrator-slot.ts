@@ -102,6 +102,11 @@ export const cancelled = (): DOMException => new DOMException('start cancelled: 
 /** The abort reason of force(). */
 export const forced = (): DOMException => new DOMException('forced', 'AbortError');
 
+/** How long a stop() of a service of `plan` may run before it is forced: its kind's phases, else `stopTimeout`. */
+export function stopDeadlineOf(plan: ServicePlan): number {
+  return plan.kind.stopDeadline?.(plan.config) ?? plan.config.stopTimeout;
+}
+
 /** True when create() returned something with start() and stop(). */
 export function isService(value: unknown): value is Service {
   const v = value as Partial<Service> | null | undefined;
