@@ -28,15 +28,6 @@ export interface UpControl {
 /** The routes `hendrix up` serves on its control socket. */
 const ROUTES = ['POST /reload', 'GET /plan'] as const;
 
-/** The path `path()` gives, or undefined when it throws (an unsafe folder: reported by the open). */
-function safePath(path: () => string): string | undefined {
-  try {
-    return path();
-  } catch {
-    return undefined;
-  }
-}
-
 /** The folder a manifest argument stands for: a folder given as it is, else the file's folder. */
 function baseDirOf(file: string, cwd: string): string {
   const path = resolve(cwd, file);
@@ -57,26 +48,21 @@ export function openUpControl(options: { files: readonly string[]; flag: string 
     return handler(request);
   };
   const routes = Object.fromEntries(ROUTES.map((key) => [key, lazy(key)]));
-  type Opened = { server: ControlServer | undefined; listening: Promise<ControlServer> };
+  /** A control server at `path` (undefined when the path itself is refused) and its listen, already under way. */
+  type Opened = { path: string | undefined; server: ControlServer | undefined; listening: Promise<ControlServer> };
   const open = (path: () => string): Opened => {
-    const opened: Opened = { server: undefined, listening: Promise.resolve(undefined as unknown as ControlServer) };
-    // in the next turn: its synchronous part (folder checks, bind) fills a gap of the plan's I/O
-    opened.listening = new Promise<ControlServer>((done, fail) =>
-      setImmediate(() => {
-        try {
-          const server = createControlServer({ path: path(), routes, log: proxy });
-          opened.server = server;
-          server.listen().then(() => done(server), fail);
-        } catch (error) {
-          fail(error);
-        }
-      }),
-    );
+    let opened: Opened;
+    try {
+      const at = path();
+      const server = createControlServer({ path: at, routes, log: proxy });
+      opened = { path: at, server, listening: server.listen().then(() => server) };
+    } catch (error) {
+      opened = { path: undefined, server: undefined, listening: Promise.reject(error) };
+    }
     opened.listening.catch(() => undefined); // awaited by ready(); a plan that fails first closes it
     return opened;
   };
-  const early = (): string => (flag ? resolve(cwd, flag) : controlPathOf(baseDirOf(files[0] ?? 'hendrix.yaml', cwd), undefined, undefined, cwd, env));
-  let current = open(early);
+  let current = open(() => (flag ? resolve(cwd, flag) : controlPathOf(baseDirOf(files[0] ?? 'hendrix.yaml', cwd), undefined, undefined, cwd, env)));
 
   return {
     serve(next) {
@@ -85,10 +71,10 @@ export function openUpControl(options: { files: readonly string[]; flag: string 
     async ready(plan, logger) {
       log = logger.child({ service: 'hendrix' });
       const path = controlPathOf(plan.baseDir, plan.manifest.control.path, flag, cwd, env);
-      const first = await current.listening.catch(() => undefined);
-      if (first === undefined || path !== first.path) {
-        await first?.close();
-        if (first === undefined && path === safePath(early)) return current.listening; // its own error, e.g. another instance
+      if (path !== current.path) {
+        // the manifest names another socket: the one opened from the arguments gives way
+        await current.listening.catch(() => undefined);
+        await current.server?.close();
         current = open(() => path);
       }
       return current.listening;
