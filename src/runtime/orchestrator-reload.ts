@@ -95,6 +95,19 @@ export interface ReloadHost {
 
 type Undo = { readonly what: string; readonly run: () => Promise<void> };
 
+/** What one reload keeps as it goes: the host, the steps taken, how to undo them, what to drain at the commit. */
+interface ReloadRun {
+  readonly host: ReloadHost;
+  readonly steps: ReloadStep[];
+  readonly undo: Undo[];
+  /** The old instances of replaced services: they drain once the reload commits. */
+  readonly retire: { slot: Slot; old: BuiltInstance; plan: ServicePlan }[];
+  /** Services to be replaced because a dependency was replaced and their kind cannot rebind: why. */
+  readonly cascade: Map<string, string>;
+  /** Takes a slot out of the reconciler's hands until the reload is done. */
+  pin(slot: Slot): Slot;
+}
+
 /**
  * `hendrix up web`: a reload keeps running only what `web` needs in the next graph; running
  * services outside that are removed (after the spec's own removals, dependents first).
@@ -115,17 +128,15 @@ export function selectSpec(spec: ReloadSpec, only: readonly string[] | undefined
 /** Applies a reload; throws HX_ERR_RELOAD_FAILED (after rolling back) when a step fails. */
 export async function applyReload(host: ReloadHost, spec: ReloadSpec): Promise<ReloadReport> {
   const t0 = host.now();
-  const steps: ReloadStep[] = [];
-  const undo: Undo[] = [];
   const pinned: Slot[] = [];
-  const retire: { slot: Slot; old: BuiltInstance; plan: ServicePlan }[] = [];
-  const plans = new Map(spec.services.map((p) => [p.name, p]));
-  const depsOf = (name: string) => spec.graph.dependencies(name).filter((d) => plans.has(d));
-  const cascade = new Map<string, string>();
   const pin = (slot: Slot): Slot => {
     if (!slot.pinned) (slot.pinned = true), pinned.push(slot);
     return slot;
   };
+  const run: ReloadRun = { host, steps: [], undo: [], retire: [], cascade: new Map(), pin };
+  const { steps, undo, retire, cascade } = run;
+  const plans = new Map(spec.services.map((p) => [p.name, p]));
+  const depsOf = (name: string) => spec.graph.dependencies(name).filter((d) => plans.has(d));
   const step = async (service: string, action: ReloadStep['action'], run: () => Promise<void>, reason?: string): Promise<void> => {
     const started = host.now();
     await run();
@@ -198,7 +209,7 @@ export async function applyReload(host: ReloadHost, spec: ReloadSpec): Promise<R
         });
         continue;
       }
-      await step(name, 'replace', () => replace(host, slot, plan, depsOf(name), undo, retire, cascade, steps, pin), cascade.get(name));
+      await step(name, 'replace', () => replace(run, slot, plan, depsOf(name)), cascade.get(name));
     }
   } catch (error) {
     const failed = await rollback(host, undo);
@@ -227,17 +238,8 @@ async function startInstalled(host: ReloadHost, slot: Slot, plan: ServicePlan): 
  * listening sockets), takes its place, and its running dependents rebind to it — or, when
  * their kind cannot, are marked for replacement too.
  */
-async function replace(
-  host: ReloadHost,
-  slot: Slot,
-  plan: ServicePlan,
-  deps: readonly string[],
-  undo: Undo[],
-  retire: { slot: Slot; old: BuiltInstance; plan: ServicePlan }[],
-  cascade: Map<string, string>,
-  steps: ReloadStep[],
-  pin: (slot: Slot) => Slot,
-): Promise<void> {
+async function replace(run: ReloadRun, slot: Slot, plan: ServicePlan, deps: readonly string[]): Promise<void> {
+  const { host, undo, retire, cascade, steps } = run;
   const previous = slot.plan;
   const built = await host.build(slot, plan, deps);
   try {
@@ -252,7 +254,7 @@ async function replace(
     what: `put ${slot.name}'s previous instance back`,
     run: async () => {
       host.swap(slot, old, previous);
-      for (const d of rebound) if (d.instance?.rebind && d.state === 'ready') await host.call(d, 'rebind', d.plan.config.startTimeout, (signal) => d.instance!.rebind!(slot.name, signal));
+      for (const d of rebound) if (d.state === 'ready') await rebind(host, d, slot.name);
       await host.stopAside(slot, built, plan);
     },
   });
@@ -260,17 +262,23 @@ async function replace(
   for (const name of slot.dependents) {
     const d = host.slot(name);
     if (!d || d.state !== 'ready' || cascade.has(name)) continue;
-    const instance = d.instance;
-    if (!instance?.rebind) {
+    if (!d.instance?.rebind) {
       cascade.set(name, `depends on ${slot.name}, which was replaced, and its kind cannot rebind`);
       continue;
     }
-    pin(d);
+    run.pin(d);
     const t0 = host.now();
-    await host.call(d, 'rebind', d.plan.config.startTimeout, (signal) => instance.rebind!(slot.name, signal));
+    await rebind(host, d, slot.name);
     rebound.push(d);
     steps.push({ service: name, action: 'rebind', ms: host.now() - t0 });
   }
+}
+
+/** Re-attaches a running dependent to `peer`'s instance now in the slot (bounded by its startTimeout). */
+function rebind(host: ReloadHost, dependent: Slot, peer: string): Promise<void> {
+  const instance = dependent.instance;
+  if (!instance?.rebind) return Promise.resolve();
+  return host.call(dependent, 'rebind', dependent.plan.config.startTimeout, (signal) => instance.rebind!(peer, signal));
 }
 
 /** Undoes the steps taken, newest first; returns the undo steps that failed. */
