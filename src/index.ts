@@ -67,6 +67,12 @@ export type {
   PlanFileRole,
   CommonServiceConfig,
   RestartConfig,
+  WorkerPlacement,
+  ClusterLink,
+  ClusterChannel,
+  Coordinator,
+  CoordinatorContext,
+  KindWorkers,
 } from './kinds/contract.js';
 export { commonServiceFields, restartSchema } from './kinds/common-schema.js';
 export { duration, size, int, number, bool, listen, serviceNames, parseListen, formatListen, isLoopback, type ListenAddress } from './kinds/fields.js';

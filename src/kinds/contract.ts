@@ -71,6 +71,95 @@ export interface ServiceContext<Config = unknown> {
    * instead of only blaming `startTimeout`. Each call replaces the previous reason.
    */
   waiting(reason: string, cause?: unknown): void;
+  /**
+   * The link to the primary when the graph runs in workers (`workers:` above 1); undefined in a
+   * single process. Through it a kind coordinates its instances across processes
+   * (docs/workers.md): the pubsub hub orders its messages through it.
+   */
+  readonly cluster?: ClusterLink | undefined;
+}
+
+/** Where a service runs when the graph runs in workers: in every worker, or once in the graph. */
+export type WorkerPlacement = 'each' | 'once';
+
+/** What a service instance in a worker process knows of the cluster and how it reaches the primary. */
+export interface ClusterLink {
+  /** This process: its slot (1..count for workers, 0 for the process of the once-services), role and the worker count. */
+  readonly worker: { readonly id: number; readonly role: WorkerPlacement; readonly count: number };
+  /**
+   * True once the primary retires this process to replace it (a rolling reload): clients are
+   * to be told the service restarts (WebSocket close 1012) rather than goes away (1001).
+   */
+  readonly retiring: boolean;
+  /**
+   * Opens a channel to this service's coordinator in the primary (the kind's
+   * `workers.coordinator`): messages are JSON values, delivered in order in both directions.
+   * Close it when the instance stops.
+   */
+  open(listener: (message: unknown) => void): ClusterChannel;
+}
+
+/** One instance's channel to its service's coordinator in the primary. */
+export interface ClusterChannel {
+  /** Sends a JSON value to the coordinator. */
+  send(message: unknown): void;
+  /** Leaves: the coordinator hears `leave` for this member; further sends are dropped. */
+  close(): void;
+}
+
+/** What a coordinator gets: the service it coordinates and the means to reach its members. */
+export interface CoordinatorContext<Config = unknown> {
+  /** The service name. */
+  readonly name: string;
+  /** Its validated config (as the primary's plan has it; updated by reloads through `reload`). */
+  readonly config: Config;
+  /** A logger bound to the service. */
+  readonly log: Logger;
+  /** Sends to one member (an open channel: `<process>/<n>`); dropped if it left. */
+  send(member: string, message: unknown): void;
+  /** Sends to every member, in the order members joined. */
+  broadcast(message: unknown): void;
+  /** The members, in the order they joined. */
+  members(): readonly string[];
+}
+
+/**
+ * The part of a kind that runs in the primary, one per service: it hears every instance's
+ * channel (in every worker) and answers them — the hub's sequencer that gives every message
+ * its id. Hendrix code only: the primary runs no app code.
+ */
+export interface Coordinator {
+  /** A member opened its channel. */
+  join?(member: string): void;
+  /** A member closed its channel or its process ended. */
+  leave?(member: string): void;
+  /** A message from a member. */
+  message(member: string, message: unknown): void;
+  /** The service's config changed (a reload applied in every worker). */
+  reload?(config: unknown): void;
+  /** The graph stopped. */
+  close?(): void;
+}
+
+/** How a kind takes part in a graph that runs in workers (docs/workers.md). */
+export interface KindWorkers<Config = unknown> {
+  /**
+   * Where a service of the kind runs: `each` worker (its listening sockets shared through
+   * node:cluster) or `once` (exactly one process of the graph). Default `once`.
+   */
+  readonly runs: WorkerPlacement | ((config: Config) => WorkerPlacement);
+  /**
+   * For a kind that runs in each worker: what stands in for one of its services in the
+   * process of a once-service that depends on it (the hub's stand-in publishes and subscribes
+   * through the coordinator, so an IRC bot's relay works across processes). Without it, such a
+   * dependent gets ordering only, and `ctx.peer()` of it throws HX_ERR_PEER.
+   */
+  readonly remote?: (ctx: ServiceContext<Config>) => Service | Promise<Service>;
+  /**
+   * Loads the coordinator of one service in the primary; resolving undefined means the service
+   * needs none (the hub on a Redis backplane).
+   */
+  readonly coordinator?: (config: Config) => Promise<((ctx: CoordinatorContext<Config>) => Coordinator) | undefined>;
 }
 
 /** A reference from one service's config to another service: an edge of the graph. */
@@ -152,6 +241,8 @@ export interface ServiceKindDefinition<Schema extends z.ZodObject = z.ZodObject>
    * replaced by a new instance.
    */
   readonly canReload?: (change: { fields: readonly PathSegment[][]; files: readonly { path: string; role: PlanFileRole }[] }) => boolean;
+  /** Where its services run when the graph runs in workers; default: once. */
+  readonly workers?: KindWorkers<z.output<Schema> & CommonServiceConfig>;
 }
 
 /** The fields every service has, whatever its kind (inferred from src/kinds/common-schema.ts). */
