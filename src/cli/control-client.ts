@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { HendrixError } from '../errors/hendrix-error.js';
-import type { ErrorJson } from '../errors/render.js';
+import { errorFromJson } from '../errors/render.js';
 
 /** What the control socket answered: the HTTP status and the body (parsed JSON, else text). */
 export interface ControlResponse {
@@ -69,21 +69,6 @@ export function controlRequest(path: string, method: string, route: string, body
   });
 }
 
-/** `services.web.listen` or `channels[0]` back to path segments. */
-function parsePath(path: string): (string | number)[] {
-  return (path.match(/\[\d+\]|[^.[\]]+/g) ?? []).map((seg) => (seg.startsWith('[') ? Number(seg.slice(1, -1)) : seg));
-}
-
-function fromJson(e: ErrorJson): HendrixError {
-  return new HendrixError(e.code as `HX_ERR_${string}`, {
-    message: e.message,
-    hint: e.hint,
-    ...(e.path ? { path: parsePath(e.path) } : {}),
-    ...(e.service ? { service: e.service } : {}),
-    ...(e.file && e.line && e.column ? { location: { file: e.file, line: e.line, column: e.column } } : {}),
-  });
-}
-
 /**
  * The HendrixError a failed control response stands for (the instance's own code, message,
  * hint and place; several errors aggregated under the first one's code), or undefined for a
@@ -91,16 +76,5 @@ function fromJson(e: ErrorJson): HendrixError {
  */
 export function controlErrorOf(response: ControlResponse): HendrixError | undefined {
   if (response.status < 400) return undefined;
-  const errors = (response.body as { errors?: unknown } | null)?.errors;
-  if (!Array.isArray(errors) || errors.length === 0) {
-    return new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `the control socket answered ${response.status}: ${JSON.stringify(response.body)}` });
-  }
-  const all = (errors as ErrorJson[]).map(fromJson);
-  const top = (response.body as { error?: { code?: unknown; message?: unknown } }).error;
-  if (top && typeof top.code === 'string' && typeof top.message === 'string' && (all.length > 1 || top.code !== all[0]!.code)) {
-    // several problems, or one under an aggregate (a manifest with a problem): the aggregate's code decides the exit
-    return new HendrixError(top.code as `HX_ERR_${string}`, { message: top.message, errors: all });
-  }
-  if (all.length === 1) return all[0];
-  return new HendrixError(all[0]!.code, { message: all[0]!.message, errors: all });
+  return errorFromJson(response.body) ?? new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `the control socket answered ${response.status}: ${JSON.stringify(response.body)}` });
 }

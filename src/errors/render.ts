@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { formatPath, isHendrixError, type HendrixError, type SourceLocation } from './hendrix-error.js';
+import { HendrixError, formatPath, isHendrixError, type SourceLocation } from './hendrix-error.js';
 
 /** How renderError draws errors. */
 export interface RenderOptions {
@@ -149,4 +149,45 @@ export function renderErrorsJson(error: HendrixError): ErrorJson[] {
       column: r.location?.column ?? null,
     })),
   }));
+}
+
+/** `services.web.listen` or `channels[0]` back to path segments. */
+function parsePath(path: string): (string | number)[] {
+  return (path.match(/\[\d+\]|[^.[\]]+/g) ?? []).map((seg) => (seg.startsWith('[') ? Number(seg.slice(1, -1)) : seg));
+}
+
+function fromErrorJson(e: ErrorJson): HendrixError {
+  return new HendrixError(e.code as `HX_ERR_${string}`, {
+    message: e.message,
+    hint: e.hint,
+    ...(e.path ? { path: parsePath(e.path) } : {}),
+    ...(e.service ? { service: e.service } : {}),
+    ...(e.file && e.line && e.column ? { location: { file: e.file, line: e.line, column: e.column } } : {}),
+  });
+}
+
+/**
+ * The JSON form of an error as it crosses a process boundary (the control socket, a worker's
+ * IPC): every error flattened, plus the one that stands for them all.
+ */
+export function errorToJson(error: HendrixError): { errors: ErrorJson[]; error: { code: string; message: string } } {
+  return { errors: renderErrorsJson(error), error: { code: error.code, message: error.message } };
+}
+
+/**
+ * The HendrixError a JSON body made by errorToJson stands for (its code, message, hint and
+ * place; several errors aggregated under the first one's code), or undefined when the body has
+ * none. The exit code follows the code, as if the error had happened in this process.
+ */
+export function errorFromJson(body: unknown): HendrixError | undefined {
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors) || errors.length === 0) return undefined;
+  const all = (errors as ErrorJson[]).map(fromErrorJson);
+  const top = (body as { error?: { code?: unknown; message?: unknown } }).error;
+  if (top && typeof top.code === 'string' && typeof top.message === 'string' && (all.length > 1 || top.code !== all[0]!.code)) {
+    // several problems, or one under an aggregate (a manifest with a problem): the aggregate's code decides the exit
+    return new HendrixError(top.code as `HX_ERR_${string}`, { message: top.message, errors: all });
+  }
+  if (all.length === 1) return all[0];
+  return new HendrixError(all[0]!.code, { message: all[0]!.message, errors: all });
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
-import { renderErrorsJson } from '../errors/render.js';
+import { errorToJson } from '../errors/render.js';
 import type { Logger } from '../log/logger.js';
 
 /** What a control route's handler receives. */
@@ -94,7 +94,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function sendError(res: ServerResponse, status: number, error: HendrixError): void {
   // the errors flattened, plus the one that stands for them all (HX_ERR_MANIFEST: exit 78)
-  if (!res.headersSent) sendJson(res, status, { errors: renderErrorsJson(error), error: { code: error.code, message: error.message } });
+  if (!res.headersSent) sendJson(res, status, errorToJson(error));
   else res.destroy();
 }
 
