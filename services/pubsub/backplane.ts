@@ -42,6 +42,53 @@ export interface Backplane {
   forget(topic: string): void;
   /** Disconnects; publish after stop rejects. */
   stop(): Promise<void>;
+  /**
+   * Gives the backplane its hub's history (called once, by the Hub, before start): a backplane
+   * whose hubs join late (the cluster one) sends a joining hub a snapshot of it.
+   */
+  share?(history: SharedHistory): void;
+}
+
+/** One kept message as a history snapshot carries it (JSON values only: it crosses processes). */
+export interface DumpedMessage {
+  readonly topic: string;
+  readonly epoch: string;
+  readonly seq: number;
+  readonly ts: number;
+  /** The data as JSON text, byte for byte as published. */
+  readonly json: string;
+}
+
+/** A hub's history as a backplane sees it: a snapshot to give a joining hub, and one to take. */
+export interface SharedHistory {
+  /** Every kept message: the least recently published topics first, oldest first in a topic. */
+  dump(): DumpedMessage[];
+  /** Keeps another hub's snapshot for `since` replays, without counting or delivering it. */
+  restore(messages: readonly DumpedMessage[]): void;
+}
+
+/**
+ * A WireMessage whose `data` is parsed from `json` on first read, once: a message that only
+ * goes out to WebSocket clients (they get `json` framed as it is) is never parsed.
+ */
+export function lazyWireMessage(topic: string, epoch: string, seq: number, ts: number, json: string): WireMessage {
+  let data: unknown;
+  let parsed = false;
+  return {
+    topic,
+    id: `${epoch}:${seq}`,
+    epoch,
+    seq,
+    ts,
+    json,
+    get data(): unknown {
+      if (!parsed) {
+        data = JSON.parse(json) as unknown;
+        parsed = true;
+      }
+      return data;
+    },
+  };
 }
 
 /** What creates a backplane. */

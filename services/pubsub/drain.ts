@@ -1,12 +1,12 @@
 import type { Connection } from './connection.js';
 
 /**
- * Closes every client with 1001 "going away" (after what was queued for it) and resolves once
- * all are gone — `connections` empties as they close — terminating the rest when `signal`
- * aborts.
+ * Closes every client with `close` — 1001 "going away" by default; 1012 "service restart"
+ * when a worker is replaced — after what was queued for it, and resolves once all are gone —
+ * `connections` empties as they close — terminating the rest when `signal` aborts.
  */
-export function closeClients(connections: ReadonlySet<Connection>, signal: AbortSignal): Promise<void> {
-  for (const connection of [...connections]) connection.close(1001, 'going away');
+export function closeClients(connections: ReadonlySet<Connection>, signal: AbortSignal, close: { code: number; reason: string } = { code: 1001, reason: 'going away' }): Promise<void> {
+  for (const connection of [...connections]) connection.close(close.code, close.reason);
   return new Promise<void>((done) => {
     let timer: NodeJS.Timeout | undefined;
     const check = (): void => {

@@ -23,6 +23,12 @@ export function textFrameOf(text: string, unpooled = false): Buffer {
   return frame;
 }
 
+/** The UTF-8 payload of an unmasked text frame built by textFrame()/textFrameOf(), as text. */
+export function payloadOf(frame: Buffer): string {
+  const marker = (frame[1] ?? 0) & 0x7f;
+  return frame.toString('utf8', marker < 126 ? 2 : marker === 126 ? 4 : 10);
+}
+
 function headerLength(length: number): number {
   return length < 126 ? 2 : length < 65_536 ? 4 : 10;
 }

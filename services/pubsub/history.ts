@@ -164,9 +164,12 @@ export class History {
     return (this.#options.rules(topic)?.history ?? 0) > 0;
   }
 
-  /** Notes `message` as its topic's latest, and keeps it when the topic keeps history. */
-  record(message: WireMessage, frame: Buffer): void {
-    const now = this.#now();
+  /**
+   * Notes `message` as its topic's latest, and keeps it when the topic keeps history. `now`:
+   * when it came — another hub's time for a restored snapshot (Hub.restore), so that its ttl
+   * and idleness run out here when they do there.
+   */
+  record(message: WireMessage, frame: Buffer, now = this.#now()): void {
     let state = this.#states.get(message.topic);
     if (state === undefined) {
       state = this.#create(message, now);
@@ -239,6 +242,18 @@ export class History {
     for (const state of this.#states.values()) {
       if (state.used > cutoff) break; // the rest were published more recently
       if (state.entries.length === state.head) this.#forget(state);
+    }
+  }
+
+  /**
+   * The kept messages of every topic that has some, the least recently published topic first,
+   * oldest first within a topic, expired ones left out: a snapshot for a joining hub (Hub.dump).
+   */
+  *kept(): Generator<{ readonly topic: string; readonly epoch: string; readonly messages: readonly Kept[] }> {
+    const now = this.#now();
+    for (const state of [...this.#kept.values()]) {
+      if (state.ttl > 0) this.#expire(state, now);
+      if (state.entries.length > state.head) yield { topic: state.topic, epoch: state.epoch, messages: state.entries.slice(state.head) };
     }
   }
 

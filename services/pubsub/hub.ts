@@ -4,6 +4,7 @@ import { textFrameOf } from './frame.js';
 import type { HubMessage } from './handle.js';
 import { History, type HistoryLimits, type HistoryStats, type Replay } from './history.js';
 import { LimitWatch } from './limits.js';
+import { dumpHistory, messageText, restoreHistory } from './snapshot.js';
 import type { TopicRules } from './topic-rules.js';
 import { checkTopic } from '../../src/net/topics.js';
 import { SubscriptionTrie } from './trie.js';
@@ -65,6 +66,8 @@ export class Hub {
     const backplane = options.backplane;
     this.#history = new History({ rules: (topic) => this.#rules.limits(topic), limits: options.limits, watch: this.watch, forgot: (topic) => backplane.forget(topic), ...(options.now ? { now: options.now } : {}) });
     this.#backplane.onMessage((message) => this.#fanOut(message));
+    const now = options.now ?? Date.now;
+    backplane.share?.({ dump: () => dumpHistory(this.#history), restore: (messages) => restoreHistory(this.#history, messages, now()) });
     this.#startSweep();
   }
 
@@ -171,7 +174,7 @@ export class Hub {
     this.stats.published++;
     const { topic, id, ts } = message;
     const json = message.json ?? JSON.stringify(message.data);
-    const frame = textFrameOf(`{"type":"message","topic":${JSON.stringify(topic)},"id":${JSON.stringify(id)},"data":${json},"ts":${ts}}`, this.#history.keeps(topic));
+    const frame = textFrameOf(messageText(topic, id, json, ts), this.#history.keeps(topic));
     this.#history.record(message, frame);
     const stamp = ++this.#stamp;
     let reached = 0;

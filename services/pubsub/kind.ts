@@ -18,6 +18,15 @@ export const pubsubKind = defineServiceKind({
   // auth, topics, limits, origins, path and the connection limits apply in place; listen,
   // attach and backplane replace the service (can-reload.ts says why)
   canReload: canReloadPubsub,
+  // across workers (docs/pubsub-protocol.md, "Across workers"): a hub attached to an http
+  // service runs beside it in every worker, one hub all the same — its coordinator in the
+  // primary orders every message (unless Redis does); a once-service depending on it (an IRC
+  // relay) gets a stand-in on the same backplane
+  workers: {
+    runs: (config) => (config.attach !== undefined ? 'each' : 'once'),
+    remote: async (ctx) => new (await import('./remote.js')).PubsubStandIn(ctx),
+    coordinator: (config) => (config.backplane === 'memory' ? import('./cluster-coordinator.js').then((m) => m.createHubCoordinator) : Promise.resolve(undefined)),
+  },
   async create(ctx) {
     const { PubsubService } = await import('./service.js');
     return new PubsubService(ctx);

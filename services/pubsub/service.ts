@@ -3,11 +3,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
-import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
+import type { Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
 import type { HttpHandle } from '../http/handle.js';
 import { Authenticator, tokenOf, verifyCurrent, type AuthContext, type Grant } from './auth.js';
-import { MemoryBackplane, type Backplane } from './backplane.js';
+import type { Backplane } from './backplane.js';
+import { createBackplane, startBackplane } from './backplane-start.js';
 import { Connection, type ConnectionHost } from './connection.js';
 import type { PubsubHandle } from './handle.js';
 import { closeClients } from './drain.js';
@@ -94,33 +95,22 @@ export class PubsubService implements Service {
   /** Loads schemas and keys, connects the backplane, then takes upgrades; resolves once clients can connect. */
   async start(signal: AbortSignal): Promise<void> {
     this.#stopping = undefined;
-    const { name, log } = this.#ctx;
+    const { log } = this.#ctx;
     const config = this.#config;
     const attachTo = config.attach === undefined ? undefined : this.#peerHttp(config.attach);
     const where = this.#where();
     const rules = await TopicRules.create(config.topics, where);
     this.#auth = await Authenticator.create(config.auth, where);
-    const backplane = await this.#createBackplane();
+    const backplane = await createBackplane(this.#ctx, config);
     this.#backplane = backplane;
     const hub = new Hub({ rules, backplane, log, limits: historyLimits(config) });
     this.#hub = hub;
-    // give up a little before the orchestrator's startTimeout, so the error says why (ECONNREFUSED...);
-    // a controller and timer of our own: an AbortSignal.timeout() held only by AbortSignal.any()
-    // can be garbage-collected before it fires (seen on Node 20: the start then hung to the timeout)
-    const startTimeout = (config as Partial<CommonServiceConfig>).startTimeout ?? 0;
-    const connecting = new AbortController();
-    const giveUp = setTimeout(() => connecting.abort(), startTimeout > 0 ? Math.max(200, startTimeout - 300) : 10_000);
-    const follow = (): void => connecting.abort();
-    signal.addEventListener('abort', follow, { once: true });
     try {
-      await backplane.start(connecting.signal);
+      await startBackplane(this.#ctx, config, backplane, signal);
     } catch (error) {
       this.#hub = undefined;
       hub.close();
-      throw new HendrixError('HX_ERR_PUBSUB_BACKPLANE', { service: name, path: ['services', name, 'backplane'], location: this.#ctx.locate(['backplane']), message: `cannot connect to the backplane ${config.backplane}: ${(error as Error).message}`, cause: error });
-    } finally {
-      clearTimeout(giveUp);
-      signal.removeEventListener('abort', follow);
+      throw error;
     }
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: config.maxPayload, perMessageDeflate: false, clientTracking: false });
     this.#accepting = true;
@@ -240,14 +230,6 @@ export class PubsubService implements Service {
     this.#ctx.log.info({ attach }, 'rebound');
   }
 
-  async #createBackplane(): Promise<Backplane> {
-    const { name, log } = this.#ctx;
-    const config = this.#config;
-    if (config.backplane === 'memory') return new MemoryBackplane();
-    const { RedisBackplane } = await import('./redis-backplane.js');
-    return new RedisBackplane(config.backplane, { log: log.child({ component: 'backplane' }), prefix: `hendrix:${name}` });
-  }
-
   async #listen(): Promise<void> {
     const { name, baseDir } = this.#ctx;
     const config = this.#config;
@@ -333,9 +315,10 @@ export class PubsubService implements Service {
   }
 
   /**
-   * Stops taking upgrades, closes every client with 1001 "going away" (after what was queued
-   * for it), waits for them to close — terminating the rest when `signal` aborts — then
-   * disconnects the backplane.
+   * Stops taking upgrades, closes every client with 1001 "going away" — 1012 "service restart"
+   * when the primary retires this worker to replace it, so clients reconnect (with `since`) at
+   * once — after what was queued for it, waits for them to close — terminating the rest when
+   * `signal` aborts — then disconnects the backplane.
    */
   stop(signal: AbortSignal): Promise<void> {
     this.#stopping ??= this.#stopAll(signal);
@@ -348,8 +331,9 @@ export class PubsubService implements Service {
     this.#detach = undefined;
     this.#server?.close();
     clearInterval(this.#heartbeat);
-    if (this.#connections.size > 0) this.#ctx.log.info({ connections: this.#connections.size }, 'closing clients');
-    await closeClients(this.#connections, signal);
+    const restart = this.#ctx.cluster?.retiring === true;
+    if (this.#connections.size > 0) this.#ctx.log.info({ connections: this.#connections.size, restart }, 'closing clients');
+    await closeClients(this.#connections, signal, restart ? { code: 1012, reason: 'service restart' } : undefined);
     await this.#teardown();
   }
 

@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto';
+import type { Coordinator, CoordinatorContext } from '../../src/kinds/contract.js';
+import { TopicCounters } from './backplane.js';
+
+// Runs in the primary, which runs no app code and whose memory matters: this file imports
+// nothing but the counters (no ws, no ajv, no zod), and never parses a message's data.
+
+/**
+ * The messages between a hub instance (a member: one channel, in a worker or in the process of
+ * the once-services) and its coordinator. Member → coordinator: `pub`, `forget`, `dumped`.
+ * Coordinator → member: `msg` (to every member), `dump` (to a donor), `welcome` (to a joiner).
+ */
+export type HubChannelMessage =
+  | { readonly t: 'pub'; readonly ref: number; readonly topic: string; readonly json: string }
+  | { readonly t: 'forget'; readonly topic: string }
+  | { readonly t: 'dumped'; readonly for: string; readonly history: readonly unknown[] }
+  | { readonly t: 'msg'; readonly topic: string; readonly epoch: string; readonly seq: number; readonly ts: number; readonly json: string; readonly from: string; readonly ref: number }
+  | { readonly t: 'dump'; readonly for: string }
+  | { readonly t: 'welcome'; readonly epoch: string; readonly member: string; readonly history: readonly unknown[] };
+
+/** Builds the coordinator of one hub (the kind's `workers.coordinator` resolves to this). */
+export function createHubCoordinator(ctx: CoordinatorContext): Coordinator {
+  return new HubCoordinator(ctx);
+}
+
+/**
+ * The sequencer of one hub whose instances run in several processes: every publish goes
+ * through it, gets the next seq of its topic in one epoch, and is broadcast to every instance
+ * (the publisher's included) in one order. The epoch is made once, when the coordinator is:
+ * it outlives worker replacements, so `since` keeps working across a rolling restart.
+ *
+ * A joining instance gets the history from a donor (an instance already welcomed): the donor
+ * snapshots what it has when it reads `dump`; the joiner has been a broadcast target since it
+ * joined and keeps what comes until its `welcome`, then restores the snapshot and applies the
+ * rest (ClusterBackplane). A topic's counter is forgotten only once every instance that saw
+ * its last publish asked (they forget idle topics at about the same time; forgetting earlier
+ * would make its ids jump, which clients read as loss).
+ */
+export class HubCoordinator implements Coordinator {
+  /** The epoch of every id this hub assigns. */
+  readonly epoch = Date.now().toString(36) + randomBytes(4).toString('hex');
+  readonly #ctx: CoordinatorContext;
+  readonly #counters = new TopicCounters();
+  /** Publishes so far: when a member joined and a topic was last published, on one scale. */
+  #tick = 0;
+  /** Every member, with the tick it joined at. */
+  readonly #joined = new Map<string, number>();
+  /** Members that got their welcome (the ones that may be donors), in the order they got it. */
+  readonly #welcomed = new Set<string>();
+  /** Joiner → the donor asked for its snapshot. */
+  readonly #donors = new Map<string, string>();
+  readonly #lastPublish = new Map<string, number>();
+  /** Topic → the members that asked to forget it since its last publish. */
+  readonly #asked = new Map<string, Set<string>>();
+
+  constructor(ctx: CoordinatorContext) {
+    this.#ctx = ctx;
+  }
+
+  join(member: string): void {
+    this.#joined.set(member, this.#tick);
+    this.#askDonor(member);
+  }
+
+  leave(member: string): void {
+    this.#joined.delete(member);
+    this.#welcomed.delete(member);
+    this.#donors.delete(member);
+    for (const [joiner, donor] of [...this.#donors]) if (donor === member) this.#askDonor(joiner);
+    for (const [topic, asked] of [...this.#asked]) {
+      asked.delete(member);
+      this.#forgetIfAllAsked(topic);
+    }
+  }
+
+  message(member: string, message: unknown): void {
+    const m = message as Partial<Record<string, unknown>> | null;
+    if (m?.t === 'pub' && typeof m.topic === 'string' && typeof m.json === 'string' && typeof m.ref === 'number') return this.#publish(member, m.ref, m.topic, m.json);
+    if (m?.t === 'forget' && typeof m.topic === 'string') return this.#forget(member, m.topic);
+    if (m?.t === 'dumped' && typeof m.for === 'string' && Array.isArray(m.history)) {
+      // a snapshot from a donor replaced meanwhile (it was slow, then left) is not the one awaited
+      if (this.#donors.get(m.for) === member) this.#welcome(m.for, m.history);
+      return;
+    }
+    this.#ctx.log.warn({ member, type: typeof m?.t === 'string' ? m.t : typeof m }, 'unknown hub channel message dropped');
+  }
+
+  close(): void {
+    this.#joined.clear();
+    this.#welcomed.clear();
+    this.#donors.clear();
+    this.#asked.clear();
+  }
+
+  /** Asks the longest-welcomed member for a snapshot for `joiner`; welcomes it empty without one. */
+  #askDonor(joiner: string): void {
+    const donor = this.#welcomed.values().next().value;
+    if (donor === undefined) return this.#welcome(joiner, []);
+    this.#donors.set(joiner, donor);
+    this.#send(donor, { t: 'dump', for: joiner });
+  }
+
+  #welcome(joiner: string, history: readonly unknown[]): void {
+    this.#donors.delete(joiner);
+    if (!this.#joined.has(joiner)) return;
+    this.#welcomed.add(joiner);
+    this.#send(joiner, { t: 'welcome', epoch: this.epoch, member: joiner, history });
+  }
+
+  #publish(from: string, ref: number, topic: string, json: string): void {
+    const seq = this.#counters.next(topic);
+    this.#lastPublish.set(topic, ++this.#tick);
+    this.#asked.delete(topic);
+    // the json text crosses once per member, whatever the number of subscribers there
+    this.#ctx.broadcast({ t: 'msg', topic, epoch: this.epoch, seq, ts: Date.now(), json, from, ref } satisfies HubChannelMessage);
+  }
+
+  #forget(member: string, topic: string): void {
+    if (!this.#lastPublish.has(topic)) return;
+    let asked = this.#asked.get(topic);
+    if (asked === undefined) this.#asked.set(topic, (asked = new Set()));
+    asked.add(member);
+    this.#forgetIfAllAsked(topic);
+  }
+
+  /**
+   * Forgets the counter of `topic` once every member that saw its last publish asked; a member
+   * that joined after it never knew the topic (or has its kept messages, which outlive the
+   * others' by nothing: they expire at the same time), and would never ask.
+   */
+  #forgetIfAllAsked(topic: string): void {
+    const last = this.#lastPublish.get(topic);
+    const asked = this.#asked.get(topic);
+    if (last === undefined || asked === undefined) return;
+    for (const [member, joinedAt] of this.#joined) if (joinedAt < last && !asked.has(member)) return;
+    this.#counters.forget(topic);
+    this.#lastPublish.delete(topic);
+    this.#asked.delete(topic);
+  }
+
+  #send(member: string, message: HubChannelMessage): void {
+    this.#ctx.send(member, message);
+  }
+}
