@@ -29,6 +29,8 @@ export const httpKind = defineServiceKind({
   provision: async (ctx) => (await import('./provision.js')).provisionHttp(ctx),
   // stop drains HTTP for up to stopTimeout, then crosstown tasks for up to drainTimeout
   stopDeadline: (config) => config.stopTimeout + config.crosstown.drainTimeout + STOP_REPORT_MARGIN,
+  // with workers, every worker serves the app on the shared listening socket
+  workers: { runs: 'each' },
   canReload: ({ fields, files }) => fields.every((path) => IN_PLACE.has(String(path[0]))) && files.every((file) => RELOADED_FILES.has(file.role)),
   preload: () => import('./service.js'),
   async create(ctx) {

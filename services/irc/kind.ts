@@ -19,6 +19,8 @@ export const ircKind = defineServiceKind({
   // commands and the limits switched on the same connection; a new server, nick, TLS or
   // credentials reconnect in place (QUIT, then connect), so no second instance ever competes
   // for the nick. The files a bot depends on, the commands module and the CA, are read again.
+  // one bot per graph, however many workers: one connection, one nick
+  workers: { runs: 'once' },
   canReload: ({ files }) => files.every((f) => f.role === 'commands' || f.role === 'ca'),
   preload: () => import('./service.js'),
   async create(ctx) {

@@ -14,6 +14,8 @@ export const rawKind = defineServiceKind({
   // depend on the namespaces and capabilities of the process at start.
   references: (config) => fromEntries(config).map(({ hub, path }) => ({ path, target: hub, kinds: ['pubsub'], code: 'HX_ERR_RAW_FROM' })),
   // every field applies in place, the interface too (the socket is reopened): see can-reload.ts
+  // one emitter per graph: frames are not multiplied by the worker count
+  workers: { runs: 'once' },
   canReload: canReloadRaw,
   preload: () => import('./service.js'),
   async create(ctx) {

@@ -17,6 +17,8 @@ export const tlsKind = defineServiceKind({
   preload: () => import('./service.js'),
   // certificates, SNI, mTLS, ciphers, HSTS, redirect and acme change in place; listen, serves,
   // http2 and handshakeTimeout replace the service (its successor takes the sockets over)
+  // with workers, every worker terminates TLS on the shared listening socket
+  workers: { runs: 'each' },
   canReload: canReloadTls,
   async create(ctx) {
     // the implementation (node:tls, node:http2, acme-client) loads only when a manifest uses the kind

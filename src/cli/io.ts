@@ -15,6 +15,8 @@ export interface CliIO {
   onSignal(listener: (signal: NodeJS.Signals) => void): () => void;
   /** Subscribes to SIGHUP (reload); returns an unsubscribe function. */
   onHangup(listener: () => void): () => void;
+  /** The script that runs this CLI and Node's own flags: what a worker process is forked from. */
+  readonly script?: { readonly path: string; readonly args: readonly string[]; readonly execArgv: readonly string[] } | undefined;
 }
 
 /** Prints an error for humans (never a stack trace for a user mistake) and returns its exit code. */

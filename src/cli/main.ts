@@ -85,6 +85,7 @@ const io: Omit<CliIO, 'kinds'> = {
     process.on('SIGHUP', listener);
     return () => void process.off('SIGHUP', listener);
   },
+  script: { path: process.argv[1] ?? '', args: process.argv.slice(2), execArgv: process.execArgv },
 };
 
 const code = await run(process.argv.slice(2), io);

@@ -16,8 +16,11 @@ import { createReloader, type ReloadResult } from '../runtime/reload.js';
 import { reloadLine, reloadRoutes } from './control.js';
 import { openUpControl, type UpControl } from './up-control.js';
 import type { PlanWatcher } from './watch.js';
+import type { Manifest } from '../manifest/types.js';
+import { workerIdentityOf } from '../workers/ipc.js';
+import { parseWorkersFlag, workerCount } from '../workers/count.js';
 
-const UP_OPTIONS = { ...MANIFEST_OPTIONS, control: { type: 'string' }, watch: { type: 'boolean' } } as const;
+const UP_OPTIONS = { ...MANIFEST_OPTIONS, control: { type: 'string' }, watch: { type: 'boolean' }, workers: { type: 'string' } } as const;
 
 /**
  * `hendrix up [SERVICE...]`: plan, start in dependency order, run until SIGINT/SIGTERM, stop in
@@ -29,32 +32,39 @@ const UP_OPTIONS = { ...MANIFEST_OPTIONS, control: { type: 'string' }, watch: { 
 export async function upCommand(argv: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandArgs('up', argv, UP_OPTIONS, true);
   if (values.help) return io.stdout.write(`${HELP.up}\n`), 0;
+  // a worker process forked by the primary of a graph with workers
+  const identity = workerIdentityOf(io.env);
+  if (identity) return (await import('./up-worker.js')).upWorker(values, positionals, io, identity);
+  const workersFlag = parseWorkersFlag(values.workers);
   // the plan imports app modules: their top-level code may fail before the graph is guarded
   const early = guardBeforeGraph();
   try {
-    return await up(values, positionals, io, early);
+    return await up(values, positionals, io, early, workersFlag);
   } finally {
     early.release();
   }
 }
 
 type UpValues = Parameters<typeof manifestArgs>[1] & { control?: string | undefined; watch?: boolean | undefined };
+type WorkersFlag = ReturnType<typeof parseWorkersFlag>;
 
-async function up(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard): Promise<number> {
+async function up(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard, workersFlag: WorkersFlag): Promise<number> {
   const args = manifestArgs(io, values);
   // the control socket binds while the plan is made; it is closed however up() ends
   const control = openUpControl({ files: args.files, flag: values.control, cwd: io.cwd, env: io.env });
   try {
-    return await run(values, positionals, io, early, args, control);
+    return await run(values, positionals, io, early, args, control, workersFlag);
   } finally {
     await control.close();
   }
 }
 
-async function run(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard, args: ReturnType<typeof manifestArgs>, control: UpControl): Promise<number> {
+async function run(values: UpValues, positionals: string[], io: CliIO, early: EarlyGuard, args: ReturnType<typeof manifestArgs>, control: UpControl, workersFlag: WorkersFlag): Promise<number> {
   let plan: Plan;
+  // the primary of a graph with workers imports no app code (its workers do)
+  const single = (manifest: Manifest): boolean => workerCount(manifest, workersFlag) <= 1;
   try {
-    plan = await createPlan(args.files, { ...args.options, preload: true });
+    plan = await createPlan(args.files, { ...args.options, preload: single, importModules: single });
   } catch (error) {
     for (const r of early.reports) reportError(io, r.error);
     throw error;
@@ -70,6 +80,12 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     }
   }
 
+  const count = workerCount(plan.manifest, workersFlag);
+  if (count > 1) {
+    early.release();
+    const { runPrimary } = await import('./up-primary.js');
+    return runPrimary({ plan, count, positionals, watch: Boolean(values.watch), io, args, control });
+  }
   const isTTY = Boolean(io.stdout.isTTY);
   const logging = resolved.manifest.logging;
   const format = logging.format ?? (isTTY ? 'pretty' : 'json');

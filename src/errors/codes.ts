@@ -100,6 +100,10 @@ export const ERROR_CODES = {
   HX_ERR_CONTROL_NOT_RUNNING: { title: 'no hendrix runs for this manifest', hint: 'start it with `hendrix up` in the folder of the manifest, or pass `--control PATH` if it listens on another control socket', exit: 1 },
   HX_ERR_CONTROL_PATH: { title: 'bad or unsafe control socket path', hint: 'use a path of at most 107 bytes in a folder that only you can write to (mode 0700), or pass another `--control PATH`', exit: 78 },
   HX_ERR_CONTROL_REQUEST: { title: 'control request failed', hint: 'see the message; the running instance may be another version of hendrix than this command', exit: 1 },
+  // --- workers (a graph served by several processes) ---
+  HX_ERR_WORKERS_GRAPH: { title: 'services that run once and services that run in every worker depend on each other both ways', hint: 'with workers the graph starts in two stages (the once-services before or after the workers); drop one of the edges named, or run with `workers: 1`', exit: 78 },
+  HX_ERR_WORKER_EXIT: { title: 'a worker process ended', hint: 'the lines logged with its worker number say why; it is replaced under the restart policy of its services (`restart`), and the graph stops when that policy gives up (`onFailed`)', exit: 4 },
+  HX_ERR_WORKER_PEER: { title: 'the handle of a service in another process', hint: 'with workers, a service reaches the handle of a dependency that runs in other processes only when its kind provides a stand-in (the pubsub hub does); otherwise the edge orders the start only', exit: 1 },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of the core table. */

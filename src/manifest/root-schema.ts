@@ -40,6 +40,20 @@ export const controlSchema = z
   .prefault({})
   .describe('The control socket of the running instance.');
 
+/**
+ * The `workers` setting: how many processes serve the graph. 1 is one process (the default);
+ * `auto` is one per core (os.availableParallelism()).
+ */
+export const workersSchema = z
+  .union([
+    z.literal('auto'),
+    z.union([z.number().int(), z.string().regex(/^\d+$/, 'expected an integer or auto').transform(Number)]).pipe(z.number().int().min(1).max(1024)),
+  ])
+  .default(1)
+  .describe(
+    'How many worker processes serve the graph: 1 (default) runs it in one process; N or `auto` (one per core) forks workers through node:cluster, under a primary that supervises them. Services that scale (http, tls, a hub attached to http) run in every worker on shared sockets; the others (irc, raw, a hub on its own port, custom kinds by default) run once. `hendrix up --workers N` overrides it. See docs/workers.md.',
+  );
+
 /** The description of the `kind` key for a built-in or custom kind. */
 const KIND_DESCRIPTION =
   'The kind of service: a built-in kind, a relative path to a kind module (./my-kind.mjs), or an installed package exporting defineServiceKind(...).';
@@ -88,6 +102,7 @@ export function buildRootSchema(kinds: Iterable<readonly [string, ServiceKind]>)
       version: versionSchema,
       logging: loggingSchema,
       control: controlSchema,
+      workers: workersSchema,
       services: z
         .record(z.string().regex(SERVICE_NAME), service)
         .describe('The services of the graph, keyed by instance name; `kind` says what each one is.'),

@@ -2,7 +2,7 @@ import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
 import type { CommonServiceConfig, ServiceKind } from '../kinds/contract.js';
 import type { KindRegistry } from '../kinds/registry.js';
 import type { z } from 'zod';
-import type { controlSchema, loggingSchema, versionSchema } from './root-schema.js';
+import type { controlSchema, loggingSchema, versionSchema, workersSchema } from './root-schema.js';
 
 /** One layer of the manifest, lowest precedence first: the base file, overlays, then --set. */
 export interface ManifestLayer {
@@ -42,6 +42,7 @@ export type Manifest = {
   version: z.output<typeof versionSchema>;
   logging: z.output<typeof loggingSchema>;
   control: z.output<typeof controlSchema>;
+  workers: z.output<typeof workersSchema>;
   services: Record<string, ServiceConfig>;
 };
 

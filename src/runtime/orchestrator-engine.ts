@@ -67,6 +67,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   readonly #log: Logger;
   readonly #baseDir: string;
   readonly #locate: OrchestratorOptions['locate'];
+  readonly #cluster: OrchestratorOptions['cluster'];
   #phase: Phase = 'idle';
   #forced = false;
   #createsDone = false;
@@ -85,6 +86,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     this.#log = options.logger;
     this.#baseDir = options.baseDir;
     this.#locate = options.locate;
+    this.#cluster = options.cluster;
     const { graph } = options;
     for (const name of options.only ?? []) {
       if (!graph.nodes.includes(name)) {
@@ -464,6 +466,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       peer: <T = unknown>(target: string): T => this.#peer(s, cell.deps, target) as T,
       crashed: (error?: unknown) => this.#crashed(s, generation, error),
       waiting: (reason: string, cause?: unknown) => this.#waiting(s, generation, reason, cause),
+      ...(this.#cluster ? { cluster: this.#cluster(s.name) } : {}),
     });
   }
 

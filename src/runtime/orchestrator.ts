@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
 import type { ServiceConfig } from '../manifest/types.js';
 import type { Clock } from './clock.js';
-import type { ServiceKind } from '../kinds/contract.js';
+import type { ClusterLink, ServiceKind } from '../kinds/contract.js';
 import type { Graph } from './graph-types.js';
 import { OrchestratorEngine } from './orchestrator-engine.js';
 import type { ReloadReport, ReloadSpec } from './orchestrator-reload.js';
@@ -47,6 +47,8 @@ export interface OrchestratorOptions {
   readonly locate?: ((path: readonly PathSegment[]) => SourceLocation | undefined) | undefined;
   /** Time, timers and randomness; default the real ones. */
   readonly clock?: Clock | undefined;
+  /** In a worker process: the `ctx.cluster` link of each service (src/workers/channels.ts). */
+  readonly cluster?: ((service: string) => ClusterLink) | undefined;
   /**
    * How long a start or stop whose signal aborted (deadline, stop, force) may take to return
    * before it is abandoned; default 2000 ms.

@@ -24,10 +24,16 @@ export interface PlanOptions {
   readonly environment?: Record<string, string | undefined> | undefined;
   /** How `kind:` values resolve: the kinds given at the edge, module paths, packages. */
   readonly kinds: KindRegistry;
-  /** Whether provision may import app code (false: `check --no-import`); default true. */
-  readonly importModules?: boolean | undefined;
-  /** Whether the kinds the manifest uses start loading their implementations (`up`); default false. */
-  readonly preload?: boolean | undefined;
+  /**
+   * Whether provision may import app code (false: `check --no-import`; a function decides from
+   * the validated manifest: the primary of a graph with workers runs no app code); default true.
+   */
+  readonly importModules?: boolean | ((manifest: Manifest) => boolean) | undefined;
+  /**
+   * Whether the kinds the manifest uses start loading their implementations (`up`), or a
+   * function deciding from the validated manifest; default false.
+   */
+  readonly preload?: boolean | ((manifest: Manifest) => boolean) | undefined;
 }
 
 /** One service of a plan: what will run, with what configuration, from which files. */
@@ -93,7 +99,9 @@ export async function createPlan(files: string | readonly string[], options: Pla
     kinds: options.kinds,
   });
   // `up` loads each used kind's implementation while the plan checks the manifest
-  if (options.preload) for (const kind of new Set(result.kinds.values())) kind.preload?.().catch(() => undefined);
+  const decide = (option: PlanOptions['preload'], fallback: boolean): boolean =>
+    typeof option === 'function' ? (result.resolved ? option(result.resolved.manifest) : false) : (option ?? fallback);
+  if (decide(options.preload, false)) for (const kind of new Set(result.kinds.values())) kind.preload?.().catch(() => undefined);
   const errors: HendrixError[] = [...result.errors];
   const { graph, errors: graphErrors } = analyzeGraph(
     { manifest: { services: result.services }, kinds: result.kinds, provenance: result.provenance },
@@ -114,7 +122,7 @@ export async function createPlan(files: string | readonly string[], options: Pla
         kind: result.kinds.get(name)!,
         config: result.services[name]!,
         baseDir: result.baseDir,
-        importModules: options.importModules ?? true,
+        importModules: decide(options.importModules, true),
         locate,
         peer: (other) => {
           const kind = result.kinds.get(other);

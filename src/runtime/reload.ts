@@ -47,6 +47,11 @@ export interface Reloader {
   request(): void;
   /** Listens to each plan the graph starts to run. */
   onPlan(listener: (plan: Plan) => void): void;
+  /**
+   * Applies the plan the graph ran before the last applied reload (a worker's part of a reload
+   * that failed in another worker); nothing when no reload was applied yet.
+   */
+  revert(): Promise<ReloadResult>;
 }
 
 /** What createReloader needs. */
@@ -62,6 +67,8 @@ export interface ReloaderOptions {
   /** Outcomes of `request()`. */
   readonly onResult?: ((result: ReloadResult, ms: number) => void) | undefined;
   readonly onError?: ((error: unknown) => void) | undefined;
+  /** Turns each next plan into the one this process runs (a worker's: src/workers/placement.ts). */
+  readonly transform?: ((plan: Plan) => Plan) | undefined;
 }
 
 /** Builds the spec the orchestrator applies from a diff of two plans. */
@@ -79,13 +86,15 @@ export function toReloadSpec(next: Plan, diff: PlanDiff, replace: ReloadOptions[
 /** Builds the reloader of a running graph. */
 export function createReloader(options: ReloaderOptions): Reloader {
   let plan = options.plan;
+  let previous: Plan | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let queued = false;
   const listeners: ((plan: Plan) => void)[] = [];
   const log = options.logger.child({ service: 'hendrix' });
 
-  const run = async (opts: ReloadOptions): Promise<ReloadResult> => {
-    const next = await createPlan(options.files, { ...options.planOptions, preload: true });
+  const run = async (opts: ReloadOptions, given?: Plan): Promise<ReloadResult> => {
+    const built = given ?? (await createPlan(options.files, { ...options.planOptions, preload: true }));
+    const next = given ?? options.transform?.(built) ?? built;
     const replace = opts.replace;
     if (Array.isArray(replace)) {
       for (const name of replace) {
@@ -100,6 +109,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
     const forced = Array.isArray(replace) && replace.length > 0;
     if (opts.dryRun || (diff.empty && !forced)) return { diff, applied: false, fingerprint: plan.fingerprint };
     const report = await options.orchestrator.reload(toReloadSpec(next, diff, replace, isCoreOnly));
+    previous = plan;
     plan = next;
     for (const l of listeners) l(next);
     return { diff, applied: true, report, fingerprint: next.fingerprint };
@@ -133,5 +143,10 @@ export function createReloader(options: ReloaderOptions): Reloader {
     onPlan(listener) {
       listeners.push(listener);
     },
+    revert: () =>
+      enqueue(async () => {
+        if (!previous) return run({ dryRun: true }, plan);
+        return run({}, previous);
+      }),
   };
 }

@@ -4,6 +4,7 @@ import { createRootLogger } from '../log/logger.js';
 import { guardBeforeGraph, guardGraph, type EarlyGuard, type Fault } from './fault-guard.js';
 import { codeOwners } from './fault-stack.js';
 import type { ResolvedManifest } from '../manifest/types.js';
+import type { ClusterLink } from '../kinds/contract.js';
 import type { Graph } from './graph-types.js';
 import { createOrchestrator, type Orchestrator, type ServicePlan, type TransitionEvent } from './orchestrator.js';
 import { createPlan, type Plan, type PlanOptions } from './plan.js';
@@ -69,7 +70,7 @@ export interface Hendrix {
 }
 
 /** Builds the orchestrator of a plan (the CLI adds its own live view before start). */
-export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]): Orchestrator {
+export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[], cluster?: (service: string) => ClusterLink): Orchestrator {
   const services: ServicePlan[] = [...plan.services.values()].map((s) => ({
     name: s.name,
     kind: s.kind,
@@ -83,6 +84,7 @@ export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]
     logger,
     baseDir: plan.baseDir,
     locate: (path) => plan.resolved.provenance.locate(path),
+    ...(cluster ? { cluster } : {}),
   });
 }
 

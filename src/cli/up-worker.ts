@@ -1,0 +1,44 @@
+import type { PrimaryMessage } from '../workers/ipc.js';
+import type { WorkerIdentity } from '../workers/ipc.js';
+import { runWorker } from '../workers/worker-run.js';
+import { manifestArgs, type CliIO } from './io.js';
+
+/**
+ * `hendrix up` in a worker process (forked by the primary, HENDRIX_WORKER set): runs the
+ * services of its role and obeys the primary over IPC. Signals are ignored here: the primary
+ * orders stops and reloads across processes (a terminal's ^C reaches the whole group).
+ */
+export async function upWorker(values: Parameters<typeof manifestArgs>[1], positionals: string[], io: CliIO, identity: WorkerIdentity): Promise<number> {
+  const unsignal = io.onSignal(() => {});
+  const unhangup = io.onHangup(() => {});
+  const args = manifestArgs(io, values);
+  // the last messages (start-failed, a reload's answer) must be out before the process exits
+  let sent: Promise<void> = Promise.resolve();
+  try {
+    return await runWorker({
+      files: args.files,
+      planOptions: args.options,
+      selected: positionals,
+      identity,
+      isTTY: Boolean(io.stdout.isTTY),
+      ipc: {
+        send(message) {
+          if (!process.connected || !process.send) return;
+          sent = new Promise<void>((resolve) => void process.send!(message, undefined, {}, () => resolve()));
+        },
+        onMessage(listener) {
+          process.on('message', (message) => listener(message as PrimaryMessage));
+        },
+        onDisconnect(listener) {
+          process.on('disconnect', listener);
+        },
+      },
+    });
+  } finally {
+    unsignal();
+    unhangup();
+    await sent;
+    // the IPC channel keeps a process alive: let go of it once the graph stopped
+    if (process.connected) process.disconnect();
+  }
+}

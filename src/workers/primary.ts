@@ -1,0 +1,354 @@
+import type { Logger } from 'pino';
+import { HendrixError } from '../errors/hendrix-error.js';
+import { EXIT } from '../errors/codes.js';
+import { errorFromJson } from '../errors/render.js';
+import type { RestartConfig, WorkerPlacement } from '../kinds/contract.js';
+import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.js';
+import type { Plan } from '../runtime/plan.js';
+import type { ReloadOptions } from '../runtime/reload.js';
+import { createSupervisor, type Supervisor } from '../runtime/supervisor.js';
+import type { CoordinatorHost } from './coordinator-host.js';
+import type { ErrorBody, PrimaryMessage, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
+import type { Placement } from './placement.js';
+
+/** A forked worker process, as the primary drives it (node:cluster's Worker, in the CLI). */
+export interface WorkerProcess {
+  readonly pid: number | undefined;
+  send(message: PrimaryMessage): void;
+  kill(signal: NodeJS.Signals): void;
+  onMessage(listener: (message: WorkerMessage) => void): void;
+  onExit(listener: (code: number | null, signal: string | null) => void): void;
+}
+
+/** Forks one worker process with this identity. */
+export type ForkWorker = (identity: WorkerIdentity) => WorkerProcess;
+
+/** One process of a slot. */
+interface Proc {
+  readonly identity: WorkerIdentity;
+  readonly child: WorkerProcess;
+  readonly ready: Promise<Readonly<Record<string, string>>>;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  state: 'starting' | 'ready' | 'stopping' | 'exited';
+  /** The primary stops it (a stop, a rolling replacement): its exit is no crash. */
+  expected: boolean;
+  upSince: number | undefined;
+  readonly replies: Map<number, { resolve: (r: ProcessReloadResult) => void; reject: (e: unknown) => void }>;
+}
+
+/** One place a process runs in: worker 1..N, or 0 for the once-services. */
+interface Slot {
+  readonly id: number;
+  readonly role: WorkerPlacement;
+  processes: number;
+  current: Proc | undefined;
+  readonly supervisor: Supervisor;
+  timer: TimerHandle | undefined;
+  failed: boolean;
+}
+
+/** What a primary needs. */
+export interface PrimaryOptions {
+  readonly plan: Plan;
+  readonly placement: Placement;
+  /** How many workers. */
+  readonly count: number;
+  readonly logger: Logger;
+  readonly fork: ForkWorker;
+  readonly coordinators: CoordinatorHost;
+  readonly clock?: Clock | undefined;
+  /**
+   * The graph is to stop because a service failed for good (its `onFailed` is stop): a service
+   * inside a worker, or a worker process its restart policy gave up on.
+   */
+  readonly onFailed: (service: string, error: unknown) => void;
+}
+
+/** How a process ended, in words: `exited with code 1`, `killed by SIGKILL`. */
+export function exitWords(code: number | null, signal: string | null): string {
+  return signal ? `killed by ${signal}` : `exited with code ${code}`;
+}
+
+/**
+ * The primary of a graph served by workers: forks the processes (workers for the per-worker
+ * services, one process for the once-services), starts them in two stages in the order the
+ * graph needs, replaces a process that dies under the restart policy of its services, stops
+ * them in reverse, and carries reloads to them (primary-reload.ts). It runs no app code.
+ */
+export class Primary {
+  readonly #o: PrimaryOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+  readonly #slots: Slot[] = [];
+  #running = false;
+  #stopping: Promise<number> | undefined;
+  #forced = false;
+  #replyId = 0;
+  #placement: Placement;
+  #plan: Plan;
+
+  constructor(options: PrimaryOptions) {
+    this.#o = options;
+    this.#log = options.logger.child({ service: 'hendrix' });
+    this.#clock = options.clock ?? systemClock;
+    this.#placement = options.placement;
+    this.#plan = options.plan;
+    const random = () => this.#clock.random();
+    if (this.#placement.once.length) this.#slots.push(this.#newSlot(0, 'once', random));
+    for (let id = 1; id <= options.count; id++) this.#slots.push(this.#newSlot(id, 'each', random));
+  }
+
+  #newSlot(id: number, role: WorkerPlacement, random: () => number): Slot {
+    return { id, role, processes: 0, current: undefined, supervisor: createSupervisor(this.#policy(role).restart, random), timer: undefined, failed: false };
+  }
+
+  /** The restart policy of a role: that of its first service in start order (docs/workers.md). */
+  #policy(role: WorkerPlacement): { restart: RestartConfig; stopOnFailed: boolean; first: string } {
+    const names = role === 'each' ? this.#placement.each : this.#placement.once;
+    const first = this.#plan.services.get(names[0] ?? '');
+    const stopOnFailed = names.some((n) => this.#plan.services.get(n)?.config.onFailed !== 'keep');
+    return { restart: (first?.config.restart ?? {}) as RestartConfig, stopOnFailed, first: names[0] ?? '' };
+  }
+
+  /** The processes in start order (stages). */
+  #stages(): Slot[][] {
+    const once = this.#slots.filter((s) => s.role === 'once');
+    const each = this.#slots.filter((s) => s.role === 'each');
+    return (this.#placement.onceFirst ? [once, each] : [each, once]).filter((stage) => stage.length);
+  }
+
+  /** The worker slots and the pid each serves from now, for logs and status. */
+  processes(): { id: number; role: WorkerPlacement; pid: number | undefined; state: string }[] {
+    return this.#slots.map((s) => ({ id: s.id, role: s.role, pid: s.current?.child.pid, state: s.failed ? 'failed' : (s.current?.state ?? 'restarting') }));
+  }
+
+  /**
+   * Starts every process, stage by stage; resolves with the addresses the services listen on
+   * once all are ready. A process that fails to start fails the whole start: what started is
+   * stopped and its error (as the worker reported it) rejects.
+   */
+  async start(): Promise<Record<string, string>> {
+    const addresses: Record<string, string> = {};
+    for (const stage of this.#stages()) {
+      const procs = stage.map((slot) => this.#spawn(slot));
+      const results = await Promise.allSettled(procs.map((p) => p.ready));
+      const failure = results.find((r) => r.status === 'rejected');
+      if (failure) {
+        await this.stop();
+        throw (failure as PromiseRejectedResult).reason;
+      }
+      for (const r of results) Object.assign(addresses, (r as PromiseFulfilledResult<Record<string, string>>).value);
+      if (this.#stopping) throw new HendrixError('HX_ERR_START_FAILED', { message: 'the start was interrupted by a stop' });
+    }
+    this.#running = true;
+    return addresses;
+  }
+
+  #spawn(slot: Slot): Proc {
+    const n = ++slot.processes;
+    const key = slot.role === 'once' ? `o.${n}` : `w${slot.id}.${n}`;
+    const identity: WorkerIdentity = { id: slot.id, role: slot.role, count: this.#o.count, key };
+    const child = this.#o.fork(identity);
+    let readyDone: (a: Record<string, string>) => void = () => {};
+    let readyFail: (e: unknown) => void = () => {};
+    let exitDone: (r: { code: number | null; signal: string | null }) => void = () => {};
+    const ready = new Promise<Record<string, string>>((resolve, reject) => ((readyDone = resolve), (readyFail = reject)));
+    ready.catch(() => undefined);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => (exitDone = resolve));
+    const proc: Proc = { identity, child, ready, exited, state: 'starting', expected: false, upSince: undefined, replies: new Map() };
+    const started = this.#clock.now();
+    child.onMessage((message) => this.#message(slot, proc, message, readyDone, readyFail, started));
+    child.onExit((code, signal) => {
+      proc.state = 'exited';
+      this.#o.coordinators.processGone(key);
+      const error = new HendrixError('HX_ERR_WORKER_EXIT', { message: `${this.#name(slot)} (pid ${child.pid}) ${exitWords(code, signal)}` });
+      readyFail(error);
+      for (const r of proc.replies.values()) r.reject(error);
+      proc.replies.clear();
+      exitDone({ code, signal });
+      if (!proc.expected && slot.current === proc) this.#died(slot, proc, code, signal);
+    });
+    slot.current ??= proc;
+    return proc;
+  }
+
+  #message(slot: Slot, proc: Proc, message: WorkerMessage, ready: (a: Record<string, string>) => void, fail: (e: unknown) => void, started: number): void {
+    switch (message.hx) {
+      case 'ch':
+        return this.#o.coordinators.receive(proc.identity.key, message);
+      case 'ready':
+        proc.state = 'ready';
+        proc.upSince = this.#clock.now();
+        this.#log.debug({ worker: slot.id, pid: proc.child.pid, ms: Math.round(this.#clock.now() - started) }, `${this.#name(slot)} ready`);
+        return ready({ ...message.addresses });
+      case 'start-failed':
+        return fail(fromBody(message.error));
+      case 'failed':
+        return this.#o.onFailed(message.service, fromBody(message.error));
+      case 'fault':
+        return void this.#log.error({ worker: slot.id, pid: proc.child.pid }, `${this.#name(slot)} had an uncaught exception: it stops and is replaced`);
+      case 'reloaded':
+      case 'reload-failed': {
+        const reply = proc.replies.get(message.id);
+        proc.replies.delete(message.id);
+        if (message.hx === 'reloaded') reply?.resolve(message.result);
+        else reply?.reject(fromBody(message.error));
+      }
+    }
+  }
+
+  #name(slot: Slot): string {
+    return slot.role === 'once' ? 'the once process' : `worker ${slot.id}`;
+  }
+
+  /** A process died on its own: replaced under its services' restart policy, or the slot fails. */
+  #died(slot: Slot, proc: Proc, code: number | null, signal: string | null): void {
+    slot.current = undefined;
+    const pid = proc.child.pid;
+    if (!this.#running || this.#stopping) return;
+    const policy = this.#policy(slot.role);
+    const decision = slot.supervisor.onCrash({ now: this.#clock.now(), upSince: proc.upSince, failed: code !== 0 || signal !== null });
+    const why = exitWords(code, signal);
+    if (decision.action === 'restart') {
+      this.#log.error({ worker: slot.id, pid, code, signal, attempt: decision.attempt, delay: decision.delay }, `${this.#name(slot)} (pid ${pid}) ${why}: replacing it in ${decision.delay} ms (restart ${decision.attempt})`);
+      slot.timer = this.#clock.setTimeout(() => {
+        slot.timer = undefined;
+        if (this.#stopping) return;
+        const next = this.#spawn(slot);
+        next.ready.then(
+          () => this.#log.info({ worker: slot.id, pid: next.child.pid }, `${this.#name(slot)} is back (pid ${next.child.pid})`),
+          () => undefined, // its exit comes through onExit: #died again
+        );
+      }, decision.delay);
+      return;
+    }
+    slot.failed = true;
+    const reason = decision.action === 'limit' ? `restart limit reached (${decision.restarts} restarts within restart.limit.window of ${policy.first})` : `restart.policy of ${policy.first} does not restart it`;
+    const error = new HendrixError('HX_ERR_WORKER_EXIT', { message: `${this.#name(slot)} (pid ${pid}) ${why}; ${reason}`, service: policy.first });
+    this.#log.error({ worker: slot.id, pid, code, signal }, error.message);
+    if (policy.stopOnFailed) this.#o.onFailed(policy.first, error);
+    else this.#log.warn(`${this.#slots.filter((s) => s.role === 'each' && !s.failed).length} of ${this.#o.count} workers serve on (onFailed: keep)`);
+  }
+
+  /**
+   * Stops every process, stage by stage in reverse start order, each draining as a single
+   * process would; resolves with the exit code (0, 2 forced, 3 a stop failed).
+   */
+  stop(): Promise<number> {
+    this.#stopping ??= (async () => {
+      for (const slot of this.#slots) if (slot.timer) this.#clock.clearTimeout(slot.timer);
+      let code: number = EXIT.ok;
+      for (const stage of this.#stages().reverse()) {
+        const exits = stage.flatMap((slot) => (slot.current && slot.current.state !== 'exited' ? [this.#stopProc(slot.current, false)] : []));
+        for (const result of await Promise.all(exits)) {
+          if (result.code === EXIT.stopFailed && code === EXIT.ok) code = EXIT.stopFailed;
+          if (result.signal && code === EXIT.ok) code = EXIT.stopFailed;
+        }
+      }
+      this.#o.coordinators.close();
+      return this.#forced ? EXIT.forced : code;
+    })();
+    return this.#stopping;
+  }
+
+  #stopProc(proc: Proc, retire: boolean): Promise<{ code: number | null; signal: string | null }> {
+    proc.expected = true;
+    if (proc.state !== 'exited') {
+      proc.state = 'stopping';
+      proc.child.send({ hx: 'stop', ...(retire ? { retire: true } : {}) });
+      if (this.#forced) proc.child.send({ hx: 'force' });
+    }
+    return proc.exited;
+  }
+
+  /** Forces every process to finish its stop at once; a process still there 5 s later is killed. */
+  force(): void {
+    this.#forced = true;
+    for (const slot of this.#slots) {
+      const proc = slot.current;
+      if (!proc || proc.state === 'exited') continue;
+      proc.child.send({ hx: 'force' });
+      const timer = setTimeout(() => proc.state !== 'exited' && proc.child.kill('SIGKILL'), 5_000);
+      timer.unref();
+    }
+    void this.stop();
+  }
+
+  /** The live processes, in start order. */
+  #live(): { slot: Slot; proc: Proc }[] {
+    return this.#stages()
+      .flat()
+      .flatMap((slot) => (slot.current && slot.current.state === 'ready' ? [{ slot, proc: slot.current }] : []));
+  }
+
+  /** Asks one process to reload (or revert) its graph; rejects with the error it reports. */
+  #ask(proc: Proc, message: { hx: 'reload'; options: ReloadOptions } | { hx: 'revert' }): Promise<ProcessReloadResult> {
+    const id = ++this.#replyId;
+    return new Promise((resolve, reject) => {
+      proc.replies.set(id, { resolve, reject });
+      proc.child.send({ ...message, id });
+    });
+  }
+
+  /**
+   * Reloads the graph in every live process, one after the other, in place (each process
+   * applies the diff to its own graph). A process that fails has rolled itself back; the ones
+   * before it are reverted, and the error rejects.
+   */
+  async reloadInPlace(options: ReloadOptions, role?: WorkerPlacement): Promise<{ worker: number; result: ProcessReloadResult }[]> {
+    const done: { slot: Slot; proc: Proc; result: ProcessReloadResult }[] = [];
+    for (const { slot, proc } of this.#live()) {
+      if (role && slot.role !== role) continue;
+      try {
+        done.push({ slot, proc, result: await this.#ask(proc, { hx: 'reload', options }) });
+      } catch (error) {
+        for (const d of done.reverse()) {
+          await this.#ask(d.proc, { hx: 'revert' }).catch((e: unknown) => this.#log.error({ err: e, worker: d.slot.id }, `${this.#name(d.slot)} could not revert`));
+        }
+        throw error;
+      }
+    }
+    return done.map((d) => ({ worker: d.slot.id, result: d.result }));
+  }
+
+  /**
+   * Replaces the processes of `role` one at a time (a rolling reload): a new process starts
+   * from the files as they are now and is ready before the old one is retired — it stops taking
+   * connections and drains, its WebSocket clients told 1012 (service restart). Resolves with how
+   * long each replacement took. A new process that fails to start is stopped and the error
+   * rejects; the processes not replaced yet keep serving what they ran.
+   */
+  async roll(role: WorkerPlacement): Promise<{ worker: number; ms: number }[]> {
+    const out: { worker: number; ms: number }[] = [];
+    for (const slot of this.#slots) {
+      if (slot.role !== role || slot.failed) continue;
+      const t0 = this.#clock.now();
+      const old = slot.current;
+      if (old) old.expected = true;
+      const fresh = this.#spawn(slot);
+      slot.current = fresh;
+      try {
+        await fresh.ready;
+      } catch (error) {
+        fresh.expected = true;
+        slot.current = old;
+        if (old) old.expected = false;
+        if (fresh.state !== 'exited') await this.#stopProc(fresh, false);
+        throw error;
+      }
+      if (old) await this.#stopProc(old, true);
+      out.push({ worker: slot.id, ms: this.#clock.now() - t0 });
+    }
+    return out;
+  }
+
+  /** Takes a reloaded plan and its placement (the restart policy of the roles may have changed). */
+  setPlan(plan: Plan, placement: Placement): void {
+    this.#plan = plan;
+    this.#placement = placement;
+  }
+}
+
+function fromBody(body: ErrorBody): HendrixError {
+  return errorFromJson(body) ?? new HendrixError('HX_ERR_INTERNAL', { message: 'a worker reported an error without details' });
+}
