@@ -22,6 +22,8 @@ export interface CrosstownSlotOptions {
   requestId(res: ServerResponse): string | undefined;
   /** The responses in flight now: a retired runtime drains once they are over. */
   inflight(): ServerResponse[];
+  /** The journal's file name (one per worker slot when the graph has workers). */
+  readonly journalFile?: string | undefined;
 }
 
 /** A switch to a new crosstown config, prepared: `commit` makes it current (it cannot fail). */
@@ -116,8 +118,8 @@ export class CrosstownSlot {
   }
 
   #build(config: CrosstownConfig): CrosstownRuntime {
-    const { log, baseDir, requestId } = this.#options;
-    return new CrosstownRuntime({ config, log: log.child({ component: 'crosstown' }), baseDir, requestId });
+    const { log, baseDir, requestId, journalFile } = this.#options;
+    return new CrosstownRuntime({ config, log: log.child({ component: 'crosstown' }), baseDir, requestId, journalFile });
   }
 
   #setHost(host: CrosstownHost): CrosstownHost {

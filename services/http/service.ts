@@ -70,6 +70,8 @@ export class HttpService implements Service {
       locate: (path) => ctx.locate(path),
       requestId: (res) => pipeline.requestIdOf(res),
       inflight: () => pipeline.inflight(),
+      // each worker slot journals apart; the worker that takes the slot after a crash replays it
+      journalFile: ctx.cluster ? `journal-w${ctx.cluster.worker.id}.jsonl` : undefined,
     });
     this.#handle = this.#makeHandle();
   }

@@ -51,9 +51,9 @@ export class Journal {
    * kept in the rewritten file, so a task that kills the process every time it runs can be told
    * apart and given up on.
    */
-  static open(dir: string, log: Logger): Journal {
+  static open(dir: string, log: Logger, name: string = JOURNAL_FILE): Journal {
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, JOURNAL_FILE);
+    const file = join(dir, name);
     const shared = openJournals.get(file);
     if (shared !== undefined) {
       // a second runtime on the same file in this process (a replaced http service while its old

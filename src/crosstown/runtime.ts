@@ -48,6 +48,11 @@ export interface CrosstownRuntimeOptions {
   readonly baseDir: string;
   /** The request id of a response, for log lines (the http pipeline assigns one on demand). */
   readonly requestId?: (res: ServerResponse) => string | undefined;
+  /**
+   * The journal's file name in its folder; default `journal.jsonl`. With workers each worker
+   * slot has its own (`journal-w2.jsonl`), replayed by the worker that next takes the slot.
+   */
+  readonly journalFile?: string | undefined;
   /** Makes a pool; default: the real thread and process pools. */
   readonly createPool?: (kind: 'thread' | 'process', size: number, log: Logger) => TaskPool;
 }
@@ -122,6 +127,7 @@ export class CrosstownRuntime implements CrosstownHost {
   /** The scope loop tasks run in: no response, this runtime. */
   readonly #loopScope: RequestScope;
   readonly #onResponseClose: (this: WithPending) => void;
+  readonly #journalFile: string | undefined;
   #journal: Journal | undefined;
   #state: 'open' | 'draining' | 'closed' = 'open';
   #used = false;
@@ -130,6 +136,7 @@ export class CrosstownRuntime implements CrosstownHost {
     this.#config = options.config;
     this.#log = options.log;
     this.#baseDir = options.baseDir;
+    this.#journalFile = options.journalFile;
     this.#requestId = options.requestId;
     this.#createPool = options.createPool ?? defaultPool;
     this.#filter = createStatusFilter(options.config.skipStatus);
@@ -147,7 +154,7 @@ export class CrosstownRuntime implements CrosstownHost {
   start(): void {
     const dir = this.#config.journal;
     if (dir === false) return;
-    const journal = Journal.open(resolvePath(this.#baseDir, dir), this.#log);
+    const journal = Journal.open(resolvePath(this.#baseDir, dir), this.#log, this.#journalFile);
     this.#journal = journal;
     const pending = journal.pending();
     if (pending.length) this.#log.info({ count: pending.length, journal: journal.file }, 'crosstown replaying unfinished tasks');
