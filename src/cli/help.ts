@@ -36,7 +36,10 @@ Options:
 ${COMMON}
       --control PATH  the control socket \`hendrix reload\` reaches this instance through
                       (default: derived from the manifest folder; manifest: control.path)
-      --watch         reload when the manifest, a .env file or an app module changes`,
+      --watch         reload when the manifest, a .env file or an app module changes
+      --workers N     serve from N worker processes (\`auto\`: one per core): http, tls and
+                      attached hubs in every worker on shared sockets, the rest once
+                      (manifest: workers; see docs/workers.md)`,
   reload: `Usage: hendrix reload [options] [--replace [SERVICE...]]
 
 Asks the running \`hendrix up\` of this manifest to build the plan of the edited manifest
@@ -53,7 +56,8 @@ Options:
       --dry-run       only print the diff: added, removed, changed (old → new, secrets
                       redacted; in place or replaced), unchanged
       --replace       replace the changed services (or the SERVICEs named, changed or not)
-                      with new instances instead of reloading them in place
+                      with new instances instead of reloading them in place (with
+                      workers: replace the workers one at a time, each in a clean heap)
       --format FMT    text (default) or json
   -h, --help          show this help`,
   check: `Usage: hendrix check [options]
