@@ -21,7 +21,9 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/crosstown': ['src/errors', 'src/kinds', 'src/log'],
   'src/runtime': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/net'],
   'src/testing': ['src/errors', 'src/kinds', 'src/log', 'src/manifest'],
-  'src/cli': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net'],
+  // the processes of a graph with workers: built on the runtime, driven by the CLI
+  'src/workers': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime'],
+  'src/cli': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net', 'src/workers'],
 };
 
 /** The two edges of the composition: the only files of src/ that know the built-in kinds. */
