@@ -36,7 +36,10 @@ function clusterFork(io: CliIO, live: Map<string, WorkerProcess>): (identity: Wo
     const proc: WorkerProcess = {
       pid: worker.process.pid,
       send(message) {
-        if (worker.isConnected()) worker.send(message);
+        // a worker that failed or is exiting may have closed its end already: the send fails
+        // with EPIPE, which is no news (its exit follows) — without a callback it would be an
+        // 'error' event nobody listens to, and the primary would crash
+        if (worker.isConnected()) worker.send(message, undefined, () => undefined);
       },
       kill(signal) {
         worker.process.kill(signal);

@@ -159,10 +159,19 @@ export class Primary {
     const started = this.#clock.now();
     child.onMessage((message) => this.#message(slot, proc, message, readyDone, readyFail, started));
     child.onExit((code, signal) => {
+      const starting = proc.state === 'starting';
       proc.state = 'exited';
       this.#o.coordinators.processGone(key);
       const error = new HendrixError('HX_ERR_WORKER_EXIT', { message: `${this.#name(slot)} (pid ${child.pid}) ${exitWords(code, signal)}` });
-      readyFail(error);
+      // gone before it was ready (and before it reported why): a failed start (exit 1), not a crash
+      readyFail(
+        starting
+          ? new HendrixError('HX_ERR_START_FAILED', {
+              message: `${this.#name(slot)} (pid ${child.pid}) ${exitWords(code, signal)} before it was ready`,
+              hint: 'something in the process ended it during the start (app code calling process.exit, a signal); the lines logged with its worker number say what it did last',
+            })
+          : error,
+      );
       for (const r of proc.replies.values()) r.reject(error);
       proc.replies.clear();
       exitDone({ code, signal });
@@ -224,7 +233,13 @@ export class Primary {
     }
     slot.failed = true;
     const reason = decision.action === 'limit' ? `restart limit reached (${decision.restarts} restarts within restart.limit.window of ${policy.first})` : `restart.policy of ${policy.first} does not restart it`;
-    const error = new HendrixError('HX_ERR_WORKER_EXIT', { message: `${this.#name(slot)} (pid ${pid}) ${why}; ${reason}`, service: policy.first });
+    // rendered like a single process's restart limit: at the service whose policy gave up
+    const error = new HendrixError('HX_ERR_WORKER_EXIT', {
+      message: `${this.#name(slot)} (pid ${pid}) ${why}; ${reason}`,
+      service: policy.first,
+      path: ['services', policy.first, 'restart', ...(decision.action === 'limit' ? ['limit'] : ['policy'])],
+      location: this.#plan.services.get(policy.first)?.location,
+    });
     this.#log.error({ worker: slot.id, pid, code, signal }, error.message);
     if (policy.stopOnFailed) this.#o.onFailed(policy.first, error);
     else this.#log.warn(`${this.#slots.filter((s) => s.role === 'each' && !s.failed).length} of ${this.#o.count} workers serve on (onFailed: keep)`);
