@@ -65,6 +65,9 @@ export function createPrimaryReloader(options: PrimaryReloaderOptions): Reloader
       }
     }
     const placement: Placement = placeServices(next, options.selected.length ? next.graph.closure([...options.selected]) : next.order);
+    if (next.manifest.workers !== plan.manifest.workers && !opts.dryRun) {
+      log.warn({ workers: next.manifest.workers }, 'a change of `workers` applies at the next start: the worker count stays as it is');
+    }
     const { diffPlans } = await import('../runtime/plan-diff.js');
     const diff = diffPlans(plan, next);
     const forced = replace === true || (Array.isArray(replace) && replace.length > 0);
