@@ -42,6 +42,8 @@ interface Slot {
   readonly role: WorkerPlacement;
   processes: number;
   current: Proc | undefined;
+  /** Every process of the slot not exited yet: during a rolling replacement, two. */
+  readonly live: Set<Proc>;
   readonly supervisor: Supervisor;
   timer: TimerHandle | undefined;
   failed: boolean;
@@ -99,7 +101,7 @@ export class Primary {
   }
 
   #newSlot(id: number, role: WorkerPlacement, random: () => number): Slot {
-    return { id, role, processes: 0, current: undefined, supervisor: createSupervisor(this.#policy(role).restart, random), timer: undefined, failed: false };
+    return { id, role, processes: 0, current: undefined, live: new Set(), supervisor: createSupervisor(this.#policy(role).restart, random), timer: undefined, failed: false };
   }
 
   /** The restart policy of a role: that of its first service in start order (docs/workers.md). */
@@ -161,6 +163,7 @@ export class Primary {
     child.onExit((code, signal) => {
       const starting = proc.state === 'starting';
       proc.state = 'exited';
+      slot.live.delete(proc);
       this.#o.coordinators.processGone(key);
       const error = new HendrixError('HX_ERR_WORKER_EXIT', { message: `${this.#name(slot)} (pid ${child.pid}) ${exitWords(code, signal)}` });
       // gone before it was ready (and before it reported why): a failed start (exit 1), not a crash
@@ -177,6 +180,7 @@ export class Primary {
       exitDone({ code, signal });
       if (!proc.expected && slot.current === proc) this.#died(slot, proc, code, signal);
     });
+    slot.live.add(proc);
     slot.current ??= proc;
     return proc;
   }
@@ -222,7 +226,8 @@ export class Primary {
       this.#log.error({ worker: slot.id, pid, code, signal, attempt: decision.attempt, delay: decision.delay }, `${this.#name(slot)} (pid ${pid}) ${why}: replacing it in ${decision.delay} ms (restart ${decision.attempt})`);
       slot.timer = this.#clock.setTimeout(() => {
         slot.timer = undefined;
-        if (this.#stopping) return;
+        // a rolling replacement may have filled the slot meanwhile
+        if (this.#stopping || slot.current) return;
         const next = this.#spawn(slot);
         next.ready.then(
           () => this.#log.info({ worker: slot.id, pid: next.child.pid }, `${this.#name(slot)} is back (pid ${next.child.pid})`),
@@ -254,7 +259,8 @@ export class Primary {
       for (const slot of this.#slots) if (slot.timer) this.#clock.clearTimeout(slot.timer);
       let code: number = EXIT.ok;
       for (const stage of this.#stages().reverse()) {
-        const exits = stage.flatMap((slot) => (slot.current && slot.current.state !== 'exited' ? [this.#stopProc(slot.current, false)] : []));
+        // every process of the slot: a rolling replacement may have two
+        const exits = stage.flatMap((slot) => [...slot.live].map((proc) => this.#stopProc(proc, false)));
         for (const result of await Promise.all(exits)) {
           if (result.code === EXIT.stopFailed && code === EXIT.ok) code = EXIT.stopFailed;
           if (result.signal && code === EXIT.ok) code = EXIT.stopFailed;
@@ -279,9 +285,7 @@ export class Primary {
   /** Forces every process to finish its stop at once; a process still there 5 s later is killed. */
   force(): void {
     this.#forced = true;
-    for (const slot of this.#slots) {
-      const proc = slot.current;
-      if (!proc || proc.state === 'exited') continue;
+    for (const proc of this.#slots.flatMap((slot) => [...slot.live])) {
       proc.child.send({ hx: 'force' });
       const timer = setTimeout(() => proc.state !== 'exited' && proc.child.kill('SIGKILL'), 5_000);
       timer.unref();
@@ -338,19 +342,19 @@ export class Primary {
     for (const slot of this.#slots) {
       if (slot.role !== role || slot.failed) continue;
       const t0 = this.#clock.now();
-      const old = slot.current;
-      if (old) old.expected = true;
       const fresh = this.#spawn(slot);
-      slot.current = fresh;
+      // until it is ready, its end is this reload's failure, not a crash of the slot
+      fresh.expected = true;
       try {
         await fresh.ready;
       } catch (error) {
-        fresh.expected = true;
-        slot.current = old;
-        if (old) old.expected = false;
         if (fresh.state !== 'exited') await this.#stopProc(fresh, false);
         throw error;
       }
+      if (this.#stopping) break;
+      fresh.expected = false;
+      const old = slot.current;
+      slot.current = fresh;
       if (old) await this.#stopProc(old, true);
       out.push({ worker: slot.id, ms: this.#clock.now() - t0 });
     }
