@@ -25,8 +25,11 @@ export interface UpControl {
   close(): Promise<void>;
 }
 
-/** The routes `hendrix up` serves on its control socket. */
-const ROUTES = ['POST /reload', 'GET /plan'] as const;
+/**
+ * The routes `hendrix up` serves on its control socket (the server takes its routes when it
+ * opens, before the plan says whether the graph has workers: `GET /workers` is the primary's).
+ */
+const ROUTES = ['POST /reload', 'GET /plan', 'GET /workers'] as const;
 
 /** The folder a manifest argument stands for: a folder given as it is, else the file's folder. */
 function baseDirOf(file: string, cwd: string): string {
@@ -42,8 +45,10 @@ export function openUpControl(options: { files: readonly string[]; flag: string 
   const forward = (level: 'debug' | 'info' | 'warn' | 'error') => (...args: unknown[]) => (log?.[level] as ((...a: unknown[]) => void) | undefined)?.call(log, ...args);
   const proxy = { debug: forward('debug'), info: forward('info'), warn: forward('warn'), error: forward('error') } as unknown as Logger;
   let handlers: ControlRoutes = {};
+  let served = false;
   const lazy = (key: string): ControlHandler => (request) => {
     const handler = handlers[key];
+    if (!handler && served) throw new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `no control route ${key}: this instance runs in one process`, hint: 'GET /workers answers when the graph runs in workers (`workers:` above 1)' });
     if (!handler) throw new HendrixError('HX_ERR_RELOAD_REFUSED', { message: 'the graph is still starting: try again once `hendrix up` says ready' });
     return handler(request);
   };
@@ -67,6 +72,7 @@ export function openUpControl(options: { files: readonly string[]; flag: string 
   return {
     serve(next) {
       handlers = next;
+      served = true;
     },
     async ready(plan, logger) {
       log = logger.child({ service: 'hendrix' });

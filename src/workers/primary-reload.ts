@@ -25,6 +25,23 @@ export function needsRoll(diff: PlanDiff, next: Plan): boolean {
   });
 }
 
+/**
+ * The diff as a rolling reload applies it: a changed per-worker service gets a new instance in
+ * each new worker, so it is shown (`hendrix reload --dry-run`) and reported as replaced, not
+ * reloaded in place as its kind would in one process.
+ */
+export function asRolled(diff: PlanDiff, next: Plan): PlanDiff {
+  const each = (name: string): boolean => {
+    const service = next.services.get(name);
+    return service !== undefined && runsOf(service) === 'each';
+  };
+  return {
+    ...diff,
+    changed: diff.changed.map((c) => (each(c.name) ? { ...c, mode: 'replace' as const } : c)),
+    order: diff.order.map((step) => (step.action === 'reload' && each(step.service) ? { ...step, action: 'replace' as const } : step)),
+  };
+}
+
 /** What the primary's reloader needs. */
 export interface PrimaryReloaderOptions {
   readonly files: readonly string[];
@@ -69,11 +86,13 @@ export function createPrimaryReloader(options: PrimaryReloaderOptions): Reloader
       log.warn({ workers: next.manifest.workers }, 'a change of `workers` applies at the next start: the worker count stays as it is');
     }
     const { diffPlans } = await import('../runtime/plan-diff.js');
-    const diff = diffPlans(plan, next);
+    const changes = diffPlans(plan, next);
     const forced = replace === true || (Array.isArray(replace) && replace.length > 0);
-    if (opts.dryRun || (diff.empty && !forced)) return { diff, applied: false, fingerprint: plan.fingerprint };
     const replacedEach = replace === true || (Array.isArray(replace) && replace.some((n) => placement.runs.get(n) === 'each'));
-    const roll = replacedEach || needsRoll(diff, next);
+    const roll = replacedEach || needsRoll(changes, next);
+    // what --dry-run shows is what will be done: a roll gives the per-worker services new instances
+    const diff = roll ? asRolled(changes, next) : changes;
+    if (opts.dryRun || (diff.empty && !forced)) return { diff, applied: false, fingerprint: plan.fingerprint };
     const steps: ReloadStep[] = [];
     if (roll) {
       for (const r of await primary.roll('each')) steps.push({ service: `worker ${r.worker}`, action: 'replace', ms: r.ms });

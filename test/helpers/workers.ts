@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Agent } from 'node:http';
+import { Agent, get } from 'node:http';
 import type { Socket } from 'node:net';
 import { addressOf, spawnCli, type CliProcess } from './cli.js';
 import { request } from './reload/load.js';
@@ -174,4 +174,17 @@ export function startPidLoad(url: string, clients: number, paceMs = 20): PidLoad
       return hits;
     },
   };
+}
+
+/** The worker pids the primary serves from now, asked on its control socket (`GET /workers`). */
+export async function livePids(control: string, role = 'each'): Promise<number[]> {
+  const body = await new Promise<string>((resolve, reject) => {
+    get({ socketPath: control, path: '/workers' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+  return workerPids(JSON.parse(body) as Record<string, unknown>, role);
 }
