@@ -206,10 +206,11 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
       reloader.onPlan((next) => watcher?.update(next));
       log.info('watching the manifest and app files for changes');
     }
-    const pids = primary.processes().map((p) => p.pid);
+    const pids = primary.processes().flatMap((p) => (p.role === 'each' ? [p.pid] : []));
+    const once = primary.processes().find((p) => p.role === 'once');
     log.info(
       { services: addresses, control: controlServer.path, workers: primary.processes(), ms: Date.now() - started },
-      `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')} (${run.count} workers, pids ${pids.join(' ')})`,
+      `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')} (${run.count} workers, pids ${pids.join(' ')}${once ? `; once process pid ${once.pid}` : ''})`,
     );
     ready = true;
     await stopRequested;

@@ -1,7 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { logLines, type CliProcess } from '../helpers/cli.js';
+import { addressOf, logLines, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, fetchBody, isAlive, pidApp, processesMarked, startGraph, startPidLoad, until, webManifest, type Hit } from '../helpers/workers.js';
+import { answersFrom, fetchBody, isAlive, isReady, pidApp, processesMarked, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit } from '../helpers/workers.js';
 
 // A worker that dies: SIGKILLed under load, with the restart policy of its services deciding
 // whether it is replaced and whether the graph stops; and the primary dying under its workers.
@@ -92,6 +93,29 @@ describe('a worker killed', () => {
     expect(g.p.process.exitCode).toBe(null);
     g.p.process.kill('SIGTERM');
     expect(await g.p.exited()).toBe(0);
+  });
+});
+
+describe('the process of the once-services killed', () => {
+  it('is replaced under its services\' policy while the workers serve on; the log names it', async () => {
+    const kind = fileURLToPath(new URL('../fixtures/workers/once-kind.mjs', import.meta.url));
+    const extra = `  single:\n    kind: ${kind}\n`;
+    const { p, marker } = spawnMarked(makeDir({ 'hendrix.yaml': webManifest(2, extra), 'app.mjs': pidApp('v1') }));
+    running.push(p);
+    const ready = await p.waitForLog(isReady, 20_000);
+    const [once] = workerPids(ready, 'once');
+    expect(once).toBeGreaterThan(0);
+    expect(String(ready.msg)).toMatch(new RegExp(`\\(2 workers, pids \\d+ \\d+; once process pid ${once}\\)$`));
+    const url = addressOf(ready, 'web');
+    process.kill(once!, 'SIGKILL');
+    const back = await p.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('the once process is back'), 15_000);
+    expect(Number(back.pid)).not.toBe(once);
+    const lines = logLines(p).map((l) => String(l.msg));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^the once process \\(pid ${once}\\) killed by SIGKILL: replacing it in \\d+ ms \\(restart 1\\)$`)));
+    await answersFrom(url, workerPids(ready));
+    p.process.kill('SIGTERM');
+    expect(await p.exited()).toBe(0);
+    expect(processesMarked(marker)).toEqual([]);
   });
 });
 
