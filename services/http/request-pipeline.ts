@@ -51,6 +51,7 @@ export class RequestPipeline {
 
   #draining = false;
   #onSettled: (() => void) | undefined;
+  #refuses: (socket: Socket | null) => boolean = () => false;
   #seq = 0;
   #listener: Listener | undefined;
   #crosstown: CrosstownHost | undefined;
@@ -145,11 +146,13 @@ export class RequestPipeline {
 
   /**
    * Starts draining: every response from now on, and those in flight that have not sent
-   * their headers yet, carry `Connection: close`; `onSettled` runs each time one closes.
+   * their headers yet, carry `Connection: close`; `onSettled` runs each time one closes. A
+   * request on a connection `refuses` names (the drain has closed it) is dropped unprocessed.
    */
-  drain(onSettled: () => void): void {
+  drain(onSettled: () => void, refuses: (socket: Socket | null) => boolean = () => false): void {
     this.#draining = true;
     this.#onSettled = onSettled;
+    this.#refuses = refuses;
     for (const res of this.inflight()) {
       if (!res.headersSent) res.setHeader('connection', 'close');
       res.once('close', this.#onDrainClose);
@@ -160,6 +163,7 @@ export class RequestPipeline {
   resume(): void {
     this.#draining = false;
     this.#onSettled = undefined;
+    this.#refuses = () => false;
   }
 
   /** Destroys every connection this pipeline served (forced stop). */
@@ -172,6 +176,9 @@ export class RequestPipeline {
     // per-stream proxy (made on first read: not read here) that must not be tracked, and
     // `Connection` is not an HTTP/2 header
     const h1 = req.httpVersionMajor !== 2;
+    // the drain's FIN crossed this request: it is not processed, and no byte of an answer tells
+    // the client so (it may send it again on a new connection)
+    if (this.#draining && h1 && this.#refuses(req.socket)) return void req.resume();
     if (h1) {
       const socket = req.socket as TrackedSocket | null;
       if (socket && socket[kTracked] !== true) {

@@ -6,6 +6,7 @@ import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import { formatDuration } from '../../src/kinds/units.js';
 import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { accessLogLevel } from './access-log.js';
+import { HttpConnections } from './connections.js';
 import { CrosstownSlot } from './crosstown-slot.js';
 import { applyServerLimits } from './limits.js';
 import { listenOn } from '../../src/net/listen.js';
@@ -53,6 +54,7 @@ export class HttpService implements Service {
   /** Reloads and rebinds, one after another. */
   #changing: Promise<unknown> = Promise.resolve();
   #server: Server | undefined;
+  #connections: HttpConnections | undefined;
   #bound: ListenAddress | undefined;
   #stopping: Promise<void> | undefined;
   #stopRequested = false;
@@ -107,7 +109,13 @@ export class HttpService implements Service {
     );
     server.keepAliveTimeout = limits.keepAliveTimeout;
     server.on('clientError', onClientError.bind(log));
+    const connections = new HttpConnections();
+    connections.track(server);
+    // server.close() would destroy idle keep-alive connections at once, losing a request a
+    // client is sending right then: the drain closes them itself (connections.ts)
+    server.closeIdleConnections = () => undefined;
     this.#server = server;
+    this.#connections = connections;
     const detachUpgrades = this.#upgrades.attach(server);
     server.once('close', detachUpgrades);
 
@@ -120,6 +128,7 @@ export class HttpService implements Service {
       server.closeAllConnections();
       detachUpgrades();
       this.#server = undefined;
+      this.#connections = undefined;
       this.#bound = undefined;
       throw error;
     }
@@ -129,9 +138,11 @@ export class HttpService implements Service {
   }
 
   /**
-   * Drains: stops accepting, closes idle keep-alive connections at once, lets requests in
-   * flight finish (answering with `Connection: close`), and when `signal` aborts destroys
-   * whatever is left. Safe before start, after a failed start, and twice.
+   * Drains: stops accepting, closes idle keep-alive connections (cleanly, never while a request
+   * arrives on one: connections.ts) — at once, or after a last call when this worker is retired
+   * and others serve on — lets requests in flight finish (answering with `Connection: close`),
+   * and when `signal` aborts destroys whatever is left. Safe before start, after a failed
+   * start, and twice.
    */
   stop(signal: AbortSignal): Promise<void> {
     this.#stopRequested = true;
@@ -196,11 +207,13 @@ export class HttpService implements Service {
 
   async #drain(signal: AbortSignal): Promise<void> {
     const server = this.#server;
-    if (server === undefined) return;
+    const connections = this.#connections;
+    if (server === undefined || connections === undefined) return;
     const pipeline = this.#pipeline;
     const upgrades = this.#upgrades;
     const force = (): void => {
       this.#ctx.log.warn({ inflight: pipeline.inflight().length }, 'forcing connections closed');
+      connections.destroyAll();
       server.closeAllConnections();
       pipeline.destroyInflight();
       upgrades.destroyAll();
@@ -209,16 +222,22 @@ export class HttpService implements Service {
       if (!server.listening) return;
       const closed = new Promise<void>((done) => server.close(() => done()));
       upgrades.close();
-      pipeline.drain(() => server.closeIdleConnections());
-      server.closeIdleConnections();
+      pipeline.drain(
+        () => connections.sweep(),
+        (socket) => connections.closedByDrain(socket),
+      );
+      // retired, other workers take the next connections: give the open ones a last call
+      connections.start({ lastCall: this.#ctx.cluster?.retiring === true, isUpgraded: (socket) => upgrades.has(socket) });
       const inflight = pipeline.inflight().length;
       if (inflight) this.#ctx.log.info({ inflight }, 'draining');
       if (signal.aborted) force();
       else signal.addEventListener('abort', force, { once: true });
       await closed;
     } finally {
+      connections.stop();
       signal.removeEventListener('abort', force);
       this.#server = undefined;
+      this.#connections = undefined;
       this.#bound = undefined;
     }
   }
