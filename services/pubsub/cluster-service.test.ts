@@ -4,8 +4,11 @@ import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { createSilentLogger } from '../../src/log/logger.js';
 import { createContractContext } from '../../src/testing/index.js';
 import { createLocalCluster } from '../../test/helpers/cluster-bus.js';
+import { createTestContext as createHttpContext, FIXTURES as HTTP_FIXTURES } from '../../test/helpers/http/test-context.js';
+import { nodeRequest } from '../../test/helpers/http/test-client.js';
 import { createClusterHubs, until } from '../../test/helpers/pubsub/cluster-hubs.js';
 import { HubClient } from '../../test/helpers/pubsub/test-client.js';
+import { HttpService } from '../http/service.js';
 import type { HubMessage } from './handle.js';
 import { pubsubKind } from './kind.js';
 import { PubsubStandIn } from './remote.js';
@@ -84,6 +87,32 @@ describe('the hub service in worker processes', () => {
     // a worker that is not retired says it goes away
     await two.service.stop(AbortSignal.timeout(5_000));
     expect((await other.whenClosed()).code).toBe(1001);
+  });
+
+  it('keeps its path on the http service when retired: publishes and upgrades get 503 with Connection: close, never the app', async () => {
+    const web = new HttpService(createHttpContext({ app: `${HTTP_FIXTURES}node-listener.mjs` }));
+    await web.start(AbortSignal.timeout(5_000));
+    try {
+      const c = (cluster ??= createClusterHubs());
+      const ctx = createContractContext(pubsubKind, { attach: 'web', ...TOPICS }, { name: 'hub', peers: { web: web.handle() } });
+      const hub = new PubsubService({ ...ctx, cluster: c.link('w1') } as unknown as ServiceContext<PubsubConfig>);
+      services.push(hub);
+      await hub.start(AbortSignal.timeout(10_000));
+      const base = web.address() as string;
+      const publish = (): ReturnType<typeof nodeRequest> => nodeRequest(`${base}/hub/publish/room.1`, { method: 'POST', body: '1' });
+      expect((await publish()).status).toBe(202);
+      c.channels('w1').retire();
+      await hub.stop(AbortSignal.timeout(5_000));
+      // the http service drains after the hub: until then the hub's path is still the hub's
+      const refused = await publish();
+      expect(refused.status).toBe(503);
+      expect(refused.headers.connection).toBe('close');
+      expect(JSON.parse(refused.body)).toMatchObject({ error: 'unavailable' });
+      await expect(HubClient.connect(`${base.replace('http:', 'ws:')}/hub`)).rejects.toThrow('refused: 503');
+      expect((await nodeRequest(`${base}/page`)).body).toBe('node GET /page 0');
+    } finally {
+      await web.stop(AbortSignal.timeout(5_000));
+    }
   });
 
   it('gives a once-service a stand-in whose handle publishes into and receives from the one hub', async () => {

@@ -39,7 +39,8 @@ export function handleHttpPublish(req: IncomingMessage, res: ServerResponse, opt
     res.setHeader('allow', 'POST');
     return answer(res, 405, { error: 'method_not_allowed', message: 'publish with POST' });
   }
-  if (!options.accepting()) return answer(res, 503, { error: 'unavailable', message: 'the hub is stopping' });
+  // on a new connection the next try may reach a worker that serves on (a rolling reload)
+  if (!options.accepting()) return answer(res, 503, { error: 'unavailable', message: 'the hub is stopping' }, { connection: 'close' });
   const bucket = options.bucket(req);
   if (!bucket.take(performance.now())) {
     options.hub.watch.bite('limits.publishRate', bucket.rate, { burst: bucket.burst, http: true });

@@ -326,12 +326,11 @@ export class PubsubService implements Service {
   }
 
   async #stopAll(signal: AbortSignal): Promise<void> {
+    const restart = this.#ctx.cluster?.retiring === true;
     this.#accepting = false;
-    this.#detach?.();
-    this.#detach = undefined;
+    this.#release();
     this.#server?.close();
     clearInterval(this.#heartbeat);
-    const restart = this.#ctx.cluster?.retiring === true;
     if (this.#connections.size > 0) this.#ctx.log.info({ connections: this.#connections.size, restart }, 'closing clients');
     await closeClients(this.#connections, signal, restart ? { code: 1012, reason: 'service restart' } : undefined);
     await this.#teardown();
@@ -339,8 +338,7 @@ export class PubsubService implements Service {
 
   async #teardown(): Promise<void> {
     this.#accepting = false;
-    this.#detach?.();
-    this.#detach = undefined;
+    this.#release();
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     for (const connection of this.#connections) connection.terminate();
@@ -358,6 +356,19 @@ export class PubsubService implements Service {
     this.#hub?.close();
     this.#hub = undefined;
     await backplane?.stop();
+  }
+
+  /**
+   * Unregisters from the http service attached to — except in a retired worker: there the http
+   * service outlives the hub only to drain, and the hub path must not fall through to the app
+   * (which would answer a publish or an upgrade as its own page): it keeps answering 503 with
+   * `Connection: close`, so that the client tries again on a new connection, which another
+   * worker takes.
+   */
+  #release(): void {
+    if (this.#ctx.cluster?.retiring === true) return;
+    this.#detach?.();
+    this.#detach = undefined;
   }
 
   /** The WebSocket URL of the hub: on its own address, or on the http service it is attached to. */
