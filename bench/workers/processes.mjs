@@ -2,8 +2,10 @@
 // groups, so that a primary and its workers end together whatever happened to the primary; a
 // free port; the children and the memory of a process; and a quiet Ctrl-C.
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The servers and helper processes still running: the exit handler kills them. */
 const live = new Set();
@@ -20,8 +22,10 @@ function killGroup(child, signal) {
 }
 
 const end = (child, signal) => (child.group ? killGroup(child, signal) : child.kill(signal));
+let temp;
 process.on('exit', () => {
   for (const child of live) end(child, 'SIGKILL');
+  if (temp) rmSync(temp, { recursive: true, force: true });
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => {
@@ -43,6 +47,17 @@ export function spawnTracked(command, args, { group = false, ...options } = {}) 
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
+}
+
+let sockets = 0;
+/**
+ * A control socket path of its own for one `hendrix up` (`--control`): the default is derived
+ * from the manifest's folder, which every manifest of bench/workers shares, so that a run of
+ * run.mjs and one of hub.mjs (or a leftover instance) would otherwise refuse each other.
+ */
+export function controlSocket() {
+  temp ??= mkdtempSync(join(tmpdir(), 'hendrix-bench-workers-'));
+  return join(temp, `control-${++sockets}.sock`);
 }
 
 /** A port of 127.0.0.1 that was free a moment ago. */

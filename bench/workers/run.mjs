@@ -15,7 +15,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { median, settle, cpuSeconds, requireTools, requireBuild } from '../tls/machine.mjs';
-import { run, spawnTracked, freePort, sleep, childrenOf, rssMb, stopGroup } from './processes.mjs';
+import { run, spawnTracked, freePort, sleep, childrenOf, rssMb, stopGroup, controlSocket } from './processes.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -38,15 +38,16 @@ const hendrixCli = [`${root}bin/hendrix.js`, 'up', '-f', `${here}hendrix.yaml`];
 const CONTENDERS = [
   { key: 'cluster', label: 'node:cluster ×2', argv: [`${here}cluster.mjs`], env: { WORKERS: '2' }, workers: 2 },
   { key: 'node', label: 'node:http ×1', argv: [`${here}bare.mjs`], workers: 0 },
-  { key: 'hendrix1', label: 'hendrix workers: 1', argv: [...hendrixCli, '--workers', '1'], workers: 0 },
-  { key: 'hendrix2', label: 'hendrix workers: 2', argv: [...hendrixCli, '--workers', '2'], workers: 2 },
+  { key: 'hendrix1', label: 'hendrix workers: 1', argv: [...hendrixCli, '--workers', '1'], workers: 0, hendrix: true },
+  { key: 'hendrix2', label: 'hendrix workers: 2', argv: [...hendrixCli, '--workers', '2'], workers: 2, hendrix: true },
 ];
 const active = CONTENDERS;
 
 /** Starts a contender and waits for a 200 and for its worker processes; throws after 30 s. */
 async function launch(contender) {
   const port = await freePort();
-  const child = spawnTracked(process.execPath, contender.argv, { env: { ...process.env, ...contender.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'], group: true });
+  const argv = contender.hendrix ? [...contender.argv, '--control', controlSocket()] : contender.argv;
+  const child = spawnTracked(process.execPath, argv, { env: { ...process.env, ...contender.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'inherit'], group: true });
   const deadline = performance.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${contender.label} exited before answering`);
