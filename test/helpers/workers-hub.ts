@@ -81,9 +81,15 @@ export interface PlacedClient {
 /** Connects a hub client on a connection whose worker is known (see socketOnWorker). */
 export async function connectPlaced(base: string, path = '/hub'): Promise<PlacedClient> {
   const { socket, pid } = await socketOnWorker(base);
-  // ws sends its upgrade on the connection createConnection returns: the one the GET went on
-  const client = await HubClient.connect(`${base.replace(/^http/, 'ws')}${path}`, { createConnection: () => socket });
-  return { client, pid };
+  try {
+    // ws sends its upgrade on the connection createConnection returns: the one the GET went on
+    const client = await HubClient.connect(`${base.replace(/^http/, 'ws')}${path}`, { createConnection: () => socket });
+    return { client, pid };
+  } catch (error) {
+    // refused (a worker stopping): ws leaves the connection open to whoever listens for the answer
+    socket.destroy();
+    throw error;
+  }
 }
 
 /** Connects (closing the misses) until a client lands on worker `pid`. */
