@@ -5,6 +5,9 @@ import { formatDuration } from '../kinds/units.js';
 import { defaultControlPath } from '../runtime/control-path.js';
 import type { ControlRoutes } from '../runtime/control-socket.js';
 import type { Reloader, ReloadResult } from '../runtime/reload.js';
+import type { Logger } from 'pino';
+import { isHendrixError } from '../errors/hendrix-error.js';
+import { reportError, type CliIO } from './io.js';
 
 /**
  * Where the control socket of an instance is: `--control PATH`, else the manifest's
@@ -71,4 +74,49 @@ export function reloadLine(result: ReloadResult, ms: number): string {
   const words: Record<string, string> = { start: 'added', reload: 'in place', replace: 'replaced', rebind: 'rebound', update: 'settings', stop: 'removed' };
   const steps = (result.report?.steps ?? []).map((s) => `${s.service} ${words[s.action] ?? s.action} ${formatDuration(Math.round(s.ms))}`);
   return `reloaded in ${formatDuration(Math.round(ms))}: ${steps.join(', ')}`;
+}
+
+/** How a running instance reports each reload: one line for an outcome, the rendered diagnostic for a failure. */
+export interface ReloadLogging {
+  onResult(result: ReloadResult, ms: number): void;
+  onError(error: unknown): void;
+}
+
+/** The reload logging of `hendrix up` (one process or the primary of workers). */
+export function reloadLogging(log: Logger, io: Pick<CliIO, 'stderr' | 'env'>): ReloadLogging {
+  return {
+    onResult(result, ms) {
+      if (!result.applied && !result.diff.empty) return;
+      log.info({ reload: result.report?.steps ?? [], ms: Math.round(ms), fingerprint: result.fingerprint }, reloadLine(result, ms));
+    },
+    onError(error) {
+      // the rendered diagnostic (file:line:col) for whoever watches the terminal; the log keeps the code
+      log.error(isHendrixError(error) ? { code: error.code, err: error } : { err: error }, 'reload failed: the running graph is unchanged');
+      if (isHendrixError(error)) reportError(io, error);
+    },
+  };
+}
+
+/**
+ * The control routes of a running instance: reloadRoutes, with what a client asked logged by
+ * the instance as well, plus `extra` routes.
+ */
+export function instanceRoutes(reloader: Reloader, stopping: () => boolean, logging: ReloadLogging, extra: ControlRoutes = {}): ControlRoutes {
+  const routes = reloadRoutes(reloader, stopping);
+  const reloadRoute = routes['POST /reload']!;
+  return {
+    ...routes,
+    'POST /reload': async (request) => {
+      const t0 = performance.now();
+      try {
+        const answer = await reloadRoute(request);
+        if ('body' in answer) logging.onResult(answer.body as ReloadResult, performance.now() - t0);
+        return answer;
+      } catch (error) {
+        logging.onError(error);
+        throw error;
+      }
+    },
+    ...extra,
+  };
 }

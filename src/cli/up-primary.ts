@@ -4,14 +4,13 @@ import { EXIT } from '../errors/codes.js';
 import { isHendrixError } from '../errors/hendrix-error.js';
 import { createRootLogger, flushLogger } from '../log/logger.js';
 import type { Plan } from '../runtime/plan.js';
-import type { ReloadResult } from '../runtime/reload.js';
 import { logWarnings } from '../runtime/up.js';
 import { CoordinatorHost, type CoordinatorFactory } from '../workers/coordinator-host.js';
 import { WORKER_ENV, type WorkerIdentity } from '../workers/ipc.js';
 import { placeServices } from '../workers/placement.js';
 import { Primary, type WorkerProcess } from '../workers/primary.js';
 import { createPrimaryReloader } from '../workers/primary-reload.js';
-import { reloadLine, reloadRoutes } from './control.js';
+import { instanceRoutes, reloadLogging } from './control.js';
 import { manifestArgs, reportError, type CliIO } from './io.js';
 import type { UpControl } from './up-control.js';
 import type { PlanWatcher } from './watch.js';
@@ -116,14 +115,7 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
       wake();
     },
   });
-  const logReload = (result: ReloadResult, ms: number): void => {
-    if (!result.applied && !result.diff.empty) return;
-    log.info({ reload: result.report?.steps ?? [], ms: Math.round(ms), fingerprint: result.fingerprint }, reloadLine(result, ms));
-  };
-  const logReloadError = (error: unknown): void => {
-    log.error(isHendrixError(error) ? { code: error.code, err: error } : { err: error }, 'reload failed: the running graph is unchanged');
-    if (isHendrixError(error)) reportError(io, error);
-  };
+  const reloads = reloadLogging(log, io);
   const reloader = createPrimaryReloader({
     files: run.args.files,
     planOptions: { ...run.args.options, environment: { ...run.args.options.environment } },
@@ -132,26 +124,10 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
     primary,
     coordinators,
     logger,
-    onResult: logReload,
-    onError: logReloadError,
+    onResult: reloads.onResult,
+    onError: reloads.onError,
   });
-  const routes = reloadRoutes(reloader, () => stopRequestedFlag);
-  const reloadRoute = routes['POST /reload']!;
-  control.serve({
-    ...routes,
-    'POST /reload': async (request) => {
-      const t0 = performance.now();
-      try {
-        const answer = await reloadRoute(request);
-        if ('body' in answer) logReload(answer.body as ReloadResult, performance.now() - t0);
-        return answer;
-      } catch (error) {
-        logReloadError(error);
-        throw error;
-      }
-    },
-    'GET /workers': () => ({ body: { pid: process.pid, workers: primary.processes() } }),
-  });
+  control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads, { 'GET /workers': () => ({ body: { pid: process.pid, workers: primary.processes() } }) }));
   const controlServer = await control.ready(plan, logger);
 
   let signals = 0;

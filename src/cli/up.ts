@@ -12,8 +12,8 @@ import { HELP } from './help.js';
 import { manifestArgs, reportError, type CliIO } from './io.js';
 import { LiveView, type TransitionEvent } from './live-view.js';
 import type { ControlServer } from '../runtime/control-socket.js';
-import { createReloader, type ReloadResult } from '../runtime/reload.js';
-import { reloadLine, reloadRoutes } from './control.js';
+import { createReloader } from '../runtime/reload.js';
+import { instanceRoutes, reloadLogging } from './control.js';
 import { openUpControl, type UpControl } from './up-control.js';
 import type { PlanWatcher } from './watch.js';
 import type { Manifest } from '../manifest/types.js';
@@ -105,15 +105,7 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
   }
   const orchestrator = orchestrate(plan, logger, positionals);
   let stopRequestedFlag = false;
-  const logReload = (result: ReloadResult, ms: number): void => {
-    if (!result.applied && !result.diff.empty) return;
-    log.info({ reload: result.report?.steps ?? [], ms: Math.round(ms), fingerprint: result.fingerprint }, reloadLine(result, ms));
-  };
-  const logReloadError = (error: unknown): void => {
-    // the rendered diagnostic (file:line:col) for whoever watches the terminal; the log keeps the code
-    log.error(isHendrixError(error) ? { code: error.code, err: error } : { err: error }, 'reload failed: the running graph is unchanged');
-    if (isHendrixError(error)) reportError(io, error);
-  };
+  const reloads = reloadLogging(log, io);
   const reloader = createReloader({
     files: args.files,
     // the process environment is the one it started with; .env files are read again
@@ -121,26 +113,10 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     plan,
     orchestrator,
     logger,
-    onResult: logReload,
-    onError: logReloadError,
+    onResult: reloads.onResult,
+    onError: reloads.onError,
   });
-  const routes = reloadRoutes(reloader, () => stopRequestedFlag);
-  const reloadRoute = routes['POST /reload']!;
-  control.serve({
-    ...routes,
-    // what a client asked is logged by the instance as well
-    'POST /reload': async (request) => {
-      const t0 = performance.now();
-      try {
-        const answer = await reloadRoute(request);
-        if ('body' in answer) logReload(answer.body as ReloadResult, performance.now() - t0);
-        return answer;
-      } catch (error) {
-        logReloadError(error);
-        throw error;
-      }
-    },
-  });
+  control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads));
   let controlServer: ControlServer;
   try {
     // a second instance for this manifest is refused here, before anything starts

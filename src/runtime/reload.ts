@@ -87,8 +87,6 @@ export function toReloadSpec(next: Plan, diff: PlanDiff, replace: ReloadOptions[
 export function createReloader(options: ReloaderOptions): Reloader {
   let plan = options.plan;
   let previous: Plan | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
-  let queued = false;
   const listeners: ((plan: Plan) => void)[] = [];
   const log = options.logger.child({ service: 'hendrix' });
 
@@ -115,16 +113,42 @@ export function createReloader(options: ReloaderOptions): Reloader {
     return { diff, applied: true, report, fingerprint: next.fingerprint };
   };
 
+  const queue = createReloadQueue((opts) => run(opts), options, log);
+  return {
+    get plan() {
+      return plan;
+    },
+    reload: queue.reload,
+    request: queue.request,
+    onPlan(listener) {
+      listeners.push(listener);
+    },
+    revert: () =>
+      queue.enqueue(async () => {
+        if (!previous) return run({ dryRun: true }, plan);
+        return run({}, previous);
+      }),
+  };
+}
+
+/**
+ * The queue every reloader puts its reloads through: one at a time, in order; `request()` (a
+ * signal, a watcher) coalesces with one already queued and reports to `onResult`/`onError`.
+ */
+export function createReloadQueue(
+  run: (options: ReloadOptions) => Promise<ReloadResult>,
+  outcomes: Pick<ReloaderOptions, 'onResult' | 'onError'>,
+  log: Logger,
+): { enqueue<T>(task: () => Promise<T>): Promise<T>; reload(options?: ReloadOptions): Promise<ReloadResult>; request(): void } {
+  let chain: Promise<unknown> = Promise.resolve();
+  let queued = false;
   const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
     const result = chain.then(task, task);
     chain = result.catch(() => undefined);
     return result;
   };
-
   return {
-    get plan() {
-      return plan;
-    },
+    enqueue,
     reload: (opts = {}) => enqueue(() => run(opts)),
     request() {
       if (queued) return void log.info('reload already queued');
@@ -134,19 +158,11 @@ export function createReloader(options: ReloaderOptions): Reloader {
         const t0 = performance.now();
         try {
           const result = await run({});
-          options.onResult?.(result, performance.now() - t0);
+          outcomes.onResult?.(result, performance.now() - t0);
         } catch (error) {
-          options.onError?.(error);
+          outcomes.onError?.(error);
         }
       });
     },
-    onPlan(listener) {
-      listeners.push(listener);
-    },
-    revert: () =>
-      enqueue(async () => {
-        if (!previous) return run({ dryRun: true }, plan);
-        return run({}, previous);
-      }),
   };
 }

@@ -4,7 +4,7 @@ import type { PlanFileRole } from '../kinds/contract.js';
 import type { ReloadStep } from '../runtime/orchestrator-reload.js';
 import { createPlan, type Plan, type PlanOptions } from '../runtime/plan.js';
 import type { PlanDiff } from '../runtime/plan-diff.js';
-import type { Reloader, ReloadOptions, ReloadResult } from '../runtime/reload.js';
+import { createReloadQueue, type Reloader, type ReloadOptions, type ReloadResult } from '../runtime/reload.js';
 import type { CoordinatorHost } from './coordinator-host.js';
 import { placeServices, runsOf, type Placement } from './placement.js';
 import type { Primary } from './primary.js';
@@ -64,8 +64,6 @@ export interface PrimaryReloaderOptions {
  */
 export function createPrimaryReloader(options: PrimaryReloaderOptions): Reloader {
   let plan = options.plan;
-  let chain: Promise<unknown> = Promise.resolve();
-  let queued = false;
   const listeners: ((plan: Plan) => void)[] = [];
   const log = options.logger.child({ service: 'hendrix' });
   const { primary } = options;
@@ -117,30 +115,13 @@ export function createPrimaryReloader(options: PrimaryReloaderOptions): Reloader
     return { diff, applied: true, report: { steps, ms: performance.now() - t0 }, fingerprint: next.fingerprint };
   };
 
-  const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
-    const result = chain.then(task, task);
-    chain = result.catch(() => undefined);
-    return result;
-  };
-
+  const queue = createReloadQueue(run, options, log);
   return {
     get plan() {
       return plan;
     },
-    reload: (opts = {}) => enqueue(() => run(opts)),
-    request() {
-      if (queued) return void log.info('reload already queued');
-      queued = true;
-      void enqueue(async () => {
-        queued = false;
-        const t0 = performance.now();
-        try {
-          options.onResult?.(await run({}), performance.now() - t0);
-        } catch (error) {
-          options.onError?.(error);
-        }
-      });
-    },
+    reload: queue.reload,
+    request: queue.request,
     onPlan(listener) {
       listeners.push(listener);
     },
