@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type { PrimaryMessage } from '../workers/ipc.js';
 import type { WorkerIdentity } from '../workers/ipc.js';
 import { runWorker } from '../workers/worker-run.js';
@@ -14,6 +15,7 @@ export async function upWorker(values: Parameters<typeof manifestArgs>[1], posit
   const args = manifestArgs(io, values);
   // the last messages (start-failed, a reload's answer) must be out before the process exits
   let sent: Promise<void> = Promise.resolve();
+  let leaving = false;
   try {
     return await runWorker({
       files: args.files,
@@ -30,7 +32,15 @@ export async function upWorker(values: Parameters<typeof manifestArgs>[1], posit
           process.on('message', (message) => listener(message as PrimaryMessage));
         },
         onDisconnect(listener) {
-          process.on('disconnect', listener);
+          // node:cluster exits a worker at once with code 0 when its channel closes unasked
+          // (the worker's 'disconnect' event comes first): marked as asked, the graph drains
+          const worker = cluster.worker;
+          const gone = (): void => {
+            if (worker) worker.exitedAfterDisconnect = true;
+            if (!leaving) listener();
+          };
+          if (worker) worker.once('disconnect', gone);
+          else process.once('disconnect', gone);
         },
       },
     });
@@ -38,7 +48,10 @@ export async function upWorker(values: Parameters<typeof manifestArgs>[1], posit
     unsignal();
     unhangup();
     await sent;
-    // the IPC channel keeps a process alive: let go of it once the graph stopped
+    // the IPC channel keeps a process alive: let go of it once the graph stopped (as asked, so
+    // that node:cluster does not exit with 0 before the CLI exits with the graph's code)
+    leaving = true;
+    if (cluster.worker) cluster.worker.exitedAfterDisconnect = true;
     if (process.connected) process.disconnect();
   }
 }

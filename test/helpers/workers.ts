@@ -7,12 +7,14 @@ import { request } from './reload/load.js';
 
 /**
  * An app for the workers tests: answers `<version> <pid>`; `/slow?ms=N` sends its headers at
- * once (so a test knows the request is in flight in a worker) and ends the body N ms later.
+ * once (so a test knows the request is in flight in a worker) and ends the body N ms later;
+ * `/boom` answers, then throws in a timer (an uncaught exception of app code).
  */
 export function pidApp(version: string): string {
   return `const VERSION = ${JSON.stringify(version)};
 export default (req, res) => {
   const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/boom') setTimeout(() => { throw new Error('boom in a timer'); });
   if (url.pathname === '/slow') {
     res.writeHead(200, { 'content-type': 'text/plain' });
     res.flushHeaders();
@@ -139,9 +141,10 @@ export interface PidLoad {
 /**
  * Starts `clients` request loops, each one client on its own keep-alive connection
  * (`maxSockets: 1`), pausing `paceMs` between requests (paced: the machine is shared). Records
- * every request: who answered (`<version> <pid>`) or what failed.
+ * every request: who answered (`<version> <pid>`) or what failed (a request not answered
+ * within `deadlineMs` fails).
  */
-export function startPidLoad(url: string, clients: number, paceMs = 20): PidLoad {
+export function startPidLoad(url: string, clients: number, paceMs = 20, deadlineMs = 15_000): PidLoad {
   let running = true;
   const hits: Hit[] = [];
   const agents: Agent[] = [];
@@ -152,7 +155,7 @@ export function startPidLoad(url: string, clients: number, paceMs = 20): PidLoad
     while (running) {
       const sent = Date.now();
       try {
-        const answer = await request(url, { agent, timeoutMs: 15_000 });
+        const answer = await request(url, { agent, timeoutMs: deadlineMs });
         if (!sockets.has(answer.socket)) sockets.set(answer.socket, sockets.size + 1);
         const [version, pid] = answer.body.split(' ');
         const hit: Hit = { client, sent, ended: Date.now(), connection: sockets.get(answer.socket)! };
@@ -187,4 +190,23 @@ export async function livePids(control: string, role = 'each'): Promise<number[]
     }).on('error', reject);
   });
   return workerPids(JSON.parse(body) as Record<string, unknown>, role);
+}
+
+/** A request to `/slow?ms=N`: `started` resolves once its headers came (it is in flight in a worker), `body` with the whole body or the error. */
+export function slowRequest(url: string, ms: number): { started: Promise<void>; body: Promise<string> } {
+  let started: () => void = () => {};
+  const startedP = new Promise<void>((resolve) => (started = resolve));
+  const body = new Promise<string>((resolve, reject) => {
+    get(`${url}/slow?ms=${ms}`, { agent: false }, (res) => {
+      started();
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve(text));
+      res.on('error', reject);
+      res.on('aborted', () => reject(new Error('aborted')));
+    }).on('error', reject);
+  });
+  body.catch(() => undefined);
+  return { started: startedP, body };
 }

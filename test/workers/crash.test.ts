@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addressOf, logLines, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, fetchBody, isAlive, isReady, pidApp, processesMarked, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit } from '../helpers/workers.js';
+import { answersFrom, fetchBody, isAlive, isReady, pidApp, processesMarked, slowRequest, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit } from '../helpers/workers.js';
 
 // A worker that dies: SIGKILLed under load, with the restart policy of its services deciding
 // whether it is replaced and whether the graph stops; and the primary dying under its workers.
@@ -22,7 +22,7 @@ describe('a worker killed', () => {
   it('under load from keep-alive clients: the other worker answers throughout, only requests on the killed one fail, a new pid replaces it, the log says who, which pid, why', async () => {
     const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
     const [first, second] = g.pids as [number, number];
-    const load = startPidLoad(g.url, CLIENTS);
+    const load = startPidLoad(g.url, CLIENTS, 20, 8_000);
     // every client has had a few answers, and each worker has clients (round robin splits them)
     const latest = (): Map<number, Hit> => new Map(load.hits.map((h) => [h.client, h]));
     await until(() => {
@@ -50,9 +50,14 @@ describe('a worker killed', () => {
     // worker lost at most the request it had on the wire when the process died
     for (const f of failures) expect(lastBefore.get(f.client)?.pid, `failure ${JSON.stringify(f)}`).toBe(second);
     for (let client = 0; client < CLIENTS; client++) expect(failures.filter((f) => f.client === client).length).toBeLessThanOrEqual(1);
-    // the survivor answered every client between the kill and the replacement being back
+    // the survivor answered every client between the kill and the replacement being back — but
+    // one whose new connection node:cluster was handing to the worker as it died: the primary
+    // keeps its copy of that socket, so the request waits for the client's deadline (rare)
     const between = hits.filter((h) => h.pid === first && h.sent > killedAt && h.ended < backAt);
-    expect(new Set(between.map((h) => h.client)).size).toBe(CLIENTS);
+    const handedToTheDead = new Set(failures.filter((f) => f.ended > backAt).map((f) => f.client));
+    for (let client = 0; client < CLIENTS; client++) {
+      if (!handedToTheDead.has(client)) expect(between.some((h) => h.client === client), `client ${client}`).toBe(true);
+    }
     // after the replacement was back, nothing failed
     expect(hits.filter((h) => h.error && h.sent > backAt)).toEqual([]);
 
@@ -96,6 +101,24 @@ describe('a worker killed', () => {
   });
 });
 
+describe('an uncaught exception in a worker', () => {
+  it('the worker stops and exits 5, and is replaced like a crash; the graph serves on', async () => {
+    const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
+    const boom = await fetchBody(`${g.url}/boom`);
+    const pid = Number(boom.split(' ')[1]);
+    const slot = g.pids.indexOf(pid) + 1;
+    const back = await g.p.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith(`worker ${slot} is back`), 15_000);
+    const lines = logLines(g.p).map((l) => String(l.msg));
+    expect(lines).toContain(`worker ${slot} had an uncaught exception: it stops and is replaced`);
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^worker ${slot} \\(pid ${pid}\\) exited with code 5: replacing it in \\d+ ms \\(restart 1\\)$`)));
+    expect(logLines(g.p).some((l) => (l.err as { code?: string } | undefined)?.code === 'HX_ERR_UNCAUGHT_EXCEPTION' && l.worker === slot)).toBe(true);
+    await answersFrom(g.url, g.pids.map((p) => (p === pid ? Number(back.pid) : p)));
+    expect(g.p.process.exitCode).toBe(null);
+    g.p.process.kill('SIGTERM');
+    expect(await g.p.exited()).toBe(0);
+  });
+});
+
 describe('the process of the once-services killed', () => {
   it('is replaced under its services\' policy while the workers serve on; the log names it', async () => {
     const kind = fileURLToPath(new URL('../fixtures/workers/once-kind.mjs', import.meta.url));
@@ -120,12 +143,17 @@ describe('the process of the once-services killed', () => {
 });
 
 describe('the primary killed', () => {
-  it('SIGKILL to the primary: the workers see the IPC channel close, stop and exit on their own', async () => {
+  it('SIGKILL to the primary: the workers see the IPC channel close and stop gracefully on their own (a request in flight completes), then exit', async () => {
     const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
     await answersFrom(g.url, g.pids);
+    const inFlight = slowRequest(g.url, 1000);
+    await inFlight.started;
     g.p.process.kill('SIGKILL');
     await g.p.exited();
+    expect(await inFlight.body).toMatch(/^v1 \d+$/);
     await until(() => g.pids.every((pid) => !isAlive(pid)), 'the orphaned workers to exit');
     expect(processesMarked(g.marker)).toEqual([]);
+    // the workers' own log lines (they write to the same stdout)
+    await until(() => logLines(g.p).filter((l) => l.msg === 'the primary is gone: stopping').length === 2, 'both workers to say why they stop');
   });
 });

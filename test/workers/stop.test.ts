@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
-import { get } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logLines, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, isAlive, pidApp, processesMarked, startGraph, webManifest } from '../helpers/workers.js';
+import { answersFrom, isAlive, pidApp, processesMarked, slowRequest, startGraph, webManifest } from '../helpers/workers.js';
 
 // Stopping a graph served by workers: the primary orders the stop, each worker drains as a
 // single process would, and signals that reach the workers themselves (a terminal's ^C reaches
@@ -15,25 +14,6 @@ afterEach(() => {
 });
 const makeDir = useManifestDirs();
 const project = () => makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') });
-
-/** A request to `/slow?ms=N`: `started` resolves with the answering pid's headers, `body` with the whole body or the error. */
-function slowRequest(url: string, ms: number): { started: Promise<void>; body: Promise<string> } {
-  let started: () => void = () => {};
-  const startedP = new Promise<void>((resolve) => (started = resolve));
-  const body = new Promise<string>((resolve, reject) => {
-    get(`${url}/slow?ms=${ms}`, { agent: false }, (res) => {
-      started();
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve(text));
-      res.on('error', reject);
-      res.on('aborted', () => reject(new Error('aborted')));
-    }).on('error', reject);
-  });
-  body.catch(() => undefined);
-  return { started: startedP, body };
-}
 
 describe('stopping a graph with workers', () => {
   it('SIGTERM while a slow request runs in a worker: the request completes, every worker exits, exit 0, the control socket is removed', async () => {
