@@ -102,6 +102,7 @@ function onMessage(buf, start) {
 }
 
 // ---- publishers ----------------------------------------------------------------------------
+// the data, {"s":<id>,"x":"xx…"}, is about --bytes long
 const PAD = 'x'.repeat(Math.max(0, Number(values.bytes) - 20));
 /** One publisher: a closed loop of at most `window` publishes waiting for their ack, or a pace. */
 function publisher(socket) {
@@ -174,12 +175,11 @@ async function go(publishers, { seconds, rate, window }) {
 }
 
 // ---- the run -------------------------------------------------------------------------------
-let publishers = [];
+const publishers = [];
 let sockets;
 if (values.role === 'sub') {
   sockets = await connectAll((i) => connect(i, JSON.stringify({ type: 'subscribe', topic: TOPIC, id: i }), onMessage));
 } else {
-  publishers = [];
   sockets = await connectAll(async (i) => {
     let p;
     const socket = await connect(i, undefined, (buf, start, end) => p.onText(buf, start, end), () => p.onGone());

@@ -183,7 +183,8 @@ async function pass(server, subs, pub, seconds) {
     busiestWorker: Math.max(...(server.pids.length > 1 ? serverCpu.slice(1) : serverCpu)),
     clients: clientCpu,
     busiestClient: Math.max(...clientCpus),
-    others: machineBusySeconds() - cpu0.machine - sum(serverCpu) - clientCpu,
+    // /proc's clock ticks make this a few % negative on an idle machine: read as 0
+    others: Math.max(0, machineBusySeconds() - cpu0.machine - sum(serverCpu) - clientCpu),
   };
 }
 
