@@ -88,6 +88,8 @@ export class Primary {
   #replyId = 0;
   #placement: Placement;
   #plan: Plan;
+  /** The addresses the graph announced it listens on (the ready line). */
+  #addresses: Record<string, string> = {};
 
   constructor(options: PrimaryOptions) {
     this.#o = options;
@@ -143,6 +145,7 @@ export class Primary {
       if (this.#stopping) throw new HendrixError('HX_ERR_START_FAILED', { message: 'the start was interrupted by a stop' });
     }
     this.#running = true;
+    this.#addresses = { ...addresses };
     return addresses;
   }
 
@@ -230,7 +233,10 @@ export class Primary {
         if (this.#stopping || slot.current) return;
         const next = this.#spawn(slot);
         next.ready.then(
-          () => this.#log.info({ worker: slot.id, pid: next.child.pid }, `${this.#name(slot)} is back (pid ${next.child.pid})`),
+          (addresses) => {
+            this.#log.info({ worker: slot.id, pid: next.child.pid }, `${this.#name(slot)} is back (pid ${next.child.pid})`);
+            this.#moved(addresses);
+          },
           () => undefined, // its exit comes through onExit: #died again
         );
       }, decision.delay);
@@ -248,6 +254,20 @@ export class Primary {
     this.#log.error({ worker: slot.id, pid, code, signal }, error.message);
     if (policy.stopOnFailed) this.#o.onFailed(policy.first, error);
     else this.#log.warn(`${this.#slots.filter((s) => s.role === 'each' && !s.failed).length} of ${this.#o.count} workers serve on (onFailed: keep)`);
+  }
+
+  /**
+   * Says so when a replacement listens elsewhere than the graph announced: node:cluster closes
+   * a listening socket once no worker holds it, so when every worker of it died at once, the
+   * next one binds again — on a new port when the manifest says port 0.
+   */
+  #moved(addresses: Readonly<Record<string, string>>): void {
+    for (const [name, address] of Object.entries(addresses)) {
+      const before = this.#addresses[name];
+      if (before === undefined || before === address) continue;
+      this.#addresses[name] = address;
+      this.#log.error({ moved: name, address, was: before }, `${name} now listens on ${address}, not ${before}: every worker serving it had stopped at once, which closed the socket they shared (listen on a fixed port to keep the address)`);
+    }
   }
 
   /**

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addressOf, logLines, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, fetchBody, isAlive, isReady, pidApp, processesMarked, slowRequest, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit } from '../helpers/workers.js';
+import { answersFrom, fetchBody, isAlive, isReady, livePids, pidApp, processesMarked, slowRequest, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit } from '../helpers/workers.js';
 
 // A worker that dies: SIGKILLed under load, with the restart policy of its services deciding
 // whether it is replaced and whether the graph stops; and the primary dying under its workers.
@@ -98,6 +98,18 @@ describe('a worker killed', () => {
     expect(g.p.process.exitCode).toBe(null);
     g.p.process.kill('SIGTERM');
     expect(await g.p.exited()).toBe(0);
+  });
+});
+
+describe('every worker killed at once', () => {
+  it('both are replaced; node:cluster closed the socket they shared, so a port 0 comes back elsewhere: the log says where', async () => {
+    const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
+    for (const pid of g.pids) process.kill(pid, 'SIGKILL');
+    await until(() => logLines(g.p).filter((l) => typeof l.msg === 'string' && / is back \(pid \d+\)$/.test(l.msg)).length === 2, 'both workers back');
+    const fresh = await livePids(g.control);
+    const moved = logLines(g.p).find((l) => l.moved === 'web');
+    expect(moved?.msg).toBe(`web now listens on ${String(moved?.address)}, not ${g.url}: every worker serving it had stopped at once, which closed the socket they shared (listen on a fixed port to keep the address)`);
+    await answersFrom(String(moved!.address), fresh);
   });
 });
 
