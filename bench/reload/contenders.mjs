@@ -72,9 +72,11 @@ async function stopChild(child) {
 
 /**
  * hendrix up on hendrix.yaml; `replace` reloads with --replace; with `hup`, every other reload is a
- * `kill -HUP` instead of the command (no Node CLI to start: what the instance itself takes).
+ * `kill -HUP` instead of the command (no Node CLI to start: what the instance itself takes);
+ * `workers` serves from that many worker processes (new app code then replaces them one at a
+ * time: a rolling reload, PM2's cluster reload).
  */
-function hendrix({ replace, hup = false }) {
+function hendrix({ replace, hup = false, workers }) {
   return async (ctx) => {
     const port = await freePort();
     const app = join(ctx.tmp, 'app.mjs');
@@ -82,7 +84,7 @@ function hendrix({ replace, hup = false }) {
     // XDG_RUNTIME_DIR: the control socket in our temp folder, private to this run
     const env = { ...process.env, PORT: String(port), RELOAD_APP: app, XDG_RUNTIME_DIR: ctx.tmp };
     const manifest = join(here, 'hendrix.yaml');
-    const child = spawnKept(ctx, process.execPath, [HENDRIX, 'up', '-f', manifest], env);
+    const child = spawnKept(ctx, process.execPath, [HENDRIX, 'up', '-f', manifest, ...(workers ? ['--workers', String(workers)] : [])], env);
     await ready('hendrix', port, child);
     return {
       port,
@@ -177,6 +179,7 @@ async function pm2(ctx) {
 export const CONTENDERS = {
   'hendrix': hendrix({ replace: false, hup: true }),
   'hendrix-replace': hendrix({ replace: true }),
+  'hendrix-workers': hendrix({ replace: false, workers: 2 }),
   caddy,
   pm2,
 };

@@ -3,7 +3,7 @@
 import os from 'node:os';
 import { median } from '../tls/machine.mjs';
 
-const LABELS = { 'hendrix': 'hendrix (in place)', 'hendrix-replace': 'hendrix --replace', caddy: 'caddy', pm2: 'pm2 cluster ×2' };
+const LABELS = { 'hendrix': 'hendrix (in place)', 'hendrix-replace': 'hendrix --replace', 'hendrix-workers': 'hendrix workers ×2 (rolling)', caddy: 'caddy', pm2: 'pm2 cluster ×2' };
 const PEERS = ['caddy', 'pm2'];
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
 
@@ -100,5 +100,13 @@ export function printReport(summaries, { seconds, reloads, rounds, clients }) {
   if (summaries['hendrix-replace']) {
     const s = summaries['hendrix-replace'];
     console.log(`goal (#14) --replace: 0 failed requests (${s.failed}), 0 WebSocket drops (${s.droppedPerReload}): ${s.failed === 0 && s.droppedPerReload === 0 && s.failedReloads === 0 ? 'met' : 'NOT met'}`);
+  }
+  if (summaries['hendrix-workers']) {
+    // a rolling reload closes the WebSocket clients of each retired worker with 1012: they resume with since
+    const s = summaries['hendrix-workers'];
+    const only1012 = Object.keys(s.codes).every((code) => code === '1012');
+    console.log(
+      `goal (#15) rolling reload: 0 failed requests (${s.failed}), WebSocket clients closed only with 1012 (${codesText(s.codes)}), no message lost (${s.messages.lost} of ${s.messages.sent}): ${s.failed === 0 && s.failedReloads === 0 && only1012 && s.messages.lost === 0 ? 'met' : 'NOT met'}`,
+    );
   }
 }

@@ -8,11 +8,13 @@
 // connections that failed; messages lost.
 //   hendrix          hendrix up, reloads alternately by kill -HUP and `hendrix reload -f`
 //   hendrix-replace  hendrix up, `hendrix reload --replace -f` (new instances take over the socket)
+//   hendrix-workers  hendrix up --workers 2, `hendrix reload -f`: new app code replaces the workers
+//                    one at a time (the rolling reload of PM2's cluster mode)
 //   caddy            caddy run (Caddyfile: respond, /hub reverse-proxied to a node ws backend), caddy reload
 //   pm2              PM2 cluster mode, 2 workers (node http + ws app), pm2 reload
 // Usage: npm run build && node bench/reload/run.mjs [--seconds 20] [--reloads 5] [--rounds 1]
-//          [--clients 50] [--settle 10] [--only hendrix|hendrix-replace|caddy|pm2[,...]] [--json]
-// (--only hendrix runs both hendrix contenders.) Rounds rotate the order of the contenders; each
+//          [--clients 50] [--settle 10] [--only hendrix|hendrix-replace|hendrix-workers|caddy|pm2[,...]] [--json]
+// (--only hendrix runs the three hendrix contenders.) Rounds rotate the order of the contenders; each
 // contender starts once other processes leave the CPUs alone, or after --settle seconds.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -40,7 +42,7 @@ const SECONDS = Number(values.seconds);
 const RELOADS = Number(values.reloads);
 const ROUNDS = Number(values.rounds);
 const CLIENTS = Number(values.clients);
-const names = values.only ? values.only.split(',').flatMap((n) => (n === 'hendrix' ? ['hendrix', 'hendrix-replace'] : [n])) : Object.keys(CONTENDERS);
+const names = values.only ? values.only.split(',').flatMap((n) => (n === 'hendrix' ? ['hendrix', 'hendrix-replace', 'hendrix-workers'] : [n])) : Object.keys(CONTENDERS);
 for (const name of names) {
   if (!(name in CONTENDERS)) {
     console.error(`unknown contender ${name}: choose among hendrix, ${Object.keys(CONTENDERS).join(', ')}`);
