@@ -1,25 +1,59 @@
-import type { ServerResponse } from 'node:http';
-import type { Http2Session } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Server, TLSSocket } from 'node:tls';
 
 /** A TLS connection; Node keeps the HTTP/1.1 response being written in `_httpMessage`. */
 type Connection = TLSSocket & { _httpMessage?: ServerResponse | null };
 
+/** Node's list of a server's HTTP/1.1 connections; `idle()`: those not in the middle of receiving a request. */
+interface ConnectionsList {
+  idle(): { socket?: Duplex | null }[];
+}
+
+/**
+ * How long, when the process is retired (a rolling reload: other workers serve on), an
+ * HTTP/1.1 connection without a request in progress may still send one — answered with
+ * `Connection: close` — before it is closed. The http kind gives its own connections the same.
+ */
+export const LAST_CALL_MS = 1_000;
+/** How long a closed connection (close_notify and FIN sent) may take to close its side before it is destroyed. */
+const LINGER_MS = 2_000;
+/** How often the drain looks at the connections again. */
 const POLL_MS = 25;
 
 /**
- * The connections of one TLS listener, for a protocol-aware drain: HTTP/2 sessions get a
- * GOAWAY and finish their streams; idle HTTP/1.1 connections close at once, busy ones after
- * their response (sent with `Connection: close` when still possible); upgraded sockets
- * (WebSockets) are left to the upgrade handler that owns them (the hub closes them with 1001).
+ * The connections of one TLS listener, for a drain that loses no request.
+ *
+ * HTTP/1.1: a keep-alive connection may be closed by the server only between requests, and a
+ * client may be sending its next one at that very moment; Node's `server.close()` destroys idle
+ * connections at once (disabled on the listener's server: tls-server.ts), so a request already
+ * in the socket, or one crossing the close, is lost — or processed and its answer lost. Here a
+ * connection is closed only when no response is in flight on it and Node's parser is not
+ * receiving a request on it, and cleanly: close_notify and FIN, then whatever still arrives is
+ * read and refused unprocessed (admit()) — never an RST. A client that sees the close without a
+ * byte of response knows its request was not processed and may send it again on a new
+ * connection (RFC 9112 §9.3.1). When the process is retired, connections get a last call first.
+ *
+ * HTTP/2: a GOAWAY (`session.close()`) names the last stream the listener processes; streams up
+ * to it finish, and the client opens no new one. A stream that crossed the GOAWAY never reaches
+ * the app: Node refuses every stream that arrives once close() was called (REFUSED_STREAM, even
+ * in the moment between close() and nghttp2 sending the GOAWAY), and the client refuses its own
+ * streams above the GOAWAY's last id — either way it may send them again (RFC 9113 §8.7).
+ *
+ * Upgraded sockets (WebSockets) are left to the upgrade handler that owns them (the hub closes
+ * them with 1001 or 1012).
  */
 export class TlsConnections {
   readonly #sockets = new Set<Connection>();
   readonly #sessions = new Set<Http2Session>();
+  /** Sockets the drain closed: a request still arriving on one is refused. */
+  readonly #closed = new WeakSet<Duplex>();
   /** Sockets an http service this listener served before a rebind had taken over. */
   readonly #upgradedBefore = new WeakSet<Connection>();
   #isUpgraded: (socket: Duplex) => boolean;
+  #list: (() => ConnectionsList | undefined) | undefined;
+  #draining = false;
 
   constructor(isUpgraded: (socket: Duplex) => boolean) {
     this.#isUpgraded = isUpgraded;
@@ -34,8 +68,10 @@ export class TlsConnections {
     this.#isUpgraded = isUpgraded;
   }
 
-  /** Starts tracking the connections of `server` (an https or http2 secure server). */
+  /** Starts tracking the connections of `server` (an https or http2 secure server), before it listens. */
   track(server: Server): void {
+    // server.close() would destroy idle HTTP/1.1 connections at once: the drain closes them itself
+    (server as Server & { closeIdleConnections?: () => void }).closeIdleConnections = () => undefined;
     server.on('secureConnection', (socket: Connection) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
@@ -43,12 +79,33 @@ export class TlsConnections {
     server.on('session', (session: Http2Session) => {
       this.#sessions.add(session);
       session.once('close', () => this.#sessions.delete(session));
+      if (this.#draining) this.#goAway(session); // its handshake ended after the drain began
     });
+    // Node's own bookkeeping of which HTTP/1.1 connections are receiving a request (made at listen)
+    this.#list = () => {
+      const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
+      return key === undefined ? undefined : ((server as unknown as Record<symbol, ConnectionsList | undefined>)[key] ?? undefined);
+    };
   }
 
   /** How many connections are open (upgraded ones included). */
   get size(): number {
     return this.#sockets.size;
+  }
+
+  /**
+   * Whether a request may reach the app (called for every request, before the app). While
+   * draining, an HTTP/1.1 request on a connection the drain closed is refused unprocessed, with
+   * no byte of an answer; other HTTP/1.1 answers carry `Connection: close`.
+   */
+  admit(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | object): boolean {
+    if (!this.#draining || req.httpVersionMajor === 2) return true;
+    if (this.#closed.has(req.socket as Duplex)) {
+      (req as IncomingMessage).resume();
+      return false;
+    }
+    if (!(res as ServerResponse).headersSent) (res as ServerResponse).setHeader('connection', 'close');
+    return true;
   }
 
   /** The connections the drain waits for: every open one but upgraded sockets. */
@@ -57,32 +114,27 @@ export class TlsConnections {
   }
 
   /**
-   * Drains: asks every connection to finish, then resolves once none is left (upgraded ones
-   * aside) — or, when `signal` aborts, destroys every connection and resolves.
+   * Drains: sends every HTTP/2 session a GOAWAY, answers with `Connection: close` from now on,
+   * and closes HTTP/1.1 connections as they become idle — at once (once the event loop has read
+   * what already arrived), or, `lastCall`, after LAST_CALL_MS. Resolves once no connection is
+   * left (upgraded ones aside) — or, when `signal` aborts, destroys every connection and resolves.
    */
-  async drain(signal: AbortSignal): Promise<void> {
-    for (const session of this.#sessions) if (!session.closed) session.close();
-    const settled = new WeakSet<ServerResponse>();
-    const sweep = (): void => {
-      for (const socket of this.#pending()) {
-        if (socket.alpnProtocol === 'h2') continue; // its session closes itself
-        const res = socket._httpMessage;
-        if (res === null || res === undefined || res.writableFinished) {
-          socket.destroySoon();
-          continue;
-        }
-        if (settled.has(res)) continue;
-        settled.add(res);
-        if (!res.headersSent) res.setHeader('connection', 'close');
-        else res.once('finish', () => socket.destroySoon());
-      }
-    };
+  async drain(signal: AbortSignal, options: { lastCall: boolean }): Promise<void> {
+    this.#draining = true;
+    for (const session of this.#sessions) this.#goAway(session);
+    for (const socket of this.#sockets) {
+      const res = socket._httpMessage;
+      if (res && !res.headersSent) res.setHeader('connection', 'close');
+    }
+    const lastCallEnds = options.lastCall ? performance.now() + LAST_CALL_MS : 0;
+    // two turns of the event loop: a poll phase in between reads what has already arrived
+    await new Promise((r) => setImmediate(() => setImmediate(r)));
     while (this.#pending().length > 0) {
       if (signal.aborted) {
         this.destroyAll();
         return;
       }
-      sweep();
+      if (performance.now() >= lastCallEnds) this.#sweep();
       await new Promise<void>((done) => {
         const timer = setTimeout(finish, POLL_MS);
         signal.addEventListener('abort', finish, { once: true });
@@ -93,6 +145,32 @@ export class TlsConnections {
         }
       });
     }
+  }
+
+  /** Closes (cleanly) every HTTP/1.1 connection that is idle now. */
+  #sweep(): void {
+    const list = this.#list?.();
+    const idle = list === undefined ? undefined : new Set(list.idle().map((p) => p.socket));
+    for (const socket of this.#pending()) {
+      if (socket.alpnProtocol === 'h2' || this.#closed.has(socket) || socket.destroyed) continue;
+      const res = socket._httpMessage;
+      if (res && !res.writableFinished) continue; // it closes after its response (Connection: close)
+      if (idle !== undefined && !idle.has(socket)) continue; // a request is being received
+      this.#close(socket);
+    }
+  }
+
+  /** GOAWAY: its streams finish, the client opens no new one; the session closes once they are done. */
+  #goAway(session: Http2Session): void {
+    if (!session.closed && !session.destroyed) session.close();
+  }
+
+  #close(socket: Connection): void {
+    this.#closed.add(socket);
+    // close_notify and FIN; the socket goes on reading (and refusing) until the client closes
+    socket.end();
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(linger));
   }
 
   /** Destroys every connection, upgraded ones too (a forced stop). */

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server as TlsServer } from 'node:tls';
 import type { HttpHandle, HttpLimits } from '../http/handle.js';
 import type { AcmeChallenges } from './acme-challenges.js';
@@ -5,11 +6,15 @@ import type { TlsConnections } from './connections.js';
 import { applyHttpLimits, updateHttpLimits } from './http-limits.js';
 import type { RequestListener } from './tls-server.js';
 
-/** The request listener of a served app: its handler, with the HSTS header when there is one. */
-function requestListener(peer: HttpHandle, hsts: string | undefined): RequestListener {
+/** Whether a request may reach the app (the listener's drain refuses some: connections.ts). */
+export type AdmitRequest = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** The request listener of a served app: its handler, with the HSTS header when there is one, behind `admit`. */
+function requestListener(peer: HttpHandle, hsts: string | undefined, admit: AdmitRequest): RequestListener {
   const handle = peer.handleRequest;
-  if (hsts === undefined) return handle;
+  if (hsts === undefined) return (req, res) => void (admit(req, res) && handle(req, res));
   return (req, res) => {
+    if (!admit(req, res)) return;
     res.setHeader('strict-transport-security', hsts);
     handle(req, res);
   };
@@ -25,6 +30,7 @@ function requestListener(peer: HttpHandle, hsts: string | undefined): RequestLis
 export class ServedApp {
   #peer: HttpHandle;
   #hsts: string | undefined;
+  readonly #admit: AdmitRequest;
   #listener: RequestListener;
   #server: TlsServer | undefined;
   #http2 = false;
@@ -36,10 +42,12 @@ export class ServedApp {
   #unfollowLimits: (() => void) | undefined;
   #removeIntercept: (() => void) | undefined;
 
-  constructor(peer: HttpHandle, hsts: string | undefined) {
+  /** `admit` is asked before every request reaches the app (the listener's drain: connections.ts). */
+  constructor(peer: HttpHandle, hsts: string | undefined, admit: AdmitRequest = () => true) {
     this.#peer = peer;
     this.#hsts = hsts;
-    this.#listener = requestListener(peer, hsts);
+    this.#admit = admit;
+    this.#listener = requestListener(peer, hsts, admit);
   }
 
   /** The http service's handle in use. */
@@ -84,7 +92,7 @@ export class ServedApp {
   setHsts(hsts: string | undefined): void {
     if (hsts === this.#hsts) return;
     this.#hsts = hsts;
-    this.#swapListener(requestListener(this.#peer, hsts));
+    this.#swapListener(requestListener(this.#peer, hsts, this.#admit));
   }
 
   /** Answers ACME http-01 challenges on the served service (undefined: stops answering). */
@@ -109,7 +117,7 @@ export class ServedApp {
     this.#detachUpgrades?.();
     this.#detachLimits?.();
     this.#peer = peer;
-    this.#swapListener(requestListener(peer, this.#hsts));
+    this.#swapListener(requestListener(peer, this.#hsts, this.#admit));
     const server = this.#server;
     if (server !== undefined) {
       updateHttpLimits(server, peer.limits);

@@ -87,7 +87,9 @@ export class TlsService implements Service {
     const { name, baseDir, log } = this.#ctx;
     const parts = this.#parts;
     const { config } = parts;
-    const served = new ServedApp(peer, hstsOf(config));
+    // the drain refuses a request that crossed the close of its connection, before the app sees it
+    const connections: TlsConnections = new TlsConnections((socket) => served.peer.isUpgraded(socket));
+    const served: ServedApp = new ServedApp(peer, hstsOf(config), (req, res) => connections.admit(req, res));
     parts.served = served;
     // an in-place reload of the served service changes its limits: the redirect listeners follow
     served.alsoOnLimits((limits) => {
@@ -110,7 +112,6 @@ export class TlsService implements Service {
     const server = createTlsServer({ config, defaultOptions: certificates.table().defaultOptions, sniCallback: this.#sniCallback, listener: served.listener, limits: peer.limits, log });
     parts.server = server;
     certificates.attach(server);
-    const connections = new TlsConnections((socket) => served.peer.isUpgraded(socket));
     connections.track(server);
     parts.connections = connections;
     served.attach(server, config.http2);
@@ -202,7 +203,8 @@ export class TlsService implements Service {
       if (connections !== undefined) {
         const inflight = connections.size;
         if (inflight) this.#ctx.log.info({ connections: inflight }, 'draining');
-        await connections.drain(signal);
+        // retired (a rolling reload), other workers take the next connections: a last call first
+        await connections.drain(signal, { lastCall: this.#ctx.cluster?.retiring === true });
       }
       for (const old of [redirect, ...retired]) old?.closeAllConnections();
       // drained: what is left is upgraded sockets, which their owner (the hub) closes
