@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ClusterChannel, ClusterLink } from '../../src/kinds/contract.js';
 import { lazyWireMessage, type Backplane, type DumpedMessage, type SharedHistory, type WireMessage } from './backplane.js';
-import type { HubChannelMessage } from './cluster-coordinator.js';
+import type { HubChannelMessage, SequencedMessage } from './cluster-coordinator.js';
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -12,9 +12,9 @@ interface Waiter<T> {
  * The backplane of a hub that runs in several processes of one graph (`workers:`): its
  * channel to the hub's coordinator in the primary (cluster-coordinator.ts), which gives every
  * message its id and sends it to every instance, this one included, in one order. One IPC
- * message per instance per message, whatever the number of subscribers; the data crosses as
- * JSON text and is parsed here only when something reads it (a handle listener), never for
- * WebSocket fan-out.
+ * message per instance per turn of the primary (a batch of what it sequenced in that turn),
+ * whatever the number of subscribers; the data crosses as JSON text and is parsed here only when
+ * something reads it (a handle listener), never for WebSocket fan-out.
  *
  * A start joins: the coordinator has a donor instance snapshot its history for this one; what
  * is published meanwhile is kept until the snapshot (the `welcome`) arrives, then applied after
@@ -114,16 +114,8 @@ export class ClusterBackplane implements Backplane {
 
   #receive(message: HubChannelMessage): void {
     switch (message.t) {
-      case 'msg': {
-        const { topic, epoch, seq, ts, json } = message;
-        const wire = lazyWireMessage(topic, epoch, seq, ts, json);
-        if (this.#early !== undefined) return void this.#early.push(wire);
-        this.#deliver(wire);
-        if (message.from !== this.#member) return;
-        const waiter = this.#pending.get(message.ref);
-        this.#pending.delete(message.ref);
-        return waiter?.resolve(wire);
-      }
+      case 'msgs':
+        return this.#receiveBatch(message.epoch, message.list);
       case 'dump':
         // synchronous: the snapshot is exactly what arrived before `dump`
         return this.#channel?.send({ t: 'dumped', for: message.for, history: this.#history?.dump() ?? [] } satisfies HubChannelMessage);
@@ -131,6 +123,28 @@ export class ClusterBackplane implements Backplane {
         return this.#welcome(message.epoch, message.member, message.history as DumpedMessage[]);
       default:
         this.#log.warn({ type: (message as { t?: unknown }).t }, 'unknown hub channel message dropped');
+    }
+  }
+
+  /**
+   * Delivers the messages the coordinator sequenced in one of its turns, in order, all in this
+   * turn (so the hub's connections write them out together), and resolves this instance's own
+   * publishes among them. A listener that stops the hub midway ends the batch there, as a
+   * closed channel would have ended a stream of single messages.
+   */
+  #receiveBatch(epoch: string, list: readonly SequencedMessage[]): void {
+    for (const { topic, seq, ts, json, from, ref } of list) {
+      if (this.#channel === undefined) return;
+      const wire = lazyWireMessage(topic, epoch, seq, ts, json);
+      if (this.#early !== undefined) {
+        this.#early.push(wire);
+        continue;
+      }
+      this.#deliver(wire);
+      if (from !== this.#member) continue;
+      const waiter = this.#pending.get(ref);
+      this.#pending.delete(ref);
+      waiter?.resolve(wire);
     }
   }
 

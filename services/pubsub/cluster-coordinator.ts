@@ -6,17 +6,38 @@ import { TopicCounters } from './backplane.js';
 // epoch that only needs to differ from the previous ones), and never parses a message's data.
 
 /**
+ * One sequenced message in a `msgs` batch: its topic, seq, time and data (JSON text), and who
+ * published it (`from`, the member, with its `ref`) so that the publisher can resolve its publish.
+ */
+export interface SequencedMessage {
+  readonly topic: string;
+  readonly seq: number;
+  readonly ts: number;
+  readonly json: string;
+  readonly from: string;
+  readonly ref: number;
+}
+
+/**
  * The messages between a hub instance (a member: one channel, in a worker or in the process of
  * the once-services) and its coordinator. Member → coordinator: `pub`, `forget`, `dumped`.
- * Coordinator → member: `msg` (to every member), `dump` (to a donor), `welcome` (to a joiner).
+ * Coordinator → member: `msgs` (the messages sequenced in one turn of the primary, in order, to
+ * every member), `dump` (to a donor), `welcome` (to a joiner).
  */
 export type HubChannelMessage =
   | { readonly t: 'pub'; readonly ref: number; readonly topic: string; readonly json: string }
   | { readonly t: 'forget'; readonly topic: string }
   | { readonly t: 'dumped'; readonly for: string; readonly history: readonly unknown[] }
-  | { readonly t: 'msg'; readonly topic: string; readonly epoch: string; readonly seq: number; readonly ts: number; readonly json: string; readonly from: string; readonly ref: number }
+  | { readonly t: 'msgs'; readonly epoch: string; readonly list: readonly SequencedMessage[] }
   | { readonly t: 'dump'; readonly for: string }
   | { readonly t: 'welcome'; readonly epoch: string; readonly member: string; readonly history: readonly unknown[] };
+
+/**
+ * A batch is sent before its turn ends once it holds this many messages or this many bytes of
+ * data: a member parses a batch in one go, which must not hold its event loop for long.
+ */
+const BATCH_MESSAGES = 512;
+const BATCH_BYTES = 256 * 1024;
 
 /** Builds the coordinator of one hub (the kind's `workers.coordinator` resolves to this). */
 export function createHubCoordinator(ctx: CoordinatorContext): Coordinator {
@@ -35,6 +56,13 @@ export function createHubCoordinator(ctx: CoordinatorContext): Coordinator {
  * rest (ClusterBackplane). A topic's counter is forgotten only once every instance that saw
  * its last publish asked (they forget idle topics at about the same time; forgetting earlier
  * would make its ids jump, which clients read as loss).
+ *
+ * The messages sequenced in one turn of the primary's event loop go to each member as one
+ * `msgs` batch (one IPC message per member per turn, not per message): a worker then fans the
+ * lot out in one turn of its own, and its subscribers get one socket write for all of them.
+ * Each member's stream is the same as if every message went alone: a member gets only the
+ * messages sequenced after it joined, and the batch so far goes out before any `dump` or
+ * `welcome`, so a donor's snapshot and a joiner's early messages split at the same point.
  */
 export class HubCoordinator implements Coordinator {
   /** The epoch of every id this hub assigns. */
@@ -52,6 +80,11 @@ export class HubCoordinator implements Coordinator {
   readonly #lastPublish = new Map<string, number>();
   /** Topic → the members that asked to forget it since its last publish. */
   readonly #asked = new Map<string, Set<string>>();
+  /** The messages sequenced this turn, not sent yet; the first one's tick, and their data's bytes. */
+  #batch: SequencedMessage[] = [];
+  #batchTick = 0;
+  #batchBytes = 0;
+  #flushScheduled = false;
 
   constructor(ctx: CoordinatorContext) {
     this.#ctx = ctx;
@@ -86,6 +119,7 @@ export class HubCoordinator implements Coordinator {
   }
 
   close(): void {
+    this.#flush();
     this.#joined.clear();
     this.#welcomed.clear();
     this.#donors.clear();
@@ -112,7 +146,31 @@ export class HubCoordinator implements Coordinator {
     this.#lastPublish.set(topic, ++this.#tick);
     this.#asked.delete(topic);
     // the json text crosses once per member, whatever the number of subscribers there
-    this.#ctx.broadcast({ t: 'msg', topic, epoch: this.epoch, seq, ts: Date.now(), json, from, ref } satisfies HubChannelMessage);
+    if (this.#batch.length === 0) this.#batchTick = this.#tick;
+    this.#batch.push({ topic, seq, ts: Date.now(), json, from, ref });
+    this.#batchBytes += json.length;
+    if (this.#batch.length >= BATCH_MESSAGES || this.#batchBytes >= BATCH_BYTES) return this.#flush();
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // after the poll phase: the publishes read from every member's channel this turn go together
+    setImmediate(() => {
+      this.#flushScheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Sends the batch to every member, each the part sequenced after it joined, in join order. */
+  #flush(): void {
+    const batch = this.#batch;
+    if (batch.length === 0) return;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    const first = this.#batchTick;
+    for (const [member, joinedAt] of this.#joined) {
+      // message i of the batch has tick first + i; a member joined at tick j has seen up to j
+      const list = joinedAt < first ? batch : batch.slice(joinedAt - first + 1);
+      if (list.length > 0) this.#ctx.send(member, { t: 'msgs', epoch: this.epoch, list } satisfies HubChannelMessage);
+    }
   }
 
   #forget(member: string, topic: string): void {
@@ -139,6 +197,7 @@ export class HubCoordinator implements Coordinator {
   }
 
   #send(member: string, message: HubChannelMessage): void {
+    this.#flush();
     this.#ctx.send(member, message);
   }
 }
