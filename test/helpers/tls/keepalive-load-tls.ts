@@ -24,12 +24,15 @@ import type { Answered, Failed } from '../keepalive-load.js';
 /** One answered request, and which certificate (CN) the server presented on its connection. */
 export interface TlsAnswered extends Answered {
   protocol: 'h1' | 'h2';
+  /** The path it asked for. */
+  path: string;
   serverCN: string | undefined;
 }
 
 /** One failed request, and over which protocol. */
 export interface TlsFailed extends Failed {
   protocol: 'h1' | 'h2';
+  path: string;
 }
 
 /** Running keep-alive request loops over TLS. */
@@ -81,8 +84,8 @@ function runLoops(
         retried = true;
         outcome = await send(path);
       }
-      if ('status' in outcome) answered.push({ client: id, sent, ended: Date.now(), retried, protocol, ...outcome });
-      else failed.push({ client: id, sent, retried, protocol, error: outcome.error, reused: outcome.reused, responded: outcome.responded });
+      if ('status' in outcome) answered.push({ client: id, sent, ended: Date.now(), retried, protocol, path, ...outcome });
+      else failed.push({ client: id, sent, retried, protocol, path, error: outcome.error, reused: outcome.reused, responded: outcome.responded });
       await new Promise((r) => setTimeout(r, paceMs));
     }
   };
