@@ -71,6 +71,16 @@ export interface ReloaderOptions {
   readonly transform?: ((plan: Plan) => Plan) | undefined;
 }
 
+/** Refuses a `--replace` list naming a service the next plan does not declare (HX_ERR_UNKNOWN_SERVICE). */
+export function checkReplaced(replace: ReloadOptions['replace'], next: Plan): void {
+  if (!Array.isArray(replace)) return;
+  for (const name of replace) {
+    if (!next.services.has(name)) {
+      throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', { message: `--replace names \`${name}\`, which the manifest does not declare`, hint: `services: ${[...next.services.keys()].join(', ')}` });
+    }
+  }
+}
+
 /** Builds the spec the orchestrator applies from a diff of two plans. */
 export function toReloadSpec(next: Plan, diff: PlanDiff, replace: ReloadOptions['replace'], isCoreOnly: (change: PlanDiff['changed'][number]) => boolean): ReloadSpec {
   const services: ServicePlan[] = [...next.services.values()].map((s) => ({ name: s.name, kind: s.kind, config: s.config, location: s.location }));
@@ -94,13 +104,7 @@ export function createReloader(options: ReloaderOptions): Reloader {
     const built = given ?? (await createPlan(options.files, { ...options.planOptions, preload: true }));
     const next = given ?? options.transform?.(built) ?? built;
     const replace = opts.replace;
-    if (Array.isArray(replace)) {
-      for (const name of replace) {
-        if (!next.services.has(name)) {
-          throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', { message: `--replace names \`${name}\`, which the manifest does not declare`, hint: `services: ${[...next.services.keys()].join(', ')}` });
-        }
-      }
-    }
+    checkReplaced(replace, next);
     // the diff is loaded with the first reload: a graph that never reloads does not pay for it at start
     const { diffPlans, isCoreOnly } = await import('./plan-diff.js');
     const diff = diffPlans(plan, next);

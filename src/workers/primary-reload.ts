@@ -4,7 +4,7 @@ import type { PlanFileRole } from '../kinds/contract.js';
 import type { ReloadStep } from '../runtime/orchestrator-reload.js';
 import { createPlan, type Plan, type PlanOptions } from '../runtime/plan.js';
 import type { PlanDiff } from '../runtime/plan-diff.js';
-import { createReloadQueue, type Reloader, type ReloadOptions, type ReloadResult } from '../runtime/reload.js';
+import { checkReplaced, createReloadQueue, type Reloader, type ReloadOptions, type ReloadResult } from '../runtime/reload.js';
 import type { CoordinatorHost } from './coordinator-host.js';
 import { placeServices, runsOf, type Placement } from './placement.js';
 import type { Primary } from './primary.js';
@@ -72,13 +72,7 @@ export function createPrimaryReloader(options: PrimaryReloaderOptions): Reloader
     const t0 = performance.now();
     const next = await createPlan(options.files, { ...options.planOptions, importModules: false });
     const replace = opts.replace;
-    if (Array.isArray(replace)) {
-      for (const name of replace) {
-        if (!next.services.has(name)) {
-          throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', { message: `--replace names \`${name}\`, which the manifest does not declare`, hint: `services: ${[...next.services.keys()].join(', ')}` });
-        }
-      }
-    }
+    checkReplaced(replace, next);
     const placement: Placement = placeServices(next, options.selected.length ? next.graph.closure([...options.selected]) : next.order);
     if (next.manifest.workers !== plan.manifest.workers && !opts.dryRun) {
       log.warn({ workers: next.manifest.workers }, 'a change of `workers` applies at the next start: the worker count stays as it is');
