@@ -33,6 +33,23 @@ describe('the programmatic API', () => {
     await expect(fetch(stopped)).rejects.toThrow();
   });
 
+  it('up() runs a manifest with workers in this one process, and says so', async () => {
+    const dir = project({
+      'app.mjs': 'export default (req, res) => res.end(String(process.pid))',
+      'hendrix.yaml': 'version: 1\nworkers: 2\nservices:\n  web: { kind: http, listen: "127.0.0.1:0", app: ./app.mjs }\n',
+    });
+    const lines: Record<string, unknown>[] = [];
+    const { default: pino } = await import('pino');
+    const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const app = await up(join(dir, 'hendrix.yaml'), { environment: {}, logger });
+    try {
+      expect(await (await fetch(app.addresses().web!)).text()).toBe(String(process.pid));
+      expect(lines.find((l) => l.workers === 2)?.msg).toBe('up() runs the graph in this one process: `workers` applies to `hendrix up`');
+    } finally {
+      await app.stop();
+    }
+  });
+
   it('up() rejects with every manifest problem as one HendrixError', async () => {
     const dir = project({ 'hendrix.yaml': 'services:\n  web: { kind: htp }\n  api: { kind: http, dependsOn: [wbe] }\n' });
     const error = await up(join(dir, 'hendrix.yaml'), { environment: {}, logger: createSilentLogger() }).catch((e: unknown) => e);

@@ -216,6 +216,8 @@ export async function upWith(manifestPath: string | readonly string[], options: 
     throw error;
   }
   logWarnings(plan, logger);
+  // forking workers is the CLI's: an embedding app owns its process (docs/workers.md)
+  if (plan.manifest.workers !== 1) logger.child({ service: 'hendrix' }).warn({ workers: plan.manifest.workers }, 'up() runs the graph in this one process: `workers` applies to `hendrix up`');
   if (early) logEarlyFaults(early, logger);
   if (early?.uncaught) {
     early.release();
