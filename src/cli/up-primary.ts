@@ -6,7 +6,7 @@ import { createRootLogger, flushLogger } from '../log/logger.js';
 import type { Plan } from '../runtime/plan.js';
 import { logWarnings } from '../runtime/up.js';
 import { CoordinatorHost, type CoordinatorFactory } from '../workers/coordinator-host.js';
-import { WORKER_ENV, type WorkerIdentity } from '../workers/ipc.js';
+import { WORKER_ENV, type PrimaryMessage, type WorkerIdentity } from '../workers/ipc.js';
 import { placeServices } from '../workers/placement.js';
 import { Primary, type WorkerProcess } from '../workers/primary.js';
 import { createPrimaryReloader } from '../workers/primary-reload.js';
@@ -32,13 +32,25 @@ function clusterFork(io: CliIO, live: Map<string, WorkerProcess>): (identity: Wo
   cluster.setupPrimary({ ...(script ? { exec: script.path, args: [...script.args], execArgv: [...script.execArgv] } : {}), silent: false });
   return (identity) => {
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(identity) });
+    const post = (message: PrimaryMessage): void => {
+      // a worker that failed or is exiting may have closed its end already: the send fails
+      // with EPIPE, which is no news (its exit follows) — without a callback it would be an
+      // 'error' event nobody listens to, and the primary would crash
+      if (worker.isConnected()) worker.send(message, undefined, () => undefined);
+    };
+    // what is sent before the worker says hello would be lost (a stop ordered during its start)
+    let held: PrimaryMessage[] | undefined = [];
+    worker.on('message', (message: { hx?: unknown }) => {
+      if (message?.hx !== 'hello' || !held) return;
+      const waiting = held;
+      held = undefined;
+      for (const m of waiting) post(m);
+    });
     const proc: WorkerProcess = {
       pid: worker.process.pid,
       send(message) {
-        // a worker that failed or is exiting may have closed its end already: the send fails
-        // with EPIPE, which is no news (its exit follows) — without a callback it would be an
-        // 'error' event nobody listens to, and the primary would crash
-        if (worker.isConnected()) worker.send(message, undefined, () => undefined);
+        if (held) held.push(message);
+        else post(message);
       },
       kill(signal) {
         worker.process.kill(signal);

@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import type { PrimaryMessage } from '../workers/ipc.js';
+import type { PrimaryMessage, WorkerMessage } from '../workers/ipc.js';
 import type { WorkerIdentity } from '../workers/ipc.js';
 import { runWorker } from '../workers/worker-run.js';
 import { manifestArgs, type CliIO } from './io.js';
@@ -16,6 +16,13 @@ export async function upWorker(values: Parameters<typeof manifestArgs>[1], posit
   // the last messages (start-failed, a reload's answer) must be out before the process exits
   let sent: Promise<void> = Promise.resolve();
   let leaving = false;
+  // the primary may order a stop while this process still plans (a ^C during the start): its
+  // messages wait here until the graph listens (and the primary holds them until the hello)
+  let deliver: ((message: PrimaryMessage) => void) | undefined;
+  const early: PrimaryMessage[] = [];
+  const onMessage = (message: unknown): void => (deliver ? deliver(message as PrimaryMessage) : void early.push(message as PrimaryMessage));
+  process.on('message', onMessage);
+  process.send?.({ hx: 'hello' } satisfies WorkerMessage);
   try {
     return await runWorker({
       files: args.files,
@@ -29,7 +36,8 @@ export async function upWorker(values: Parameters<typeof manifestArgs>[1], posit
           sent = new Promise<void>((resolve) => void process.send!(message, undefined, {}, () => resolve()));
         },
         onMessage(listener) {
-          process.on('message', (message) => listener(message as PrimaryMessage));
+          deliver = listener;
+          for (const message of early.splice(0)) listener(message);
         },
         onDisconnect(listener) {
           // node:cluster exits a worker at once with code 0 when its channel closes unasked
@@ -45,6 +53,7 @@ export async function upWorker(values: Parameters<typeof manifestArgs>[1], posit
       },
     });
   } finally {
+    process.off('message', onMessage);
     unsignal();
     unhangup();
     await sent;

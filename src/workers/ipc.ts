@@ -34,6 +34,11 @@ export type PrimaryMessage =
 
 /** What a worker process sends to the primary. */
 export type WorkerMessage =
+  /**
+   * The worker listens to the primary from now (sent before it plans): an IPC message that
+   * comes before a listener is lost, so the primary holds its messages until this one.
+   */
+  | { readonly hx: 'hello' }
   | { readonly hx: 'ready'; readonly addresses: Readonly<Record<string, string>> }
   | { readonly hx: 'start-failed'; readonly error: ErrorBody }
   /** A service ended failed while running and its `onFailed` is `stop`: the whole graph stops. */

@@ -190,6 +190,8 @@ export class Primary {
 
   #message(slot: Slot, proc: Proc, message: WorkerMessage, ready: (a: Record<string, string>) => void, fail: (e: unknown) => void, started: number): void {
     switch (message.hx) {
+      case 'hello':
+        return; // the fork's send() held what came before (up-primary.ts)
       case 'ch':
         return this.#o.coordinators.receive(proc.identity.key, message);
       case 'ready':

@@ -134,6 +134,9 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
     void stop();
   });
 
+  // stopped before it started (the primary's order came while this process planned)
+  const orderedEarly = stopping as Promise<number> | undefined;
+  if (orderedEarly) return orderedEarly.finally(release);
   try {
     await orchestrator.start();
   } catch (error) {

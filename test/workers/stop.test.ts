@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logLines, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, isAlive, pidApp, processesMarked, slowRequest, startGraph, webManifest } from '../helpers/workers.js';
+import { answersFrom, isAlive, pidApp, processesMarked, slowRequest, spawnMarked, startGraph, webManifest } from '../helpers/workers.js';
 
 // Stopping a graph served by workers: the primary orders the stop, each worker drains as a
 // single process would, and signals that reach the workers themselves (a terminal's ^C reaches
@@ -31,6 +31,18 @@ describe('stopping a graph with workers', () => {
     const lines = logLines(g.p).map((l) => String(l.msg));
     expect(lines.filter((m) => m === 'stopped')).toHaveLength(3); // web in each worker, then the graph
     expect(lines).not.toContainEqual(expect.stringMatching(/replacing it|killed by|exited with/));
+  });
+
+  it('SIGTERM while the workers start (the order reaches a worker before it listens to the primary): no worker starts serving, exit 0, none left', async () => {
+    const { p, marker } = spawnMarked(project());
+    running.push(p);
+    await p.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('starting 2 workers'));
+    p.process.kill('SIGTERM');
+    expect(await p.exited()).toBe(0);
+    expect(processesMarked(marker)).toEqual([]);
+    const lines = logLines(p).map((l) => String(l.msg));
+    expect(lines).toContain('stopped');
+    expect(lines).not.toContainEqual(expect.stringMatching(/^ready:/));
   });
 
   it('a second SIGTERM forces: the slow request is cut, every worker exits, exit 2', async () => {
