@@ -361,8 +361,12 @@ export class Primary {
    */
   async roll(role: WorkerPlacement): Promise<{ worker: number; ms: number }[]> {
     const out: { worker: number; ms: number }[] = [];
+    // the graph stopping ends a roll: no new process, and its reload fails as interrupted
+    const interrupted = (): HendrixError =>
+      new HendrixError('HX_ERR_RELOAD_REFUSED', { message: `the graph is stopping: the reload was interrupted after ${out.length} of the workers had been replaced` });
     for (const slot of this.#slots) {
       if (slot.role !== role || slot.failed) continue;
+      if (this.#stopping) throw interrupted();
       const t0 = this.#clock.now();
       const fresh = this.#spawn(slot);
       // until it is ready, its end is this reload's failure, not a crash of the slot
@@ -371,9 +375,9 @@ export class Primary {
         await fresh.ready;
       } catch (error) {
         if (fresh.state !== 'exited') await this.#stopProc(fresh, false);
-        throw error;
+        throw this.#stopping ? interrupted() : error;
       }
-      if (this.#stopping) break;
+      if (this.#stopping) throw interrupted();
       fresh.expected = false;
       const old = slot.current;
       slot.current = fresh;

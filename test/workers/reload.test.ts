@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliProcess } from '../helpers/cli.js';
+import { logLines, runCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { request } from '../helpers/reload/load.js';
 import { answersFrom, fetchBody, isAlive, livePids, pidApp, processesMarked, startGraph, startPidLoad, until, webManifest } from '../helpers/workers.js';
@@ -127,5 +127,20 @@ describe('reloading a graph with workers', () => {
     expect(fresh.filter((pid) => g.pids.includes(pid))).toEqual([]);
     await answersFrom(g.url, fresh);
     expect(g.pids.filter(isAlive)).toEqual([]);
+  });
+
+  it('SIGTERM during a rolling reload: the reload fails as interrupted (exit 1), no new worker is forked, the graph stops (exit 0), none left', async () => {
+    const dir = makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') });
+    const g = await startGraph(dir, [], running);
+    const reload = runCli(['reload', '--replace'], { cwd: dir });
+    // the first new worker listens: the roll is under way
+    await until(() => logLines(g.p).filter((l) => l.msg === 'listening').length === 3, 'a new worker listening');
+    g.p.process.kill('SIGTERM');
+    expect(await g.p.exited()).toBe(0);
+    const r = await reload;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error\[HX_ERR_RELOAD_REFUSED\]: the graph is stopping: the reload was interrupted after [01] of the workers had been replaced$/m);
+    expect(processesMarked(g.marker)).toEqual([]);
+    expect(g.p.stderr()).not.toMatch(/^\s+at /m);
   });
 });
