@@ -108,6 +108,8 @@ describe('the hub across processes', () => {
     const late = await c.join('w3');
     // these reach the joiner (it joined) and are in the second donor's snapshot (taken after them)
     const overlap = range(11, 30).map((i) => b.hub.publish('t', i));
+    // a hub sends the publishes of a turn when the turn ends: let them leave b first
+    await new Promise((resolve) => setImmediate(resolve));
     c.kill('w1'); // the first donor (the longest welcomed) is gone before it read `dump`
     await late.started;
     await Promise.all(overlap);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ClusterChannel, ClusterLink } from '../../src/kinds/contract.js';
 import { lazyWireMessage, type Backplane, type DumpedMessage, type SharedHistory, type WireMessage } from './backplane.js';
-import type { HubChannelMessage, SequencedMessage } from './cluster-coordinator.js';
+import type { HubChannelMessage, PublishRequest, SequencedMessage } from './cluster-coordinator.js';
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -12,9 +12,10 @@ interface Waiter<T> {
  * The backplane of a hub that runs in several processes of one graph (`workers:`): its
  * channel to the hub's coordinator in the primary (cluster-coordinator.ts), which gives every
  * message its id and sends it to every instance, this one included, in one order. One IPC
- * message per instance per turn of the primary (a batch of what it sequenced in that turn),
- * whatever the number of subscribers; the data crosses as JSON text and is parsed here only when
- * something reads it (a handle listener), never for WebSocket fan-out.
+ * message per batch each way — the publishes of one turn here, the messages the coordinator
+ * sequenced together there — whatever the number of subscribers; the data crosses as JSON text
+ * and is parsed here only when something reads it (a handle listener), never for WebSocket
+ * fan-out.
  *
  * A start joins: the coordinator has a donor instance snapshot its history for this one; what
  * is published meanwhile is kept until the snapshot (the `welcome`) arrives, then applied after
@@ -35,6 +36,8 @@ export class ClusterBackplane implements Backplane {
   #welcomed = false;
   #ref = 0;
   readonly #pending = new Map<number, Waiter<WireMessage>>();
+  /** The publishes of this turn, sent together when it ends (one IPC message, not one each). */
+  #outgoing: PublishRequest[] = [];
 
   /** `link`: the service's `ctx.cluster`. Opens nothing. */
   constructor(link: ClusterLink, options: { log: Logger }) {
@@ -85,13 +88,27 @@ export class ClusterBackplane implements Backplane {
     const ref = ++this.#ref;
     return new Promise<WireMessage>((resolve, reject) => {
       this.#pending.set(ref, { resolve, reject });
-      channel.send({ t: 'pub', ref, topic, json: text } satisfies HubChannelMessage);
+      // after the poll phase: what every connection read this turn goes to the primary at once
+      if (this.#outgoing.push({ ref, topic, json: text }) === 1) setImmediate(() => this.#sendPublishes());
     });
   }
 
   /** Tells the coordinator this instance forgot `topic`: it forgets the counter once every instance did. */
   forget(topic: string): void {
-    if (this.#welcomed) this.#channel?.send({ t: 'forget', topic } satisfies HubChannelMessage);
+    if (this.#welcomed) this.#send({ t: 'forget', topic });
+  }
+
+  /** Sends the publishes of this turn, if any (before anything else is sent: order holds). */
+  #sendPublishes(): void {
+    const list = this.#outgoing;
+    if (list.length === 0) return;
+    this.#outgoing = [];
+    this.#channel?.send({ t: 'pubs', list } satisfies HubChannelMessage);
+  }
+
+  #send(message: HubChannelMessage): void {
+    this.#sendPublishes();
+    this.#channel?.send(message);
   }
 
   /** Leaves (closes the channel); publishes still waiting, and any after, reject. */
@@ -104,6 +121,7 @@ export class ClusterBackplane implements Backplane {
     this.#channel = undefined;
     this.#welcomed = false;
     this.#early = undefined;
+    this.#outgoing = [];
     channel?.close();
     const joining = this.#joining;
     this.#joining = undefined;
@@ -118,7 +136,7 @@ export class ClusterBackplane implements Backplane {
         return this.#receiveBatch(message.epoch, message.list);
       case 'dump':
         // synchronous: the snapshot is exactly what arrived before `dump`
-        return this.#channel?.send({ t: 'dumped', for: message.for, history: this.#history?.dump() ?? [] } satisfies HubChannelMessage);
+        return this.#send({ t: 'dumped', for: message.for, history: this.#history?.dump() ?? [] });
       case 'welcome':
         return this.#welcome(message.epoch, message.member, message.history as DumpedMessage[]);
       default:

@@ -45,13 +45,13 @@ async function member(key: string) {
     /** Publishes without waiting (the channel is ordered); returns the ref. */
     send: (topic: string): number => {
       const sent = ++ref;
-      channel.send({ t: 'pub', ref: sent, topic, json: String(sent) });
+      channel.send({ t: 'pubs', list: [{ ref: sent, topic, json: String(sent) }] });
       return sent;
     },
     /** Publishes and resolves with the seq the coordinator gave it. */
     publish: (topic: string): Promise<number> => {
       const sent = ++ref;
-      channel.send({ t: 'pub', ref: sent, topic, json: '1' });
+      channel.send({ t: 'pubs', list: [{ ref: sent, topic, json: '1' }] });
       return seqOf(sent);
     },
     forget: (topic: string): void => channel.send({ t: 'forget', topic }),

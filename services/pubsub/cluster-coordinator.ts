@@ -18,14 +18,21 @@ export interface SequencedMessage {
   readonly ref: number;
 }
 
+/** One publish in a `pubs` batch: the member's `ref` for it, its topic and its data (JSON text). */
+export interface PublishRequest {
+  readonly ref: number;
+  readonly topic: string;
+  readonly json: string;
+}
+
 /**
  * The messages between a hub instance (a member: one channel, in a worker or in the process of
- * the once-services) and its coordinator. Member → coordinator: `pub`, `forget`, `dumped`.
- * Coordinator → member: `msgs` (the messages sequenced in one turn of the primary, in order, to
- * every member), `dump` (to a donor), `welcome` (to a joiner).
+ * the once-services) and its coordinator. Member → coordinator: `pubs` (the publishes of one
+ * turn of the member, in order), `forget`, `dumped`. Coordinator → member: `msgs` (a batch of
+ * sequenced messages, in order, to every member), `dump` (to a donor), `welcome` (to a joiner).
  */
 export type HubChannelMessage =
-  | { readonly t: 'pub'; readonly ref: number; readonly topic: string; readonly json: string }
+  | { readonly t: 'pubs'; readonly list: readonly PublishRequest[] }
   | { readonly t: 'forget'; readonly topic: string }
   | { readonly t: 'dumped'; readonly for: string; readonly history: readonly unknown[] }
   | { readonly t: 'msgs'; readonly epoch: string; readonly list: readonly SequencedMessage[] }
@@ -33,11 +40,20 @@ export type HubChannelMessage =
   | { readonly t: 'welcome'; readonly epoch: string; readonly member: string; readonly history: readonly unknown[] };
 
 /**
- * A batch is sent before its turn ends once it holds this many messages or this many bytes of
- * data: a member parses a batch in one go, which must not hold its event loop for long.
+ * A batch is sent at once when it holds this many messages or this many bytes of data: a member
+ * parses a batch in one go, which must not hold its event loop for long.
  */
 const BATCH_MESSAGES = 512;
 const BATCH_BYTES = 256 * 1024;
+/**
+ * A hub that sent a batch less than BUSY_MS ago is busy: its next batch stays open for LINGER_MS
+ * (the shortest timer), so that the publishes the workers forward at about the same time —
+ * publishers served by different workers, each worker's reads — go out together. Every batch
+ * costs each worker an IPC message, a turn and a socket write per subscriber, which is what the
+ * hub across workers costs beyond the single process; an idle hub sends at once.
+ */
+const BUSY_MS = 20;
+const LINGER_MS = 1;
 
 /** Builds the coordinator of one hub (the kind's `workers.coordinator` resolves to this). */
 export function createHubCoordinator(ctx: CoordinatorContext): Coordinator {
@@ -57,9 +73,10 @@ export function createHubCoordinator(ctx: CoordinatorContext): Coordinator {
  * its last publish asked (they forget idle topics at about the same time; forgetting earlier
  * would make its ids jump, which clients read as loss).
  *
- * The messages sequenced in one turn of the primary's event loop go to each member as one
- * `msgs` batch (one IPC message per member per turn, not per message): a worker then fans the
- * lot out in one turn of its own, and its subscribers get one socket write for all of them.
+ * The messages sequenced in one turn of the primary's event loop — within LINGER_MS when the hub
+ * is busy — go to each member as one `msgs` batch (one IPC message per member per batch, not per
+ * message): a worker then fans the lot out in one turn of its own, and its subscribers get one
+ * socket write for all of them.
  * Each member's stream is the same as if every message went alone: a member gets only the
  * messages sequenced after it joined, and the batch so far goes out before any `dump` or
  * `welcome`, so a donor's snapshot and a joiner's early messages split at the same point.
@@ -84,7 +101,11 @@ export class HubCoordinator implements Coordinator {
   #batch: SequencedMessage[] = [];
   #batchTick = 0;
   #batchBytes = 0;
-  #flushScheduled = false;
+  /** The pending send of the batch: after this turn (idle) or after LINGER_MS (busy). */
+  #flushSoon: NodeJS.Immediate | undefined;
+  #flushLater: NodeJS.Timeout | undefined;
+  /** When the last batch was sent (performance.now()). */
+  #flushedAt = -Infinity;
 
   constructor(ctx: CoordinatorContext) {
     this.#ctx = ctx;
@@ -108,7 +129,13 @@ export class HubCoordinator implements Coordinator {
 
   message(member: string, message: unknown): void {
     const m = message as Partial<Record<string, unknown>> | null;
-    if (m?.t === 'pub' && typeof m.topic === 'string' && typeof m.json === 'string' && typeof m.ref === 'number') return this.#publish(member, m.ref, m.topic, m.json);
+    if (m?.t === 'pubs' && Array.isArray(m.list)) {
+      for (const p of m.list as Partial<Record<string, unknown>>[]) {
+        if (typeof p?.topic === 'string' && typeof p.json === 'string' && typeof p.ref === 'number') this.#publish(member, p.ref, p.topic, p.json);
+        else this.#ctx.log.warn({ member }, 'malformed hub publish dropped');
+      }
+      return;
+    }
     if (m?.t === 'forget' && typeof m.topic === 'string') return this.#forget(member, m.topic);
     if (m?.t === 'dumped' && typeof m.for === 'string' && Array.isArray(m.history)) {
       // a snapshot from a donor replaced meanwhile (it was slow, then left) is not the one awaited
@@ -150,21 +177,22 @@ export class HubCoordinator implements Coordinator {
     this.#batch.push({ topic, seq, ts: Date.now(), json, from, ref });
     this.#batchBytes += json.length;
     if (this.#batch.length >= BATCH_MESSAGES || this.#batchBytes >= BATCH_BYTES) return this.#flush();
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    // after the poll phase: the publishes read from every member's channel this turn go together
-    setImmediate(() => {
-      this.#flushScheduled = false;
-      this.#flush();
-    });
+    if (this.#flushSoon !== undefined || this.#flushLater !== undefined) return;
+    // busy: linger; idle: after the poll phase, with whatever every member's channel brought this turn
+    if (performance.now() - this.#flushedAt < BUSY_MS) this.#flushLater = setTimeout(() => this.#flush(), LINGER_MS);
+    else this.#flushSoon = setImmediate(() => this.#flush());
   }
 
   /** Sends the batch to every member, each the part sequenced after it joined, in join order. */
   #flush(): void {
+    clearImmediate(this.#flushSoon);
+    clearTimeout(this.#flushLater);
+    this.#flushSoon = this.#flushLater = undefined;
     const batch = this.#batch;
     if (batch.length === 0) return;
     this.#batch = [];
     this.#batchBytes = 0;
+    this.#flushedAt = performance.now();
     const first = this.#batchTick;
     for (const [member, joinedAt] of this.#joined) {
       // message i of the batch has tick first + i; a member joined at tick j has seen up to j
