@@ -156,14 +156,23 @@ function parsePath(path: string): (string | number)[] {
   return (path.match(/\[\d+\]|[^.[\]]+/g) ?? []).map((seg) => (seg.startsWith('[') ? Number(seg.slice(1, -1)) : seg));
 }
 
-function fromErrorJson(e: ErrorJson): HendrixError {
-  return new HendrixError(e.code as `HX_ERR_${string}`, {
+/** What errorToJson adds to an ErrorJson so that the error renders the same on the other side. */
+type CrossingJson = ErrorJson & { endLine?: number; endColumn?: number; cause?: string };
+
+function fromErrorJson(e: CrossingJson): HendrixError {
+  const place = (file: string | null, line: number | null, column: number | null) => (file && line && column ? { file, line, column } : undefined);
+  const location = place(e.file, e.line, e.column);
+  const error = new HendrixError(e.code as `HX_ERR_${string}`, {
     message: e.message,
     hint: e.hint,
     ...(e.path ? { path: parsePath(e.path) } : {}),
     ...(e.service ? { service: e.service } : {}),
-    ...(e.file && e.line && e.column ? { location: { file: e.file, line: e.line, column: e.column } } : {}),
+    ...(location ? { location: { ...location, ...(e.endLine ? { endLine: e.endLine } : {}), ...(e.endColumn ? { endColumn: e.endColumn } : {}) } } : {}),
+    ...(e.related?.length ? { related: e.related.map((r) => ({ message: r.message, ...(place(r.file, r.line, r.column) ? { location: place(r.file, r.line, r.column)! } : {}) })) } : {}),
+    // the cause as its line reads (causeText): an Error whose message is that line
+    ...(e.cause ? { cause: new Error(e.cause) } : {}),
   });
+  return error;
 }
 
 /**
@@ -171,7 +180,18 @@ function fromErrorJson(e: ErrorJson): HendrixError {
  * IPC): every error flattened, plus the one that stands for them all.
  */
 export function errorToJson(error: HendrixError): { errors: ErrorJson[]; error: { code: string; message: string } } {
-  return { errors: renderErrorsJson(error), error: { code: error.code, message: error.message } };
+  const flat = flattenErrors(error);
+  const errors = renderErrorsJson(error).map((json, i): CrossingJson => {
+    const e = flat[i]!;
+    const cause = causeText(e);
+    return {
+      ...json,
+      ...(e.location?.endLine !== undefined ? { endLine: e.location.endLine } : {}),
+      ...(e.location?.endColumn !== undefined ? { endColumn: e.location.endColumn } : {}),
+      ...(cause ? { cause } : {}),
+    };
+  });
+  return { errors, error: { code: error.code, message: error.message } };
 }
 
 /**
