@@ -7,6 +7,7 @@ import type { Manifest, ResolvedManifest, ServiceConfig } from '../manifest/type
 import { analyzeGraph } from './graph.js';
 import type { Graph } from './graph-types.js';
 import { checkListenSites } from './plan-listen.js';
+import { crossingEdges, runsOf, workersGraphError } from './plan-workers.js';
 import { digestFiles, fingerprintOf } from './plan-fingerprint.js';
 import { provisionService, type PlanFile } from './provision.js';
 
@@ -113,6 +114,12 @@ export async function createPlan(files: string | readonly string[], options: Pla
   const validated = result.declared.filter((n) => !result.unvalidated.has(n) && result.kinds.has(n) && result.services[n]);
   const locate = (path: readonly PathSegment[]) => result.provenance.locate(path);
   errors.push(...checkListenSites(validated.map((name) => ({ name, kind: result.kinds.get(name)!, config: result.services[name]! })), locate));
+  // with workers, the graph must start in two stages (src/workers/placement.ts): `check` says so too
+  if (result.resolved && result.resolved.manifest.workers !== 1) {
+    const runs = new Map(validated.map((name) => [name, runsOf(result.kinds.get(name)!, result.services[name])] as const));
+    const crossing = workersGraphError(crossingEdges(graph.order, (name) => graph.dependencies(name), runs), (name) => locate(['services', name]));
+    if (crossing) errors.push(crossing);
+  }
 
   const warnings: HendrixError[] = [];
   const provisioned = await Promise.all(

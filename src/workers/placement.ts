@@ -1,6 +1,7 @@
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { Service, ServiceKind, WorkerPlacement } from '../kinds/contract.js';
 import type { Plan, PlannedService } from '../runtime/plan.js';
+import { crossingEdges, runsOf as kindRunsOf, workersGraphError } from '../runtime/plan-workers.js';
 
 /**
  * Where each service of a plan runs when the graph has workers, and in which order the two
@@ -18,9 +19,7 @@ export interface Placement {
 
 /** Where one planned service runs: its kind's `workers.runs`, once by default. */
 export function runsOf(service: Pick<PlannedService, 'kind' | 'config'>): WorkerPlacement {
-  const runs = service.kind.workers?.runs;
-  if (runs === undefined) return 'once';
-  return typeof runs === 'function' ? runs(service.config as never) : runs;
+  return kindRunsOf(service.kind, service.config);
 }
 
 /**
@@ -32,23 +31,13 @@ export function placeServices(plan: Plan, selected: readonly string[] = plan.ord
   const runs = new Map<string, WorkerPlacement>();
   for (const [name, service] of plan.services) runs.set(name, runsOf(service));
   const chosen = new Set(selected);
-  const toEach: string[] = [];
-  const toOnce: string[] = [];
-  for (const name of plan.order) {
-    if (!chosen.has(name)) continue;
-    for (const dep of plan.graph.dependencies(name)) {
-      if (runs.get(name) === runs.get(dep)) continue;
-      (runs.get(dep) === 'each' ? toEach : toOnce).push(`${name} → ${dep}`);
-    }
-  }
-  if (toEach.length && toOnce.length) {
-    const first = plan.services.get(toOnce[0]!.split(' ')[0]!);
-    throw new HendrixError('HX_ERR_WORKERS_GRAPH', {
-      message: `once-services depend on per-worker services (${toEach.join(', ')}) and per-worker services on once-services (${toOnce.join(', ')})`,
-      path: ['workers'],
-      ...(first?.location ? { location: first.location } : {}),
-    });
-  }
+  const { toEach, toOnce } = crossingEdges(
+    plan.order.filter((name) => chosen.has(name)),
+    (name) => plan.graph.dependencies(name),
+    runs,
+  );
+  const error = workersGraphError({ toEach, toOnce }, (name) => plan.services.get(name)?.location);
+  if (error) throw error;
   const order = plan.order.filter((name) => chosen.has(name));
   return {
     runs,

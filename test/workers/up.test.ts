@@ -74,5 +74,10 @@ describe('hendrix up with workers', () => {
     // with one process the same graph runs
     const single = await runCli(['check', '-f', 'both-ways.yaml'], { cwd: fixtures });
     expect(single.code).toBe(0);
+    // and `hendrix check` of the manifest with workers says what up would: before anything runs
+    const checked = await runCli(['check', '-f', 'both-ways.yaml', '--set', 'workers=2'], { cwd: fixtures });
+    expect(checked.code).toBe(78);
+    expect(checked.stderr).toContain('error[HX_ERR_WORKERS_GRAPH]');
+    expect(checked.stderr).toContain('both-ways.yaml:5:3');
   });
 });
