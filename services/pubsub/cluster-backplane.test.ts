@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCapturingLogger } from '../../test/helpers/http/test-context.js';
 import { createClusterHubs, until, type ClusterHub } from '../../test/helpers/pubsub/cluster-hubs.js';
-import { PublishRefused } from './hub.js';
+import { Hub, PublishRefused } from './hub.js';
 
 // One hub across worker processes (docs/pubsub-protocol.md, "Across workers"): real Hubs, one
 // per fake process, joined to the hub's coordinator by the in-process cluster bus (JSON-copied,
@@ -48,6 +48,39 @@ describe('the hub across processes', () => {
     const byData = new Map(a.received.map((m) => [(m.data as { i: number }).i, m.id]));
     expect(published.map((m, i) => m.id === byData.get(i + 1))).not.toContain(false);
     expect(a.hub.stats.published).toBe(60);
+  });
+
+  it('sends the publishes of one turn to the coordinator as one message; each resolves with its own id', async () => {
+    const c = hubs();
+    const a = await joined(c, 'w1');
+    const b = await joined(c, 'w2');
+    const host = c.bus.host;
+    const receive = host.receive.bind(host);
+    const sent: unknown[] = [];
+    // observes what reaches the primary's side, then routes it as before
+    host.receive = (process, envelope) => {
+      if (envelope.op === 'msg') sent.push(envelope.d);
+      receive(process, envelope);
+    };
+    const published = await Promise.all(range(1, 30).map((i) => a.hub.publish('t', i)));
+    expect(sent).toEqual([{ t: 'pubs', list: range(1, 30).map((i) => ({ ref: expect.any(Number), topic: 't', json: String(i) })) }]);
+    expect(published.map((m) => [m.seq, m.data])).toEqual(range(1, 30).map((i) => [i, i]));
+    await until(() => b.received.length === 30, 'the second hub has the 30 messages');
+    expect(b.received.map((m) => m.data)).toEqual(range(1, 30));
+  });
+
+  it('delivers nothing more of a batch once a listener stopped the hub midway', async () => {
+    const c = hubs();
+    const a = await joined(c, 'w1');
+    const b = await joined(c, 'w2');
+    const got: unknown[] = [];
+    b.hub.subscribe('t', Hub.listener((m) => got.push(m.data) === 3 && void b.stop()));
+    // one turn of publishes: one batch, the third message of which stops b
+    await Promise.all(range(1, 10).map((i) => a.hub.publish('t', i)));
+    // the rest of the batch would have been delivered in the same call as the third message
+    await until(() => got.length >= 3 && a.received.length === 10, 'the stop, and the 10 messages at the first hub');
+    expect(got).toEqual([1, 2, 3]);
+    expect(b.hub.stats.published).toBe(3);
   });
 
   it('hands a late joiner the history: the same frames byte for byte, a since replay works, nothing counted or delivered', async () => {
