@@ -145,10 +145,10 @@ export class ClusterBackplane implements Backplane {
   }
 
   /**
-   * Delivers the messages the coordinator sequenced in one of its turns, in order, all in this
-   * turn (so the hub's connections write them out together), and resolves this instance's own
-   * publishes among them. A listener that stops the hub midway ends the batch there, as a
-   * closed channel would have ended a stream of single messages.
+   * Delivers a batch of messages from the coordinator, in order, all in this turn (so that the
+   * hub's connections write them out together), and resolves this instance's own publishes
+   * among them. A listener that stops the hub midway ends the batch there, as a closed channel
+   * would have ended a stream of single messages.
    */
   #receiveBatch(epoch: string, list: readonly SequencedMessage[]): void {
     for (const { topic, seq, ts, json, from, ref } of list) {

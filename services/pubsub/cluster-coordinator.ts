@@ -76,10 +76,10 @@ export function createHubCoordinator(ctx: CoordinatorContext): Coordinator {
  * The messages sequenced in one turn of the primary's event loop — within LINGER_MS when the hub
  * is busy — go to each member as one `msgs` batch (one IPC message per member per batch, not per
  * message): a worker then fans the lot out in one turn of its own, and its subscribers get one
- * socket write for all of them.
- * Each member's stream is the same as if every message went alone: a member gets only the
- * messages sequenced after it joined, and the batch so far goes out before any `dump` or
- * `welcome`, so a donor's snapshot and a joiner's early messages split at the same point.
+ * socket write for all of them. Each member's stream is the same as if every message went
+ * alone: a member gets only the messages sequenced after it joined, and the batch so far goes
+ * out before any `dump` or `welcome`, so a donor's snapshot and a joiner's early messages split
+ * at the same point.
  */
 export class HubCoordinator implements Coordinator {
   /** The epoch of every id this hub assigns. */
@@ -97,7 +97,7 @@ export class HubCoordinator implements Coordinator {
   readonly #lastPublish = new Map<string, number>();
   /** Topic → the members that asked to forget it since its last publish. */
   readonly #asked = new Map<string, Set<string>>();
-  /** The messages sequenced this turn, not sent yet; the first one's tick, and their data's bytes. */
+  /** The messages sequenced and not sent yet; the first one's tick, and their data's bytes. */
   #batch: SequencedMessage[] = [];
   #batchTick = 0;
   #batchBytes = 0;
@@ -130,10 +130,12 @@ export class HubCoordinator implements Coordinator {
   message(member: string, message: unknown): void {
     const m = message as Partial<Record<string, unknown>> | null;
     if (m?.t === 'pubs' && Array.isArray(m.list)) {
-      for (const p of m.list as Partial<Record<string, unknown>>[]) {
+      let dropped = 0;
+      for (const p of m.list as (Partial<Record<string, unknown>> | null)[]) {
         if (typeof p?.topic === 'string' && typeof p.json === 'string' && typeof p.ref === 'number') this.#publish(member, p.ref, p.topic, p.json);
-        else this.#ctx.log.warn({ member }, 'malformed hub publish dropped');
+        else dropped++;
       }
+      if (dropped > 0) this.#ctx.log.warn({ member, dropped }, 'malformed hub publishes dropped');
       return;
     }
     if (m?.t === 'forget' && typeof m.topic === 'string') return this.#forget(member, m.topic);
