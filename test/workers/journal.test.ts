@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { addressOf, logLines, spawnCli, type CliProcess } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { APP } from '../crosstown/helpers.js';
+import { isReady, until } from '../helpers/workers.js';
 
 // crosstown with workers: each worker slot journals in its own file, and the worker that takes
 // a slot after a crash replays what the crash left unfinished there — while the other worker
@@ -20,16 +21,7 @@ afterEach(() => {
   for (const p of running.splice(0)) if (p.process.exitCode === null && p.process.signalCode === null) p.process.kill('SIGKILL');
 });
 
-const isReady = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('ready:');
 const lines = (file: string): string[] => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []);
-
-async function until(what: string, predicate: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** One GET on a connection of its own, so that node:cluster hands each to the next worker. */
 function fresh(url: string): Promise<string> {
@@ -65,13 +57,13 @@ describe('crosstown with workers', () => {
     const starts = (): number => lines(file).filter((l) => l.startsWith('start ')).length;
     const ends = (): number => lines(file).filter((l) => l.startsWith('end ')).length;
     // both workers have tasks running (one thread each): kill worker 1 in the middle of one
-    await until('tasks on both workers', () => starts() >= 4);
+    await until(() => starts() >= 4, 'tasks on both workers');
     process.kill(workers[0]!.pid, 'SIGKILL');
 
     const replay = await p.waitForLog((l) => l.msg === 'crosstown replaying unfinished tasks', 20_000);
     expect(replay.worker).toBe(1);
     expect(replay.count).toBeGreaterThan(0);
-    await until('every task', () => ends() >= TASKS, 25_000);
+    await until(() => ends() >= TASKS, 'every task', 25_000);
     // worker 2 never replayed anything: its slot's journal was not touched by the crash
     expect(logLines(p).filter((l) => l.msg === 'crosstown replaying unfinished tasks' && l.worker === 2)).toEqual([]);
 
