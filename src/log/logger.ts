@@ -66,9 +66,13 @@ export async function createRootLogger(options: RootLoggerOptions = {}): Promise
     const { default: pretty } = await import('pino-pretty');
     const stream = pretty({
       colorize: options.isTTY ?? false,
-      ignore: 'pid,hostname,kind,service',
+      ignore: 'pid,hostname,kind,service,worker',
       translateTime: 'HH:MM:ss.l',
-      messageFormat: '{if service}[{service}] {end}{msg}',
+      // `[web] ready`, and in a worker process `[web w2] ready`
+      messageFormat: (log: Record<string, unknown>, messageKey: string) => {
+        const service = log.service === undefined ? '' : `[${String(log.service)}${log.worker === undefined ? '' : ` w${String(log.worker)}`}] `;
+        return `${service}${String(log[messageKey] ?? '')}`;
+      },
       sync: true,
       destination: options.output ?? 1,
     });
