@@ -79,6 +79,7 @@ export { duration, size, int, number, bool, listen, serviceNames, parseListen, f
 export { parseDuration, parseSize, formatDuration } from './kinds/units.js';
 export { SERVICE_NAME, serviceSchema } from './manifest/root-schema.js';
 export { listenOn, boundAddress, resolveListen, PRIVILEGED_HINT, type ListenContext } from './net/listen.js';
+export { LAST_CALL_MS, DRAIN_POLL_MS, idleSocketsOf, closableNow, closeCleanly } from './net/drain-close.js';
 export { checkTopic, checkPattern, matches, covers, allowedBy, PATTERN_HELP, MAX_TOPIC_LENGTH } from './net/topics.js';
 export { systemClock, type Clock, type TimerHandle } from './runtime/clock.js';
 export { addFaultReader, currentFaultTag, runAsService, isFaultTag, type FaultTag, type FaultReader } from './runtime/fault-scope.js';

@@ -2,25 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2Session } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Server, TLSSocket } from 'node:tls';
+import { DRAIN_POLL_MS, LAST_CALL_MS, closableNow, closeCleanly, idleSocketsOf } from '../../src/net/drain-close.js';
 
 /** A TLS connection; Node keeps the HTTP/1.1 response being written in `_httpMessage`. */
 type Connection = TLSSocket & { _httpMessage?: ServerResponse | null };
-
-/** Node's list of a server's HTTP/1.1 connections; `idle()`: those not in the middle of receiving a request. */
-interface ConnectionsList {
-  idle(): { socket?: Duplex | null }[];
-}
-
-/**
- * How long, when the process is retired (a rolling reload: other workers serve on), an
- * HTTP/1.1 connection without a request in progress may still send one — answered with
- * `Connection: close` — before it is closed. The http kind gives its own connections the same.
- */
-export const LAST_CALL_MS = 1_000;
-/** How long a closed connection (close_notify and FIN sent) may take to close its side before it is destroyed. */
-const LINGER_MS = 2_000;
-/** How often the drain looks at the connections again. */
-const POLL_MS = 25;
 
 /**
  * The connections of one TLS listener, for a drain that loses no request.
@@ -29,11 +14,8 @@ const POLL_MS = 25;
  * client may be sending its next one at that very moment; Node's `server.close()` destroys idle
  * connections at once (disabled on the listener's server: tls-server.ts), so a request already
  * in the socket, or one crossing the close, is lost — or processed and its answer lost. Here a
- * connection is closed only when no response is in flight on it and Node's parser is not
- * receiving a request on it, and cleanly: close_notify and FIN, then whatever still arrives is
- * read and refused unprocessed (admit()) — never an RST. A client that sees the close without a
- * byte of response knows its request was not processed and may send it again on a new
- * connection (RFC 9112 §9.3.1). When the process is retired, connections get a last call first.
+ * connection is closed as src/net/drain-close.ts says (close_notify and FIN, only between
+ * requests), and what still arrives is refused unprocessed (admit()). When the process is retired, connections get a last call first.
  *
  * HTTP/2: a GOAWAY (`session.close()`) names the last stream the listener processes; streams up
  * to it finish, and the client opens no new one. A stream that crossed the GOAWAY never reaches
@@ -52,7 +34,7 @@ export class TlsConnections {
   /** Sockets an http service this listener served before a rebind had taken over. */
   readonly #upgradedBefore = new WeakSet<Connection>();
   #isUpgraded: (socket: Duplex) => boolean;
-  #list: (() => ConnectionsList | undefined) | undefined;
+  #idle: (() => Set<Duplex | null | undefined> | undefined) | undefined;
   #draining = false;
 
   constructor(isUpgraded: (socket: Duplex) => boolean) {
@@ -81,11 +63,7 @@ export class TlsConnections {
       session.once('close', () => this.#sessions.delete(session));
       if (this.#draining) this.#goAway(session); // its handshake ended after the drain began
     });
-    // Node's own bookkeeping of which HTTP/1.1 connections are receiving a request (made at listen)
-    this.#list = () => {
-      const key = Object.getOwnPropertySymbols(server).find((s) => s.description === 'http.server.connections');
-      return key === undefined ? undefined : ((server as unknown as Record<symbol, ConnectionsList | undefined>)[key] ?? undefined);
-    };
+    this.#idle = idleSocketsOf(server);
   }
 
   /** How many connections are open (upgraded ones included). */
@@ -136,7 +114,7 @@ export class TlsConnections {
       }
       if (performance.now() >= lastCallEnds) this.#sweep();
       await new Promise<void>((done) => {
-        const timer = setTimeout(finish, POLL_MS);
+        const timer = setTimeout(finish, DRAIN_POLL_MS);
         signal.addEventListener('abort', finish, { once: true });
         function finish(): void {
           clearTimeout(timer);
@@ -149,28 +127,16 @@ export class TlsConnections {
 
   /** Closes (cleanly) every HTTP/1.1 connection that is idle now. */
   #sweep(): void {
-    const list = this.#list?.();
-    const idle = list === undefined ? undefined : new Set(list.idle().map((p) => p.socket));
+    const idle = this.#idle?.();
     for (const socket of this.#pending()) {
       if (socket.alpnProtocol === 'h2' || this.#closed.has(socket) || socket.destroyed) continue;
-      const res = socket._httpMessage;
-      if (res && !res.writableFinished) continue; // it closes after its response (Connection: close)
-      if (idle !== undefined && !idle.has(socket)) continue; // a request is being received
-      this.#close(socket);
+      if (closableNow(socket, idle)) closeCleanly(socket, this.#closed);
     }
   }
 
   /** GOAWAY: its streams finish, the client opens no new one; the session closes once they are done. */
   #goAway(session: Http2Session): void {
     if (!session.closed && !session.destroyed) session.close();
-  }
-
-  #close(socket: Connection): void {
-    this.#closed.add(socket);
-    // close_notify and FIN; the socket goes on reading (and refusing) until the client closes
-    socket.end();
-    const linger = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    socket.once('close', () => clearTimeout(linger));
   }
 
   /** Destroys every connection, upgraded ones too (a forced stop). */
