@@ -86,8 +86,9 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
   });
   let stopping: Promise<number> | undefined;
   let exitCode: number = EXIT.ok;
-  let stopCalled: (done: Promise<number>) => void = () => {};
-  const stopped = new Promise<Promise<number>>((resolve) => (stopCalled = resolve));
+  // settles with the exit code once a stop (the primary's order, a fault, a disconnect) is over
+  let settled: (code: number) => void = () => {};
+  const stopped = new Promise<number>((resolve) => (settled = resolve));
   const stop = (): Promise<number> => {
     if (stopping) return stopping;
     stopping = orchestrator.stop().then(
@@ -97,7 +98,7 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
         return exitCode === EXIT.ok ? EXIT.stopFailed : exitCode;
       },
     );
-    stopCalled(stopping);
+    void stopping.then(settled);
     return stopping;
   };
   const release = guardFaults(plan, orchestrator, logger, (fault) => {
@@ -155,7 +156,7 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
   });
   ipc.send({ hx: 'ready', addresses });
   try {
-    return await (await stopped);
+    return await stopped;
   } finally {
     unwatch();
     release();
