@@ -73,6 +73,11 @@ export type {
   Coordinator,
   CoordinatorContext,
   KindWorkers,
+  Figure,
+  CounterFigure,
+  GaugeFigure,
+  HistogramFigure,
+  GraphView,
 } from './kinds/contract.js';
 export { commonServiceFields, restartSchema } from './kinds/common-schema.js';
 export { duration, size, int, number, bool, listen, serviceNames, parseListen, formatListen, isLoopback, type ListenAddress } from './kinds/fields.js';

@@ -100,6 +100,12 @@ export const ERROR_CODES = {
   HX_ERR_CONTROL_NOT_RUNNING: { title: 'no hendrix runs for this manifest', hint: 'start it with `hendrix up` in the folder of the manifest, or pass `--control PATH` if it listens on another control socket', exit: 1 },
   HX_ERR_CONTROL_PATH: { title: 'bad or unsafe control socket path', hint: 'use a path of at most 107 bytes in a folder that only you can write to (mode 0700), or pass another `--control PATH`', exit: 78 },
   HX_ERR_CONTROL_REQUEST: { title: 'control request failed', hint: 'see the message; the running instance may be another version of hendrix than this command', exit: 1 },
+  // --- the admin API (status, metrics, events, operations; docs/admin-api.md) ---
+  HX_ERR_SERVICE_OP: { title: 'operation on a service refused or failed', hint: 'a service can be stopped, started or restarted while the graph runs (not while it starts, reloads or stops); the message says what happened to it', exit: 1 },
+  HX_ERR_ADMIN_TOKEN: { title: 'the TCP admin listener has no token', hint: 'set `admin.token` (at least 16 characters, e.g. `token: ${ADMIN_TOKEN}` with the value in the environment), or drop `admin.listen` and use the control socket', exit: 78 },
+  HX_ERR_ADMIN_AUTH: { title: 'admin request without the right token', hint: 'send `Authorization: Bearer <admin.token>` (the dashboard asks for it once)', exit: 1 },
+  HX_ERR_ADMIN_LISTEN: { title: 'the TCP admin listener cannot listen', hint: 'choose a free address for `admin.listen` (`127.0.0.1:2019`), or drop it and use the control socket', exit: 78 },
+  HX_ERR_NOTIFY: { title: 'cannot notify the service manager', hint: 'NOTIFY_SOCKET names a socket hendrix cannot send to; check the unit (Type=notify, NotifyAccess=main or all) — the graph runs on regardless', exit: 1 },
   // --- workers (a graph served by several processes) ---
   HX_ERR_WORKERS_GRAPH: { title: 'services that run once and services that run in every worker depend on each other both ways', hint: 'with workers the graph starts in two stages (the once-services before or after the workers); drop one of the edges named, or run with `workers: 1`', exit: 78 },
   HX_ERR_WORKER_EXIT: { title: 'a worker process ended', hint: 'the lines logged with its worker number say why; it is replaced under the restart policy of its services (`restart`), and the graph stops when that policy gives up (`onFailed`)', exit: 4 },

@@ -40,6 +40,65 @@ export interface Service {
   handle?(): unknown;
   /** A short address for the "all ready" line, e.g. `http://127.0.0.1:8000`. */
   address?(): string | undefined;
+  /**
+   * The service's own figures, read on demand by `GET /status`, `GET /metrics` and the
+   * dashboard (docs/admin-api.md): counters since the instance was built, gauges as they are
+   * now. Cheap and synchronous (it is called once a second by a watching dashboard); the
+   * counting behind it must cost the hot path next to nothing (plain number fields).
+   */
+  figures?(): readonly Figure[];
+}
+
+/** What a {@link Figure} of every type has. */
+interface FigureBase {
+  /**
+   * The metric name without the `hendrix_` prefix, in Prometheus style and prefixed by the kind:
+   * `http_requests_total`, `pubsub_connections`. Counters end in `_total`; units are base units
+   * (`_seconds`, `_bytes`).
+   */
+  readonly name: string;
+  /** One sentence: the HELP line of the metric. */
+  readonly help: string;
+  /**
+   * Labels besides `service` (which the core adds): `{ code: '2xx' }`. Every sample of one name
+   * has the same label names.
+   */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/** A count that only goes up while the instance lives (requests, messages, errors). */
+export interface CounterFigure extends FigureBase {
+  readonly type: 'counter';
+  readonly value: number;
+}
+
+/** A value as it is now (connections open, lines queued, 1/0 for connected). */
+export interface GaugeFigure extends FigureBase {
+  readonly type: 'gauge';
+  readonly value: number;
+}
+
+/** A distribution (request duration): how many observations fell in each bucket. */
+export interface HistogramFigure extends FigureBase {
+  readonly type: 'histogram';
+  /** The upper bounds of the buckets, ascending, without +Inf. */
+  readonly buckets: readonly number[];
+  /** Observations per bucket, NOT cumulative: `buckets.length + 1` entries, the last for +Inf. */
+  readonly counts: readonly number[];
+  /** The sum of every observation. */
+  readonly sum: number;
+}
+
+/** One figure a running service reports through `figures()`. */
+export type Figure = CounterFigure | GaugeFigure | HistogramFigure;
+
+/** What a service may ask of the graph it runs in (`ctx.graph`): readiness for health checks. */
+export interface GraphView {
+  /**
+   * Whether the graph is ready: every service (or those named) is `ready`, and the graph is not
+   * draining. `waiting` names the services that are not ready, with their state.
+   */
+  readiness(services?: readonly string[]): { readonly ready: boolean; readonly draining: boolean; readonly waiting: Readonly<Record<string, string>> };
 }
 
 /** What the orchestrator gives each service instance. */
@@ -77,6 +136,8 @@ export interface ServiceContext<Config = unknown> {
    * (docs/workers.md): the pubsub hub orders its messages through it.
    */
   readonly cluster?: ClusterLink | undefined;
+  /** The graph this service runs in, as far as a health endpoint needs to know it. */
+  readonly graph: GraphView;
 }
 
 /** Where a service runs when the graph runs in workers: in every worker, or once in the graph. */

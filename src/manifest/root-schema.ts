@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { commonServiceFields } from '../kinds/common-schema.js';
 import type { ServiceKind } from '../kinds/contract.js';
+import { duration } from '../kinds/fields.js';
 
 /** What a service name (a key under `services:`) must look like. */
 export const SERVICE_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
@@ -39,6 +40,37 @@ export const controlSchema = z
   })
   .prefault({})
   .describe('The control socket of the running instance.');
+
+/**
+ * The `admin` section: the admin API (docs/admin-api.md) on a TCP listener besides the control
+ * socket, and the dashboard. A TCP listener needs a token (checked in validate.ts, where the
+ * error gets its manifest place).
+ */
+export const adminSchema = z
+  .strictObject({
+    listen: z
+      .union([z.string().min(1), z.number().int().min(0).max(65535)])
+      .optional()
+      .describe(
+        'Also serve the admin API over TCP at this address (`127.0.0.1:2019`; a bare port means 127.0.0.1). Every request must carry `Authorization: Bearer <token>`. Without it the admin API is only on the control socket (mode 0600).',
+      ),
+    token: z
+      .string()
+      .min(16, 'an admin token must be at least 16 characters')
+      .optional()
+      .describe('The bearer token the TCP admin listener requires (compared in constant time; use ${ADMIN_TOKEN} so it stays out of the file). Required with `listen`.'),
+    dashboard: z
+      .boolean()
+      .default(false)
+      .describe('Serve the live dashboard at `/` of the TCP admin listener (it asks for the token once). `hendrix dashboard` serves it without this, for the time it runs.'),
+  })
+  .prefault({})
+  .describe('The admin API: status, metrics, events and operations of the running graph (docs/admin-api.md).');
+
+/** `drainDelay`: how long readiness answers 503 before the drain of a stop begins. */
+export const drainDelaySchema = duration(
+  'On SIGTERM (or `hendrix stop`), how long `/readyz` answers 503 before the services begin to drain, so that a load balancer stops sending first: 0 (default), `5s` behind Kubernetes.',
+).default(0);
 
 /**
  * The `workers` setting: how many processes serve the graph. 1 is one process (the default);
@@ -103,6 +135,8 @@ export function buildRootSchema(kinds: Iterable<readonly [string, ServiceKind]>)
       logging: loggingSchema,
       control: controlSchema,
       workers: workersSchema,
+      admin: adminSchema,
+      drainDelay: drainDelaySchema,
       services: z
         .record(z.string().regex(SERVICE_NAME), service)
         .describe('The services of the graph, keyed by instance name; `kind` says what each one is.'),

@@ -2,7 +2,7 @@ import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
 import type { CommonServiceConfig, ServiceKind } from '../kinds/contract.js';
 import type { KindRegistry } from '../kinds/registry.js';
 import type { z } from 'zod';
-import type { controlSchema, loggingSchema, versionSchema, workersSchema } from './root-schema.js';
+import type { adminSchema, controlSchema, drainDelaySchema, loggingSchema, versionSchema, workersSchema } from './root-schema.js';
 
 /** One layer of the manifest, lowest precedence first: the base file, overlays, then --set. */
 export interface ManifestLayer {
@@ -43,6 +43,10 @@ export type Manifest = {
   logging: z.output<typeof loggingSchema>;
   control: z.output<typeof controlSchema>;
   workers: z.output<typeof workersSchema>;
+  /** The admin API's TCP listener and dashboard. */
+  admin: z.output<typeof adminSchema>;
+  /** How long readiness answers 503 before a stop drains, in ms. */
+  drainDelay: z.output<typeof drainDelaySchema>;
   services: Record<string, ServiceConfig>;
 };
 

@@ -4,7 +4,7 @@ import type { ServiceKind } from '../kinds/contract.js';
 import type { KindRegistry } from '../kinds/registry.js';
 import { PARSE_PARAMS, describeValue, toManifestErrors } from './issues.js';
 import { isPlainMap } from './path.js';
-import { SERVICE_NAME, controlSchema, loggingSchema, serviceSchema, versionSchema, workersSchema } from './root-schema.js';
+import { SERVICE_NAME, adminSchema, controlSchema, drainDelaySchema, loggingSchema, serviceSchema, versionSchema, workersSchema } from './root-schema.js';
 import type { Manifest, ServiceConfig } from './types.js';
 
 /** The whole-manifest zod schema for the JSON Schema (defined beside the other root schemas). */
@@ -50,6 +50,8 @@ const rootSchema = z.strictObject({
   logging: loggingSchema,
   control: controlSchema,
   workers: workersSchema,
+  admin: adminSchema,
+  drainDelay: drainDelaySchema,
   services: z.record(z.string(), z.unknown()),
 });
 
@@ -181,6 +183,6 @@ export async function validateManifest(input: ValidateInput): Promise<ValidateRe
   const manifest =
     errors.length || !root.success
       ? undefined
-      : deepFreeze({ version: 1 as const, logging: root.data.logging, control: root.data.control, workers: root.data.workers, services: ordered } satisfies Manifest);
+      : deepFreeze({ version: 1 as const, logging: root.data.logging, control: root.data.control, workers: root.data.workers, admin: root.data.admin, drainDelay: root.data.drainDelay, services: ordered } satisfies Manifest);
   return { manifest, services: ordered, kinds: orderedKinds, errors };
 }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { HendrixError, type PathSegment } from '../errors/hendrix-error.js';
 import type { ServiceConfig } from '../manifest/types.js';
 import { systemClock, type Clock } from './clock.js';
-import type { ServiceContext } from '../kinds/contract.js';
+import type { Figure, GraphView, ServiceContext } from '../kinds/contract.js';
 import {
   aggregateError,
   crashError,
@@ -22,6 +22,7 @@ import { createReloadHost, type EngineInternals } from './orchestrator-reload-ho
 import { currentFaultTag, openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
 import { setListenScope } from '../net/listen-handover.js';
 import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
+import { createSupervisor } from './supervisor.js';
 import { cancelled, createSlot, deferred, forced, isService, stopDeadlineOf, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
 
 // a listening socket is handed over between two instances of one service of the same graph:
@@ -77,6 +78,12 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   #stopped: Deferred<void> | undefined;
   #reconciling = false;
   #dirty = false;
+  #draining = false;
+  /** Called after every reconcile: operations waiting for a service to settle. */
+  readonly #afterPass = new Set<() => void>();
+
+  /** What every service sees of the graph (`ctx.graph`). */
+  readonly #graphView: GraphView = Object.freeze({ readiness: (services?: readonly string[]) => this.readiness(services) });
 
   constructor(options: OrchestratorOptions) {
     super();
@@ -107,6 +114,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
         options.logger.child({ service: name, kind }),
         () => this.#clock.random(),
       );
+      slot.since = this.#clock.now();
       this.#slots.set(name, slot);
       this.#list.push(slot);
     }
@@ -189,8 +197,129 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
 
   stats(): Record<string, ServiceStats> {
     return Object.fromEntries(
-      this.#list.map((s) => [s.name, { state: s.state, startedAt: s.readyAt, startMs: s.startMs, restarts: s.restarts, lastError: s.lastError, waiting: s.waiting?.reason }]),
+      this.#list.map((s) => [
+        s.name,
+        {
+          state: s.state,
+          startedAt: s.readyAt,
+          startMs: s.startMs,
+          restarts: s.restarts,
+          lastError: s.lastError,
+          waiting: s.waiting?.reason,
+          since: s.since,
+          nextRestartAt: s.state === 'restarting' ? s.restartAt : undefined,
+          stoppedByOperator: s.parked,
+        } satisfies ServiceStats,
+      ]),
     );
+  }
+
+  figures(name: string): readonly Figure[] {
+    const s = this.#slot(name);
+    if (!s.live || !s.instance?.figures) return [];
+    try {
+      return s.instance.figures();
+    } catch (err) {
+      s.log.warn({ err }, 'figures() threw: reported as none');
+      return [];
+    }
+  }
+
+  // --- operations on one service (the admin API) -----------------------------------------
+
+  stopService(name: string): Promise<void> {
+    const s = this.#operable(name, 'stop');
+    if (s.parked && !s.live && !s.op) return Promise.resolve();
+    s.parked = true;
+    // a restart it waited for is called off: the operator decides when it runs again
+    this.#cancelRestart(s);
+    if (s.state === 'restarting' || s.state === 'failed') this.#transition(s, 'stopped');
+    const done = this.#until(s, () => !s.live && !s.op);
+    this.#reconcile();
+    return done;
+  }
+
+  startService(name: string): Promise<void> {
+    const s = this.#operable(name, 'start');
+    if (s.state === 'ready' && !s.parked) return Promise.resolve();
+    s.parked = false;
+    if (s.terminal) {
+      // failed for good (restart limit, a failed start): the operator starts it afresh
+      s.terminal = false;
+      s.supervisor = createSupervisor(s.plan.config.restart, () => this.#clock.random());
+      for (const t of this.#list) {
+        // services that were never started because this one failed get their chance too
+        if (t.terminal && t.state === 'failed' && !t.live && this.#dependsOn(t, s.name)) t.terminal = false;
+      }
+    }
+    this.#cancelRestart(s);
+    const done = this.#until(s, () => s.state === 'ready', true);
+    this.#reconcile();
+    return done;
+  }
+
+  async restartService(name: string): Promise<void> {
+    await this.stopService(name);
+    await this.startService(name);
+  }
+
+  setDraining(on: boolean): void {
+    this.#draining = on;
+  }
+
+  readiness(services?: readonly string[]): ReturnType<GraphView['readiness']> {
+    const names = services?.length ? services : this.#list.map((s) => s.name);
+    const waiting: Record<string, string> = {};
+    for (const name of names) {
+      const state = this.#slots.get(name)?.state ?? 'absent';
+      if (state !== 'ready') waiting[name] = state;
+    }
+    const ready = !this.#draining && this.#phase === 'running' && Object.keys(waiting).length === 0;
+    return { ready, draining: this.#draining, waiting };
+  }
+
+  /** The slot of an operation on one service, while the graph runs (else HX_ERR_SERVICE_OP). */
+  #operable(name: string, op: string): Slot {
+    const s = this.#slot(name);
+    if (this.#phase !== 'running' || this.#reloading) {
+      const why = this.#reloading ? 'a reload is in progress' : this.#phase === 'starting' || this.#phase === 'idle' ? 'the graph is still starting' : 'the graph is stopping';
+      throw new HendrixError('HX_ERR_SERVICE_OP', { message: `cannot ${op} ${name}: ${why}`, service: name });
+    }
+    if (s.pinned) throw new HendrixError('HX_ERR_SERVICE_OP', { message: `cannot ${op} ${name}: a reload is changing it`, service: name });
+    return s;
+  }
+
+  /**
+   * Resolves once `done()` holds for `s` after a pass; with `failOnError`, rejects with the
+   * service's error when it fails or restarts instead (its restart policy goes on), and when the
+   * graph stops first.
+   */
+  #until(s: Slot, done: () => boolean, failOnError = false): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = (event?: TransitionEvent): void => {
+        if (event !== undefined && event.service !== s.name && this.#phase === 'running') return;
+        if (done()) return finish();
+        // a stop asked is carried out by the stop of the graph too; a start is not
+        if (failOnError && this.#phase !== 'running' && this.#phase !== 'starting') {
+          return finish(new HendrixError('HX_ERR_SERVICE_OP', { message: `${s.name}: the graph began to stop`, service: s.name }));
+        }
+        if (failOnError && event?.service === s.name && (event.to === 'failed' || event.to === 'restarting')) {
+          const cause = event.error ?? s.lastError;
+          finish(new HendrixError('HX_ERR_SERVICE_OP', { message: `${s.name} did not start: ${(cause as Error | undefined)?.message ?? event.to}`, service: s.name, cause }));
+        }
+      };
+      // the end of a call (a stop leaves `live` false after its last transition) is seen by
+      // the reconcile that follows it, and so is the end of the run
+      const afterPass = () => check();
+      const finish = (error?: HendrixError) => {
+        this.off('transition', check);
+        this.#afterPass.delete(afterPass);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.on('transition', check);
+      this.#afterPass.add(afterPass);
+    });
   }
 
   // --- reconciling ------------------------------------------------------------------------
@@ -216,6 +345,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       this.#reconciling = false;
     }
     this.#checkPhase();
+    for (const waiter of [...this.#afterPass]) waiter();
   }
 
   #pass(): void {
@@ -223,7 +353,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     const down = new Set<string>();
     for (const s of this.#list) {
       // #list is in start order: a service's dependencies are decided before it
-      if (!active || s.terminal || s.held || s.deps.some((d) => down.has(d) || this.#slot(d).state !== 'ready')) down.add(s.name);
+      if (!active || s.terminal || s.held || s.parked || s.deps.some((d) => down.has(d) || this.#slot(d).state !== 'ready')) down.add(s.name);
     }
     for (const s of this.#list) {
       // a reload is working on it: it decides, and reconciles once it is done
@@ -307,6 +437,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   }
 
   #armRestart(s: Slot, delay: number): void {
+    s.restartAt = this.#clock.now() + delay;
     s.timer = this.#clock.setTimeout(() => {
       s.timer = undefined;
       s.held = false;
@@ -332,6 +463,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     const from = s.state;
     if (from === to) return;
     s.state = to;
+    s.since = this.#clock.now();
     try {
       this.emit('transition', { service: s.name, kind: s.kind, from, to, ...extra } satisfies TransitionEvent);
     } catch (err) {
@@ -465,6 +597,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
       locate: (path: readonly PathSegment[]) => this.#locate?.(['services', s.name, ...path]),
       peer: <T = unknown>(target: string): T => this.#peer(s, cell.deps, target) as T,
       crashed: (error?: unknown) => this.#crashed(s, generation, error),
+      graph: this.#graphView,
       waiting: (reason: string, cause?: unknown) => this.#waiting(s, generation, reason, cause),
       ...(this.#cluster ? { cluster: this.#cluster(s.name) } : {}),
     });
@@ -635,6 +768,8 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
         s.restarts++;
         s.held = true;
         s.pendingDelay = delay;
+        // when it is due once its dependents have stopped; #armRestart sets the exact time
+        s.restartAt = this.#clock.now() + delay;
         this.#transition(s, 'restarting', { ...(err === undefined ? {} : { error: err }), attempt, delay });
         if (err === undefined) s.log.warn({ attempt, delay }, 'exited, restarting');
         else s.log.error({ err, attempt, delay }, startFailure ? 'start failed, restarting' : 'crashed, restarting');

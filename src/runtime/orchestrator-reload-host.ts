@@ -138,6 +138,7 @@ export function createReloadHost(e: EngineInternals): ReloadHost {
     addSlot: (plan, deps) => {
       const kind = plan.config.kind || plan.kind.kind;
       const s = createSlot(plan, kind, { deps, dependents: [] }, e.log.child({ service: plan.name, kind }), () => e.clock.random());
+      s.since = e.clock.now();
       e.slots.set(plan.name, s);
       e.setList([...e.list(), s]);
       return s;

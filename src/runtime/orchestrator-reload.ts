@@ -167,6 +167,14 @@ export async function applyReload(host: ReloadHost, spec: ReloadSpec): Promise<R
       if (mode === undefined) continue;
       const slot = pin(existing);
       const previous = slot.plan;
+      if (parkedUnder(host, slot)) {
+        // stopped by the operator (or waiting for a service that is): the change applies when it starts
+        host.setPlan(slot, plan);
+        if (slot.cell) slot.cell.deps = depsOf(name);
+        undo.push({ what: `restore ${name}'s settings`, run: async () => host.setPlan(slot, previous) });
+        steps.push({ service: name, action: 'update', ms: 0, reason: 'stopped by the operator: applies when it starts' });
+        continue;
+      }
       if (slot.state !== 'ready') {
         // failed, stopped or waiting for a restart: the next plan gets a fresh start
         const { state, terminal } = slot;
@@ -312,5 +320,16 @@ function reloadFailed(error: unknown, rollbackFailures: readonly HendrixError[],
     ...(cause.path ? { path: cause.path } : {}),
     cause: rollbackFailures.length ? new AggregateError([cause, ...rollbackFailures], cause.message) : cause,
     ...(cause.hint ? { hint: cause.hint } : {}),
+  });
+}
+
+/** Whether a service is kept stopped by stopService(): itself, or a dependency it waits for. */
+function parkedUnder(host: ReloadHost, slot: Slot, seen = new Set<string>()): boolean {
+  if (slot.parked) return true;
+  if (slot.state === 'ready' || seen.has(slot.name)) return false;
+  seen.add(slot.name);
+  return slot.deps.some((d) => {
+    const dep = host.slot(d);
+    return dep !== undefined && parkedUnder(host, dep, seen);
   });
 }

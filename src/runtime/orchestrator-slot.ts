@@ -71,6 +71,12 @@ export interface Slot {
   startMs: number | undefined;
   restarts: number;
   lastError: unknown;
+  /** The clock time of its last state change (set by the engine at creation and each transition). */
+  since: number;
+  /** While held for a restart: the clock time its timer fires. */
+  restartAt: number | undefined;
+  /** Stopped by the operator (stopService): kept down until startService. */
+  parked: boolean;
 }
 
 /** A promise with its settle functions, and whether it settled. */
@@ -150,5 +156,8 @@ export function createSlot(
     startMs: undefined,
     restarts: 0,
     lastError: undefined,
+    since: 0,
+    restartAt: undefined,
+    parked: false,
   };
 }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { PathSegment, SourceLocation } from '../errors/hendrix-error.js';
 import type { ServiceConfig } from '../manifest/types.js';
 import type { Clock } from './clock.js';
-import type { ClusterLink, ServiceKind } from '../kinds/contract.js';
+import type { ClusterLink, Figure, GraphView, ServiceKind } from '../kinds/contract.js';
 import type { Graph } from './graph-types.js';
 import { OrchestratorEngine } from './orchestrator-engine.js';
 import type { ReloadReport, ReloadSpec } from './orchestrator-reload.js';
@@ -102,6 +102,12 @@ export interface ServiceStats {
   readonly lastError: unknown;
   /** What its start waits for, while it is starting and said so. */
   readonly waiting: string | undefined;
+  /** The clock time of its last state change (or of the orchestrator's creation). */
+  readonly since: number;
+  /** While `restarting`: the clock time its new instance is due to start. */
+  readonly nextRestartAt: number | undefined;
+  /** Stopped through stopService() and kept stopped until startService(). */
+  readonly stoppedByOperator: boolean;
 }
 
 /**
@@ -151,6 +157,27 @@ export interface Orchestrator {
   address(name: string): string | undefined;
   /** State, start time, restart count and last error of every service. */
   stats(): Record<string, ServiceStats>;
+  /** The figures its live instance reports (Service.figures); [] when it has none or is not live. */
+  figures(name: string): readonly Figure[];
+  /**
+   * Stops one service, its dependents first (they wait, `stopped`, for it to start again); it
+   * stays stopped until startService() — a reload leaves it stopped too. Resolves once it has
+   * stopped. HX_ERR_UNKNOWN_SERVICE for a name it does not run; HX_ERR_SERVICE_OP unless the
+   * graph runs.
+   */
+  stopService(name: string): Promise<void>;
+  /**
+   * Starts a service stopped by stopService(), or failed for good (restart limit, a failed
+   * start: its restart policy starts afresh), and then the dependents waiting for it. Resolves
+   * once it is ready; rejects with its error when its start fails (its restart policy applies).
+   */
+  startService(name: string): Promise<void>;
+  /** Stops a service (its dependents first) and starts a new instance, then its dependents; resolves once it is ready. */
+  restartService(name: string): Promise<void>;
+  /** Turns the graph's readiness off (a stop is coming: drainDelay) or on again. */
+  setDraining(on: boolean): void;
+  /** Whether the graph is ready (every service, or those named, ready; not draining): what `ctx.graph.readiness()` answers. */
+  readiness(services?: readonly string[]): ReturnType<GraphView['readiness']>;
   /**
    * Reports that a service's code failed outside any call of the orchestrator (an unhandled
    * rejection attributed to it): a crash, as if it had called `ctx.crashed(error)` — the
