@@ -9,6 +9,7 @@ import { serviceSchema } from '../manifest/root-schema.js';
 import type { CommonServiceConfig, Service, ServiceContext, ServiceKind } from '../kinds/contract.js';
 import { backToBaseline, never, PROBE_MS, rejectionOf, SETTLE_MS, START_MS, suiteFile, watchResources, within, type ResourceWatch } from './resources.js';
 import { recordLifecycle } from './recorder.js';
+import { figureProblems } from './figures.js';
 
 // the timers this file creates (probes' bounds) are the suite's own
 suiteFile(import.meta.url);
@@ -208,6 +209,17 @@ export function describeServiceContract<S extends Service = Service, Schema exte
       await within(Promise.all([service.stop(never()), service.stop(never())]), SETTLE_MS, 'two concurrent stop()');
       await stop(service, 'a third stop()');
       await rejectionOf(probe(service, address), 'the probe after stop()');
+    });
+
+    it('figures(), when the kind reports any, are well formed before start, while running and after stop', async () => {
+      const service = await create(await subject.goodConfig());
+      if (typeof service.figures !== 'function') return;
+      expect(figureProblems(service.figures()), 'figures() before start()').toEqual([]);
+      const address = await start(service);
+      await probe(service, address);
+      expect(figureProblems(service.figures()), 'figures() while running').toEqual([]);
+      await stop(service);
+      expect(figureProblems(service.figures()), 'figures() after stop()').toEqual([]);
     });
 
     it('stop() before any start() resolves', async () => {

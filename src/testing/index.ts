@@ -20,3 +20,4 @@ export {
 } from './contract.js';
 export { PortBlockers, holdMidResponse } from './clients.js';
 export { recordLifecycle, type LifecycleRecorder } from './recorder.js';
+export { figureProblems } from './figures.js';
