@@ -67,6 +67,11 @@ export interface ReloaderOptions {
   /** Outcomes of `request()`. */
   readonly onResult?: ((result: ReloadResult, ms: number) => void) | undefined;
   readonly onError?: ((error: unknown) => void) | undefined;
+  /**
+   * Called with true when a reload (not a dry run) begins, before its plan is built, and with
+   * false when it has ended however it ended: the systemd notifier's RELOADING=1 and READY=1.
+   */
+  readonly onReloading?: ((reloading: boolean) => void) | undefined;
   /** Turns each next plan into the one this process runs (a worker's: src/workers/placement.ts). */
   readonly transform?: ((plan: Plan) => Plan) | undefined;
 }
@@ -137,13 +142,24 @@ export function createReloader(options: ReloaderOptions): Reloader {
 
 /**
  * The queue every reloader puts its reloads through: one at a time, in order; `request()` (a
- * signal, a watcher) coalesces with one already queued and reports to `onResult`/`onError`.
+ * signal, a watcher) coalesces with one already queued and reports to `onResult`/`onError`;
+ * `onReloading` hears each reload that is not a dry run begin and end.
  */
 export function createReloadQueue(
-  run: (options: ReloadOptions) => Promise<ReloadResult>,
-  outcomes: Pick<ReloaderOptions, 'onResult' | 'onError'>,
+  runPlain: (options: ReloadOptions) => Promise<ReloadResult>,
+  outcomes: Pick<ReloaderOptions, 'onResult' | 'onError' | 'onReloading'>,
   log: Logger,
 ): { enqueue<T>(task: () => Promise<T>): Promise<T>; reload(options?: ReloadOptions): Promise<ReloadResult>; request(): void } {
+  // every reload that may change the graph, told from its start to its end (a dry run is not one)
+  const run = async (opts: ReloadOptions): Promise<ReloadResult> => {
+    if (opts.dryRun || outcomes.onReloading === undefined) return runPlain(opts);
+    outcomes.onReloading(true);
+    try {
+      return await runPlain(opts);
+    } finally {
+      outcomes.onReloading(false);
+    }
+  };
   let chain: Promise<unknown> = Promise.resolve();
   let queued = false;
   const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
