@@ -1,4 +1,7 @@
-import type { WorkerPlacement } from '../kinds/contract.js';
+import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
+import { errorToJson } from '../errors/render.js';
+import type { Figure, WorkerPlacement } from '../kinds/contract.js';
+import type { ServiceState } from '../runtime/orchestrator.js';
 import type { ReloadOptions } from '../runtime/reload.js';
 import type { ChannelEnvelope } from './channels.js';
 
@@ -24,12 +27,65 @@ export interface ProcessReloadResult {
   readonly steps: readonly unknown[];
 }
 
+/** Any error as a HendrixError, for IPC. */
+export function toErrorBody(error: unknown): ErrorBody {
+  const e = isHendrixError(error) ? error : new HendrixError('HX_ERR_INTERNAL', { message: error instanceof Error ? error.message : String(error), cause: error });
+  return errorToJson(e);
+}
+
+/** A state change of one service in a worker process, as it crosses IPC (TransitionEvent). */
+export interface TransitionBody {
+  readonly service: string;
+  readonly kind: string;
+  readonly from: ServiceState;
+  readonly to: ServiceState;
+  readonly ms?: number;
+  readonly error?: ErrorBody;
+  readonly attempt?: number;
+  readonly delay?: number;
+}
+
+/** One service of a worker process, as it answers the primary's `figures` request. */
+export interface ProcessServiceReport {
+  readonly state: ServiceState;
+  /** Epoch ms (the processes share the wall clock). */
+  readonly since: number;
+  readonly restarts: number;
+  readonly waiting?: string;
+  readonly nextRestartAt?: number;
+  readonly stoppedByOperator: boolean;
+  readonly lastError?: ErrorBody;
+  /** Epoch ms of the last error, for "the newest" across processes (the last transition that carried one). */
+  readonly lastErrorAt?: number;
+  readonly figures: readonly Figure[];
+}
+
+/** What a worker process answers to `figures`: its services and its own resources. */
+export interface ProcessReport {
+  readonly services: Readonly<Record<string, ProcessServiceReport>>;
+  /** Resident memory, bytes. */
+  readonly rss: number;
+  /** process.cpuUsage(): microseconds. */
+  readonly cpu: { readonly user: number; readonly system: number };
+  /** The sum of http_requests_total over its services. */
+  readonly requests: number;
+}
+
+/** An operation on one service the primary forwards to a process (`POST /services/web/restart`). */
+export type ServiceOp = 'restart' | 'stop' | 'start';
+
 /** What the primary sends to a worker process. */
 export type PrimaryMessage =
   | { readonly hx: 'stop'; readonly retire?: boolean }
   | { readonly hx: 'force' }
   | { readonly hx: 'reload'; readonly id: number; readonly options: ReloadOptions }
   | { readonly hx: 'revert'; readonly id: number }
+  /** Report services, figures and resources: answered with `answer` (a ProcessReport). */
+  | { readonly hx: 'figures'; readonly id: number }
+  /** Restart, stop or start one service: answered with `answer` once done, or `answer-failed`. */
+  | { readonly hx: 'op'; readonly id: number; readonly op: ServiceOp; readonly service: string }
+  /** A stop is coming (drainDelay): readiness turns off; `on: false` turns it back on. */
+  | { readonly hx: 'drain'; readonly on: boolean }
   | ChannelEnvelope;
 
 /** What a worker process sends to the primary. */
@@ -47,6 +103,13 @@ export type WorkerMessage =
   | { readonly hx: 'fault'; readonly error: ErrorBody }
   | { readonly hx: 'reloaded'; readonly id: number; readonly result: ProcessReloadResult }
   | { readonly hx: 'reload-failed'; readonly id: number; readonly error: ErrorBody }
+  /** A service of this process changed state (only the services it runs, not its stand-ins). */
+  | { readonly hx: 'transition'; readonly event: TransitionBody }
+  /** A starting service of this process said what it waits for. */
+  | { readonly hx: 'waiting'; readonly service: string; readonly kind: string; readonly reason: string }
+  /** The answer to `figures` or `op`. */
+  | { readonly hx: 'answer'; readonly id: number; readonly value: unknown }
+  | { readonly hx: 'answer-failed'; readonly id: number; readonly error: ErrorBody }
   | ChannelEnvelope;
 
 /** The environment variable that makes `hendrix up` a worker process. */

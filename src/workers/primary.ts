@@ -7,21 +7,11 @@ import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.js';
 import type { Plan } from '../runtime/plan.js';
 import type { ReloadOptions } from '../runtime/reload.js';
 import { createSupervisor, type Supervisor } from '../runtime/supervisor.js';
-import type { CoordinatorHost } from './coordinator-host.js';
-import type { ErrorBody, PrimaryMessage, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
+import type { ErrorBody, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
 import type { Placement } from './placement.js';
+import { exitWords, slotKey, type PrimaryEvent, type PrimaryOptions, type ProcessRequest, type SlotView, type WorkerProcess } from './primary-types.js';
 
-/** A forked worker process, as the primary drives it (node:cluster's Worker, in the CLI). */
-export interface WorkerProcess {
-  readonly pid: number | undefined;
-  send(message: PrimaryMessage): void;
-  kill(signal: NodeJS.Signals): void;
-  onMessage(listener: (message: WorkerMessage) => void): void;
-  onExit(listener: (code: number | null, signal: string | null) => void): void;
-}
-
-/** Forks one worker process with this identity. */
-export type ForkWorker = (identity: WorkerIdentity) => WorkerProcess;
+export { exitWords, slotKey, type ForkWorker, type PrimaryEvent, type PrimaryOptions, type ProcessRequest, type SlotView, type WorkerProcess } from './primary-types.js';
 
 /** One process of a slot. */
 interface Proc {
@@ -33,7 +23,7 @@ interface Proc {
   /** The primary stops it (a stop, a rolling replacement): its exit is no crash. */
   expected: boolean;
   upSince: number | undefined;
-  readonly replies: Map<number, { resolve: (r: ProcessReloadResult) => void; reject: (e: unknown) => void }>;
+  readonly replies: Map<number, { resolve: (r: never) => void; reject: (e: unknown) => void }>;
 }
 
 /** One place a process runs in: worker 1..N, or 0 for the once-services. */
@@ -47,28 +37,10 @@ interface Slot {
   readonly supervisor: Supervisor;
   timer: TimerHandle | undefined;
   failed: boolean;
-}
-
-/** What a primary needs. */
-export interface PrimaryOptions {
-  readonly plan: Plan;
-  readonly placement: Placement;
-  /** How many workers. */
-  readonly count: number;
-  readonly logger: Logger;
-  readonly fork: ForkWorker;
-  readonly coordinators: CoordinatorHost;
-  readonly clock?: Clock | undefined;
-  /**
-   * The graph is to stop because a service failed for good (its `onFailed` is stop): a service
-   * inside a worker, or a worker process its restart policy gave up on.
-   */
-  readonly onFailed: (service: string, error: unknown) => void;
-}
-
-/** How a process ended, in words: `exited with code 1`, `killed by SIGKILL`. */
-export function exitWords(code: number | null, signal: string | null): string {
-  return signal ? `killed by ${signal}` : `exited with code ${code}`;
+  /** The clock time of the slot's last change (forked, ready, died). */
+  since: number;
+  /** Replacements after a crash. */
+  restarts: number;
 }
 
 /**
@@ -90,6 +62,7 @@ export class Primary {
   #plan: Plan;
   /** The addresses the graph announced it listens on (the ready line). */
   #addresses: Record<string, string> = {};
+  readonly #watchers = new Set<(event: PrimaryEvent) => void>();
 
   constructor(options: PrimaryOptions) {
     this.#o = options;
@@ -103,7 +76,7 @@ export class Primary {
   }
 
   #newSlot(id: number, role: WorkerPlacement, random: () => number): Slot {
-    return { id, role, processes: 0, current: undefined, live: new Set(), supervisor: createSupervisor(this.#policy(role).restart, random), timer: undefined, failed: false };
+    return { id, role, processes: 0, current: undefined, live: new Set(), supervisor: createSupervisor(this.#policy(role).restart, random), timer: undefined, failed: false, since: this.#clock.now(), restarts: 0 };
   }
 
   /** The restart policy of a role: that of its first service in start order (docs/workers.md). */
@@ -122,8 +95,30 @@ export class Primary {
   }
 
   /** The worker slots and the pid each serves from now, for logs and status. */
-  processes(): { id: number; role: WorkerPlacement; pid: number | undefined; state: string }[] {
-    return this.#slots.map((s) => ({ id: s.id, role: s.role, pid: s.current?.child.pid, state: s.failed ? 'failed' : (s.current?.state ?? 'restarting') }));
+  processes(): SlotView[] {
+    return this.#slots.map((s) => ({ id: s.id, role: s.role, pid: s.current?.child.pid, state: this.#slotState(s), since: s.since, restarts: s.restarts }));
+  }
+
+  #slotState(slot: Slot): string {
+    if (slot.failed) return 'failed';
+    const state = slot.current?.state;
+    if (state === undefined) return this.#stopping ? 'stopped' : 'restarting';
+    return state === 'exited' ? 'stopped' : state;
+  }
+
+  /** Listens to what the processes do (for the admin API's event log); returns the unsubscribe. */
+  watch(listener: (event: PrimaryEvent) => void): () => void {
+    this.#watchers.add(listener);
+    return () => void this.#watchers.delete(listener);
+  }
+
+  #emit(event: PrimaryEvent): void {
+    for (const listener of this.#watchers) listener(event);
+  }
+
+  #workerEvent(slot: Slot, proc: Proc | undefined, state: string, extra: { error?: string; was?: number | undefined } = {}): void {
+    slot.since = this.#clock.now();
+    this.#emit({ type: 'worker', worker: slotKey(slot.id), pid: proc?.child.pid, state, ...extra });
   }
 
   /**
@@ -182,9 +177,11 @@ export class Primary {
       proc.replies.clear();
       exitDone({ code, signal });
       if (!proc.expected && slot.current === proc) this.#died(slot, proc, code, signal);
+      else this.#workerEvent(slot, proc, 'exited', { error: exitWords(code, signal) });
     });
     slot.live.add(proc);
     slot.current ??= proc;
+    this.#workerEvent(slot, proc, 'forked');
     return proc;
   }
 
@@ -198,7 +195,12 @@ export class Primary {
         proc.state = 'ready';
         proc.upSince = this.#clock.now();
         this.#log.debug({ worker: slot.id, pid: proc.child.pid, ms: Math.round(this.#clock.now() - started) }, `${this.#name(slot)} ready`);
+        this.#workerEvent(slot, proc, 'ready');
         return ready({ ...message.addresses });
+      case 'transition':
+        return this.#emit({ type: 'transition', worker: slotKey(slot.id), pid: proc.child.pid, event: message.event });
+      case 'waiting':
+        return this.#emit({ type: 'waiting', worker: slotKey(slot.id), pid: proc.child.pid, service: message.service, kind: message.kind, reason: message.reason });
       case 'start-failed':
         return fail(fromBody(message.error));
       case 'failed':
@@ -206,10 +208,13 @@ export class Primary {
       case 'fault':
         return void this.#log.error({ worker: slot.id, pid: proc.child.pid }, `${this.#name(slot)} had an uncaught exception: it stops and is replaced`);
       case 'reloaded':
-      case 'reload-failed': {
+      case 'reload-failed':
+      case 'answer':
+      case 'answer-failed': {
         const reply = proc.replies.get(message.id);
         proc.replies.delete(message.id);
-        if (message.hx === 'reloaded') reply?.resolve(message.result);
+        if (message.hx === 'reloaded') reply?.resolve(message.result as never);
+        else if (message.hx === 'answer') reply?.resolve(message.value as never);
         else reply?.reject(fromBody(message.error));
       }
     }
@@ -227,7 +232,9 @@ export class Primary {
     const policy = this.#policy(slot.role);
     const decision = slot.supervisor.onCrash({ now: this.#clock.now(), upSince: proc.upSince, failed: code !== 0 || signal !== null });
     const why = exitWords(code, signal);
+    this.#workerEvent(slot, proc, 'died', { error: why });
     if (decision.action === 'restart') {
+      slot.restarts++;
       this.#log.error({ worker: slot.id, pid, code, signal, attempt: decision.attempt, delay: decision.delay }, `${this.#name(slot)} (pid ${pid}) ${why}: replacing it in ${decision.delay} ms (restart ${decision.attempt})`);
       slot.timer = this.#clock.setTimeout(() => {
         slot.timer = undefined;
@@ -237,6 +244,7 @@ export class Primary {
         next.ready.then(
           (addresses) => {
             this.#log.info({ worker: slot.id, pid: next.child.pid }, `${this.#name(slot)} is back (pid ${next.child.pid})`);
+            this.#workerEvent(slot, next, 'replaced', { was: pid });
             this.#moved(addresses);
           },
           () => undefined, // its exit comes through onExit: #died again
@@ -254,6 +262,7 @@ export class Primary {
       location: this.#plan.services.get(policy.first)?.location,
     });
     this.#log.error({ worker: slot.id, pid, code, signal }, error.message);
+    this.#workerEvent(slot, proc, 'failed', { error: error.message });
     if (policy.stopOnFailed) this.#o.onFailed(policy.first, error);
     else this.#log.warn(`${this.#slots.filter((s) => s.role === 'each' && !s.failed).length} of ${this.#o.count} workers serve on (onFailed: keep)`);
   }
@@ -323,12 +332,44 @@ export class Primary {
   }
 
   /** Asks one process to reload (or revert) its graph; rejects with the error it reports. */
-  #ask(proc: Proc, message: { hx: 'reload'; options: ReloadOptions } | { hx: 'revert' }): Promise<ProcessReloadResult> {
+  #ask(proc: Proc, message: { hx: 'reload'; options: ReloadOptions } | { hx: 'revert' }): Promise<ProcessReloadResult>;
+  /** Asks one process for its figures or to carry out an operation on a service. */
+  #ask(proc: Proc, message: ProcessRequest): Promise<unknown>;
+  #ask(proc: Proc, message: { hx: 'reload'; options: ReloadOptions } | { hx: 'revert' } | ProcessRequest): Promise<unknown> {
     const id = ++this.#replyId;
     return new Promise((resolve, reject) => {
-      proc.replies.set(id, { resolve, reject });
+      proc.replies.set(id, { resolve: resolve as (r: never) => void, reject });
       proc.child.send({ ...message, id });
     });
+  }
+
+  /**
+   * Asks the ready process of a slot (`figures`, an `op` on a service); rejects with the error
+   * it reports, or HX_ERR_SERVICE_OP when the slot has no ready process (it is starting,
+   * restarting or failed), or when it exits before answering.
+   */
+  request(slotId: number, message: ProcessRequest): Promise<unknown> {
+    const slot = this.#slots.find((s) => s.id === slotId);
+    const proc = slot?.current;
+    if (!slot || !proc || proc.state !== 'ready') {
+      return Promise.reject(new HendrixError('HX_ERR_SERVICE_OP', { message: `${slot ? this.#name(slot) : `worker ${slotId}`} has no ready process (${slot ? this.#slotState(slot) : 'no such worker'})` }));
+    }
+    return this.#ask(proc, message);
+  }
+
+  /** Sends a message to every live process (`drain` ahead of a stop). */
+  broadcast(message: { hx: 'drain'; on: boolean }): void {
+    for (const proc of this.#slots.flatMap((slot) => [...slot.live])) if (proc.state !== 'exited') proc.child.send(message);
+  }
+
+  /** Where the services of the running plan run (a reload may change it). */
+  get placement(): Placement {
+    return this.#placement;
+  }
+
+  /** The addresses the services listen on, as the graph announced them (and moved since). */
+  addresses(): Record<string, string> {
+    return { ...this.#addresses };
   }
 
   /**
@@ -381,7 +422,11 @@ export class Primary {
       fresh.expected = false;
       const old = slot.current;
       slot.current = fresh;
-      if (old) await this.#stopProc(old, true);
+      this.#workerEvent(slot, fresh, 'replaced', { was: old?.child.pid });
+      if (old) {
+        this.#workerEvent(slot, old, 'retiring');
+        await this.#stopProc(old, true);
+      }
       out.push({ worker: slot.id, ms: this.#clock.now() - t0 });
     }
     return out;

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
-import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
+import { isHendrixError } from '../errors/hendrix-error.js';
 import { EXIT } from '../errors/codes.js';
-import { errorToJson } from '../errors/render.js';
 import { createRootLogger, flushLogger } from '../log/logger.js';
 import { guardBeforeGraph } from '../runtime/fault-guard.js';
 import type { Orchestrator } from '../runtime/orchestrator.js';
@@ -9,8 +8,9 @@ import { createPlan, type Plan, type PlanOptions } from '../runtime/plan.js';
 import { createReloader, type Reloader, type ReloadResult } from '../runtime/reload.js';
 import { guardFaults, logEarlyFaults, logWarnings, orchestrate, watchFailures } from '../runtime/up.js';
 import { createWorkerChannels } from './channels.js';
-import type { ErrorBody, PrimaryMessage, WorkerIdentity, WorkerMessage } from './ipc.js';
-import { placeServices, planForRole } from './placement.js';
+import { toErrorBody, type PrimaryMessage, type WorkerIdentity, type WorkerMessage } from './ipc.js';
+import { placeServices, planForRole, runsOf } from './placement.js';
+import { forwardAdmin } from './worker-admin.js';
 
 /** How a worker process talks to its primary (process.send and its events, in the CLI). */
 export interface WorkerIpc {
@@ -29,12 +29,6 @@ export interface WorkerRunOptions {
   readonly identity: WorkerIdentity;
   readonly ipc: WorkerIpc;
   readonly isTTY: boolean;
-}
-
-/** Any error as a HendrixError, for IPC. */
-export function toErrorBody(error: unknown): ErrorBody {
-  const e = isHendrixError(error) ? error : new HendrixError('HX_ERR_INTERNAL', { message: error instanceof Error ? error.message : String(error), cause: error });
-  return errorToJson(e);
 }
 
 /**
@@ -84,6 +78,15 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
     logger,
     transform: (next) => planForRole(next, identity.role),
   });
+  // the primary's admin API sees this process's services through it (stand-ins excluded)
+  const admin = forwardAdmin({
+    orchestrator,
+    mine: (name) => {
+      const service = reloader.plan.services.get(name);
+      return service !== undefined && runsOf(service) === identity.role;
+    },
+    send: (message) => ipc.send(message),
+  });
   let stopping: Promise<number> | undefined;
   let exitCode: number = EXIT.ok;
   // settles with the exit code once a stop (the primary's order, a fault, a disconnect) is over
@@ -128,6 +131,8 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
         return answer(message.id, reloader.reload(message.options));
       case 'revert':
         return answer(message.id, reloader.revert());
+      default:
+        admin.receive(message);
     }
   });
   ipc.onDisconnect(() => {
@@ -159,6 +164,7 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
     return await stopped;
   } finally {
     unwatch();
+    admin.close();
     release();
   }
 }
