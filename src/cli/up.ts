@@ -13,6 +13,8 @@ import { manifestArgs, reportError, type CliIO } from './io.js';
 import { LiveView, type TransitionEvent } from './live-view.js';
 import type { ControlServer } from '../runtime/control-socket.js';
 import { createReloader } from '../runtime/reload.js';
+import { createNotifier } from '../runtime/notify.js';
+import { drainDelay } from '../runtime/drain-delay.js';
 import { instanceRoutes, reloadLogging } from './control.js';
 import { openUpControl, type UpControl } from './up-control.js';
 import type { PlanWatcher } from './watch.js';
@@ -105,6 +107,9 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
   }
   const orchestrator = orchestrate(plan, logger, positionals);
   let stopRequestedFlag = false;
+  // systemd's notify socket (docs/deploy.md); READY=1's status line, once the graph is ready
+  const notifier = createNotifier({ env: io.env, log });
+  let readyStatus: (() => string) | undefined;
   const reloads = reloadLogging(log, io);
   const reloader = createReloader({
     files: args.files,
@@ -115,6 +120,11 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     logger,
     onResult: reloads.onResult,
     onError: reloads.onError,
+    onReloading: (on) => {
+      if (readyStatus === undefined) return;
+      if (on) notifier.reloading('reloading');
+      else notifier.ready(readyStatus());
+    },
   });
   control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads));
   let controlServer: ControlServer;
@@ -139,8 +149,13 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
   let failed: { service: string; error: unknown } | undefined;
   let faulted: Fault | undefined;
   let stopping: Promise<number> | undefined;
+  // a stop asked from outside (a signal, POST /stop) of a ready graph waits drainDelay with readiness off
+  let stopAsked = false;
+  const skipDelay = new AbortController();
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
+      notifier.stopping('stopping');
+      await drainDelay(orchestrator, stopAsked && readyStatus !== undefined ? resolved.manifest.drainDelay : 0, log, skipDelay.signal);
       const rows = selected.map((name) => ({ name, kind: kindOf(name), waitsOn: graph.dependents(name) })).reverse();
       view?.begin(rows, 'stopping', 'ready');
       try {
@@ -180,10 +195,12 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     signals++;
     if (signals === 1) {
       log.info({ signal }, 'stopping');
+      stopAsked = true;
       wake();
     } else {
       forced = true;
       log.warn({ signal }, 'forced quit');
+      skipDelay.abort();
       orchestrator.force();
     }
   });
@@ -234,6 +251,8 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     const addresses: Record<string, string> = {};
     for (const name of selected) addresses[name] = orchestrator.address(name) ?? kindOf(name);
     log.info({ services: addresses, control: controlServer.path }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
+    readyStatus = () => `ready: ${selected.map((n) => `${n} ${orchestrator.address(n) ?? kindOf(n)}`).join(', ')}`;
+    notifier.ready(readyStatus());
     const unwatch = watchFailures(() => reloader.plan, orchestrator, (service, error) => {
       failed = { service, error };
       log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
@@ -249,6 +268,7 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     unhangup();
     unsubscribe();
     releaseFaults();
+    await notifier.close();
     await flushLogger(logger);
   }
 }
