@@ -48,6 +48,10 @@ export class CrosstownSlot {
   #host: CrosstownHost | undefined;
   readonly #retired = new Set<Promise<void>>();
   #force = new AbortController();
+  /** The runtimes whose counts still move: the current one and those a reload retired, until drained. */
+  readonly #live = new Set<CrosstownRuntime>();
+  /** The totals (done, failed, dropped, skipped, replayed) of the runtimes this slot has let go. */
+  readonly #past: CrosstownStats = emptyStats();
 
   constructor(options: CrosstownSlotOptions) {
     this.#options = options;
@@ -58,6 +62,8 @@ export class CrosstownSlot {
     this.#force = new AbortController();
     const runtime = this.#build(config);
     runtime.start();
+    if (this.#runtime !== undefined) this.#letGo(this.#runtime);
+    this.#live.add(runtime);
     this.#runtime = runtime;
     this.#built = config;
     this.#host = runtime;
@@ -69,6 +75,27 @@ export class CrosstownSlot {
   /** The counts of the current runtime. */
   stats(): CrosstownStats {
     return this.#runtime?.stats() ?? emptyStats();
+  }
+
+  /**
+   * The counts of every runtime this slot has had, for the service's figures: what is queued
+   * and running now in the current and the retired ones, and the totals since the service was
+   * built — a reload that builds a new runtime, or a start after a stop, does not reset them.
+   */
+  totals(): CrosstownStats {
+    const sum = { ...this.#past };
+    for (const runtime of this.#live) {
+      const stats = runtime.stats();
+      for (const key of Object.keys(sum) as (keyof CrosstownStats)[]) sum[key] += stats[key];
+    }
+    return sum;
+  }
+
+  /** Moves the totals of a runtime that will count no more (drained, replaced) into the past. */
+  #letGo(runtime: CrosstownRuntime): void {
+    if (!this.#live.delete(runtime)) return;
+    const stats = runtime.stats();
+    for (const key of ['done', 'failed', 'dropped', 'skipped', 'replayed'] as const) this.#past[key] += stats[key];
   }
 
   /**
@@ -91,6 +118,7 @@ export class CrosstownSlot {
     return {
       commit: () => {
         this.#retire(runtime);
+        this.#live.add(fresh);
         this.#runtime = fresh;
         this.#built = next;
         return this.#setHost(fresh);
@@ -140,6 +168,7 @@ export class CrosstownSlot {
       .then(() => runtime.drain({ signal }))
       .catch((error: unknown) => this.#options.log.warn({ err: error }, 'crosstown runtime retired by a reload did not drain cleanly'))
       .finally(() => {
+        this.#letGo(runtime);
         crosstownShared.runtimes.delete(runtime);
         this.#retired.delete(drained);
       });

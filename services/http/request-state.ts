@@ -5,7 +5,7 @@
 
 /** The request's sequence number (formatted into a request id only when something logs). */
 export const kSeq: unique symbol = Symbol('hendrix.http.seq');
-/** `performance.now()` when the request arrived; set only when the access log is enabled. */
+/** `performance.now()` when the request arrived; set only when the access log or `metrics` is on. */
 export const kStart: unique symbol = Symbol('hendrix.http.start');
 /** Body bytes counted by the fetch adapter for a response without Content-Length. */
 export const kBytes: unique symbol = Symbol('hendrix.http.bytes');

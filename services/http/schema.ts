@@ -27,6 +27,9 @@ export const httpSchema = z.strictObject({
       'The log level of the per-request access log line (method, path, status, duration, bytes), or false/off for none. The default, debug, logs requests when logging.level is debug (development) and costs nothing at info.',
     ),
   exposeErrors: bool('Whether a 500 response carries the error message (never in production).').default(false),
+  metrics: bool(
+    'Whether requests are counted by status class and timed for GET /metrics and status (a clock read and a few increments per request). false: the figures report only the requests in flight.',
+  ).default(true),
   crosstown: crosstownSchema,
 });
 

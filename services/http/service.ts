@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
 import { formatDuration } from '../../src/kinds/units.js';
-import type { CommonServiceConfig, Service, ServiceContext } from '../../src/kinds/contract.js';
+import type { CommonServiceConfig, Figure, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { accessLogLevel } from './access-log.js';
 import { HttpConnections } from './connections.js';
 import { CrosstownSlot } from './crosstown-slot.js';
+import { httpFigures } from './figures.js';
 import { applyServerLimits } from './limits.js';
 import { listenOn } from '../../src/net/listen.js';
 import { changedParts, generationOf, prepareApp, prepareStatics, type Generation } from './reload.js';
@@ -62,7 +63,7 @@ export class HttpService implements Service {
   constructor(ctx: ServiceContext<HttpConfig>) {
     this.#ctx = ctx;
     this.#current = generationOf(ctx.config, undefined, undefined);
-    this.#pipeline = new RequestPipeline({ log: ctx.log, accessLog: accessLogLevel(ctx.config.accessLog), exposeErrors: ctx.config.exposeErrors });
+    this.#pipeline = new RequestPipeline({ log: ctx.log, accessLog: accessLogLevel(ctx.config.accessLog), exposeErrors: ctx.config.exposeErrors, metrics: ctx.config.metrics });
     this.#upgrades = new Upgrades(ctx.log);
     const pipeline = this.#pipeline;
     this.#crosstown = new CrosstownSlot({
@@ -286,7 +287,7 @@ export class HttpService implements Service {
     this.#pipeline.setCrosstown(host);
     this.#pipeline.setStatic(next.statics);
     this.#pipeline.setApp(next.app?.app);
-    this.#pipeline.configure({ accessLog: accessLogLevel(config.accessLog), exposeErrors: config.exposeErrors });
+    this.#pipeline.configure({ accessLog: accessLogLevel(config.accessLog), exposeErrors: config.exposeErrors, metrics: config.metrics });
     if (this.#server !== undefined) applyServerLimits(this.#server, next.limits);
     this.#previous = current;
     this.#current = next;
@@ -308,6 +309,18 @@ export class HttpService implements Service {
   /** The bound address as text, for the "all ready" line. */
   address(): string | undefined {
     return this.#bound === undefined ? undefined : formatListen(this.#bound);
+  }
+
+  /**
+   * Requests by status class, in flight and their durations (those a tls listener serving this
+   * service handled too: they run through this pipeline), and the crosstown work, summed over
+   * the runtimes reloads built. With `metrics: false`, in flight only, read from the HTTP/1.1
+   * connections (requests of HTTP/2 streams are not among them).
+   */
+  figures(): readonly Figure[] {
+    const pipeline = this.#pipeline;
+    const counting = pipeline.counting;
+    return httpFigures(counting ? pipeline.counts : undefined, counting ? 0 : pipeline.inflight().length, this.#crosstown.totals());
   }
 
   /** What dependents get from `ctx.peer(name)`: see HttpHandle. */
