@@ -2,7 +2,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { SecureContext } from 'node:tls';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
-import type { Service, ServiceContext } from '../../src/kinds/contract.js';
+import type { Figure, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
 import type { HttpHandle } from '../http/handle.js';
 import { TlsConnections } from './connections.js';
@@ -39,6 +39,8 @@ export class TlsService implements Service {
   #bound: ListenAddress | undefined;
   #stopping: Promise<void> | undefined;
   readonly #handle: TlsHandle;
+  /** Handshakes that failed (bad protocol, bad client certificate, timeout) since the instance was built. */
+  #handshakeErrors = 0;
 
   constructor(ctx: ServiceContext<TlsConfig>) {
     this.#ctx = ctx;
@@ -111,6 +113,7 @@ export class TlsService implements Service {
 
     const server = createTlsServer({ config, defaultOptions: certificates.table().defaultOptions, sniCallback: this.#sniCallback, listener: served.listener, limits: peer.limits, log });
     parts.server = server;
+    server.on('tlsClientError', () => void this.#handshakeErrors++);
     certificates.attach(server);
     connections.track(server);
     parts.connections = connections;
@@ -235,6 +238,17 @@ export class TlsService implements Service {
     const address = this.#parts.redirect?.address();
     if (address === null || address === undefined) return undefined;
     return typeof address === 'string' ? { path: address } : { host: address.address, port: address.port };
+  }
+
+  /**
+   * Its connections open now and its failed handshakes. The requests it carries are counted by
+   * the http service it serves: they run through that service's pipeline.
+   */
+  figures(): readonly Figure[] {
+    return [
+      { name: 'tls_connections', type: 'gauge', help: 'TLS connections open now (upgraded ones included).', value: this.#parts.connections?.size ?? 0 },
+      { name: 'tls_handshake_errors_total', type: 'counter', help: 'TLS handshakes that failed (protocol, client certificate, timeout).', value: this.#handshakeErrors },
+    ];
   }
 
   /** The bound address as an https URL. */
