@@ -6,6 +6,7 @@ import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/cont
 import { formatListen, isLoopback } from '../../src/kinds/fields.js';
 import { appFailureDetails, display, importChain, shown, type Related } from './app-failure.js';
 import { inspectApp, isPathSpecifier, parseAppSpec, type AppInspection } from './app-loader.js';
+import { checkHealthServices } from './health.js';
 import { inNodeModules, walkModuleGraph, type GraphModule, type ModuleGraph } from './module-graph.js';
 import type { HttpConfig } from './schema.js';
 
@@ -22,6 +23,7 @@ type HttpProvisionContext = ProvisionContext<HttpConfig & CommonServiceConfig>;
  */
 export async function provisionHttp(ctx: HttpProvisionContext): Promise<void> {
   warnExposedErrors(ctx);
+  checkHealthServices(ctx);
   const app = ctx.config.app;
   const entry = app === undefined ? undefined : await locateApp(ctx, app);
   // the files are recorded in one order (app, static folders, modules): the fingerprint hashes them in it

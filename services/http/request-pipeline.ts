@@ -5,6 +5,7 @@ import { crosstownShared, requestContext, type CrosstownHost } from '../../src/c
 import { addFaultReader, currentFaultTag } from '../../src/runtime/fault-scope.js';
 import { createRequestIdPrefix, logAccess, pathOf, requestId } from './access-log.js';
 import type { LoadedApp } from './app-loader.js';
+import type { HealthEndpoints } from './health.js';
 import { RequestCounts } from './figures.js';
 import { toNodeListener } from './fetch-adapter.js';
 import type { RequestInterceptor } from './handle.js';
@@ -63,6 +64,7 @@ export class RequestPipeline {
   #crosstown: CrosstownHost | undefined;
   #statics: StaticFiles | undefined;
   #interceptors: readonly RequestInterceptor[] = [];
+  #health: HealthEndpoints | undefined;
   /** The fault tag of the service instance that built this pipeline (its create runs under it). */
   readonly #fault = currentFaultTag();
   readonly #sockets = new Set<TrackedSocket>();
@@ -158,6 +160,11 @@ export class RequestPipeline {
     this.#statics = statics;
   }
 
+  /** Sets the health endpoints (`health`), answered before everything else but the drain. */
+  setHealth(health: HealthEndpoints | undefined): void {
+    this.#health = health;
+  }
+
   /**
    * Starts draining: every response from now on, and those in flight that have not sent
    * their headers yet, carry `Connection: close`; `onSettled` runs each time one closes. A
@@ -200,6 +207,12 @@ export class RequestPipeline {
         this.#sockets.add(socket);
         socket.once('close', this.#onSocketClose);
       }
+    }
+    // a probe: answered here, neither counted nor logged as a request (its connection is tracked, for the drain)
+    const health = this.#health;
+    if (health !== undefined) {
+      const probe = health.match(req.url);
+      if (probe !== undefined) return health.answer(probe, req, res, h1, this.#draining);
     }
     if (this.#counting) this.counts.begin(res);
     if (this.#accessLog !== undefined) {

@@ -30,6 +30,25 @@ export const httpSchema = z.strictObject({
   metrics: bool(
     'Whether requests are counted by status class and timed for GET /metrics and status (a clock read and a few increments per request). false: the figures report only the requests in flight.',
   ).default(true),
+  health: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        path: z
+          .string()
+          .regex(/^(?!.*\/readyz$)(\/[^/?#\s]+)+$/, 'a health path starts with /, has no query, blank or trailing /, and does not end in /readyz (readiness answers there)')
+          .default('/healthz')
+          .describe('The liveness path; readiness answers at `readyz` beside it (`/healthz` → `/readyz`, `/-/healthz` → `/-/readyz`).'),
+        services: z
+          .array(z.string().min(1))
+          .optional()
+          .describe('The services whose readiness `/readyz` reports (names of this graph); default: every service of the graph.'),
+      }),
+    ])
+    .default(false)
+    .describe(
+      'Health endpoints for load balancers and orchestrators, answered before the app: `GET /healthz` 200 while the process serves (liveness), `GET /readyz` 200 while the graph (or `services`) is ready, else 503 — from the moment a stop is asked, for `drainDelay`. `true`: the defaults.',
+    ),
   crosstown: crosstownSchema,
 });
 

@@ -7,6 +7,7 @@ import { formatDuration } from '../../src/kinds/units.js';
 import type { CommonServiceConfig, Figure, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { accessLogLevel } from './access-log.js';
 import { HttpConnections } from './connections.js';
+import { createHealth } from './health.js';
 import { CrosstownSlot } from './crosstown-slot.js';
 import { httpFigures } from './figures.js';
 import { applyServerLimits } from './limits.js';
@@ -65,6 +66,7 @@ export class HttpService implements Service {
     this.#current = generationOf(ctx.config, undefined, undefined);
     this.#pipeline = new RequestPipeline({ log: ctx.log, accessLog: accessLogLevel(ctx.config.accessLog), exposeErrors: ctx.config.exposeErrors, metrics: ctx.config.metrics });
     this.#upgrades = new Upgrades(ctx.log);
+    this.#pipeline.setHealth(createHealth(ctx.config.health, ctx.graph));
     const pipeline = this.#pipeline;
     this.#crosstown = new CrosstownSlot({
       log: ctx.log,
@@ -287,6 +289,7 @@ export class HttpService implements Service {
     this.#pipeline.setCrosstown(host);
     this.#pipeline.setStatic(next.statics);
     this.#pipeline.setApp(next.app?.app);
+    this.#pipeline.setHealth(createHealth(config.health, this.#ctx.graph));
     this.#pipeline.configure({ accessLog: accessLogLevel(config.accessLog), exposeErrors: config.exposeErrors, metrics: config.metrics });
     if (this.#server !== undefined) applyServerLimits(this.#server, next.limits);
     this.#previous = current;
