@@ -25,10 +25,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   config: async () => (await import('./config.js')).configCommand,
   graph: async () => (await import('./graph.js')).graphCommand,
   schema: async () => (await import('./schema.js')).schemaCommand,
+  status: async () => (await import('./status.js')).statusCommand,
+  restart: async () => (await import('./ops.js')).restartCommand,
+  stop: async () => (await import('./ops.js')).stopCommand,
+  start: async () => (await import('./ops.js')).startCommand,
+  dashboard: async () => (await import('./dashboard.js')).dashboardCommand,
 };
 
 /** The commands that talk to a running instance instead of planning a manifest. */
-const NO_KINDS: ReadonlySet<string> = new Set(['reload']);
+const NO_KINDS: ReadonlySet<string> = new Set(['reload', 'status', 'restart', 'stop', 'start', 'dashboard']);
 
 /** The package version, from the nearest package.json above this file (bundled or not). */
 function version(): string {
@@ -60,7 +65,7 @@ async function run(argv: string[], io: Omit<CliIO, 'kinds'>): Promise<number> {
         hint: didYouMean(name, Object.keys(COMMANDS)) || 'run `hendrix --help` for the commands',
       });
     }
-    // a client of the control socket (reload) plans nothing: it does not pay for the kinds
+    // a client of the control socket (reload, status, ...) plans nothing: it does not pay for the kinds
     const [command, kinds] = await Promise.all([load(), NO_KINDS.has(name) ? createKindRegistry() : builtinRegistry()]);
     return await command(rest, { ...io, kinds });
   } catch (error) {
