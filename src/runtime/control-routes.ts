@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
 import { errorToJson } from '../errors/render.js';
 import type { Logger } from '../log/logger.js';
@@ -13,6 +13,8 @@ export interface ControlRequest {
   readonly body: unknown;
   /** Aborted when the client goes away or the control server closes. */
   readonly signal: AbortSignal;
+  /** The request headers (`Last-Event-ID` of an SSE client resuming `GET /events`); the servers always give them. */
+  readonly headers?: IncomingHttpHeaders;
 }
 
 /** A JSON answer: the status (default 200) and a body serialized as JSON. */
@@ -157,7 +159,7 @@ export async function dispatchControl(
       throw new BadRequest(404, `no control route ${method} ${url.pathname}`, `the routes are: ${known.join(', ')}`);
     }
     const body = await readBody(req, maxBodyBytes);
-    const result = await route.handler({ query: url.searchParams, params: route.params, body, signal });
+    const result = await route.handler({ query: url.searchParams, params: route.params, body, signal, headers: req.headers });
     if ('stream' in result) {
       res.writeHead(result.status ?? 200, { ...result.headers });
       await result.stream(res, signal);
