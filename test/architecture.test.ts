@@ -22,8 +22,10 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   'src/runtime': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/net'],
   'src/testing': ['src/errors', 'src/kinds', 'src/log', 'src/manifest'],
   // the processes of a graph with workers: built on the runtime, driven by the CLI
-  'src/workers': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime'],
-  'src/cli': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net', 'src/workers'],
+  // the admin API (status, events, metrics, operations, the TCP listener): built on the runtime
+  'src/admin': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net'],
+  'src/workers': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/admin'],
+  'src/cli': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net', 'src/workers', 'src/admin'],
 };
 
 /** The two edges of the composition: the only files of src/ that know the built-in kinds. */
