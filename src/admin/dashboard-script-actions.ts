@@ -20,7 +20,9 @@ async function operate(name, op, c) {
   const t0 = performance.now();
   const r = await call('POST', 'services/' + encodeURIComponent(name) + '/' + op);
   c.restart.disabled = c.start.disabled = false;
-  if (r.ok) outcome(c.outcome, name + (op === 'restart' ? ' restarted' : ' started') + ' (' + ((r.body && r.body.state) || 'ready') + ' after ' + dur(performance.now() - t0) + ')');
+  // the answer is { service: its status once the operation is done }
+  const state = r.ok && r.body && r.body.service && r.body.service.state;
+  if (r.ok) outcome(c.outcome, name + (op === 'restart' ? ' restarted' : ' started') + ' (' + (state || 'done') + ' after ' + dur(performance.now() - t0) + ')');
   else outcome(c.outcome, '', r.errors);
   refresh();
 }
