@@ -29,7 +29,10 @@ export class PublishRefused extends Error {
 
 /** Counters of a hub, for logs and the handle. */
 export interface HubStats {
+  /** Messages this hub fanned out (its own and, with a backplane, those of other instances). */
   published: number;
+  /** Messages published through this hub (clients, HTTP, the handle) that got an id: summed over workers or instances, each message counts once. */
+  accepted: number;
   delivered: number;
   dropped: number;
 }
@@ -51,7 +54,7 @@ export class Hub {
   readonly #log: Logger;
   /** Logs the limits when they bite (once, not per message); connections report theirs here too. */
   readonly watch: LimitWatch;
-  readonly stats: HubStats = { published: 0, delivered: 0, dropped: 0 };
+  readonly stats: HubStats = { published: 0, accepted: 0, delivered: 0, dropped: 0 };
   readonly #pending: WireMessage[] = [];
   #sweep: NodeJS.Timeout | undefined;
   #fanning = false;
@@ -135,11 +138,14 @@ export class Hub {
     }
     if (json === undefined) throw new PublishRefused('invalid_data', 'data is not a JSON value');
     if (schemaErrors !== undefined) throw new PublishRefused('invalid_data', `data does not match the schema of ${topic}: ${schemaErrors}`);
+    let message: WireMessage;
     try {
-      return await this.#backplane.publish(topic, data, json);
+      message = await this.#backplane.publish(topic, data, json);
     } catch (error) {
       throw new PublishRefused('unavailable', `the hub cannot publish now: ${(error as Error).message}`);
     }
+    this.stats.accepted++;
+    return message;
   }
 
   /** Registers `subscriber` for a valid `pattern`. */

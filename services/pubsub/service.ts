@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
 import { formatListen, type ListenAddress } from '../../src/kinds/fields.js';
-import type { Service, ServiceContext } from '../../src/kinds/contract.js';
+import type { Figure, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { listenOn } from '../../src/net/listen.js';
 import type { HttpHandle } from '../http/handle.js';
 import { Authenticator, tokenOf, verifyCurrent, type AuthContext, type Grant } from './auth.js';
@@ -377,6 +377,23 @@ export class PubsubService implements Service {
     if (this.#bound !== undefined) return formatListen(this.#bound, 'ws') + path;
     const url = this.#hub === undefined ? undefined : this.#attached?.url;
     return url?.startsWith('http') ? url.replace(/^http/, 'ws') + path : undefined;
+  }
+
+  /**
+   * Its clients and subscriptions now, and the messages published through it, delivered and
+   * dropped (maxBuffered with slowConsumer: drop) since it started.
+   */
+  figures(): readonly Figure[] {
+    const hub = this.#hub;
+    const stats = hub?.stats;
+    return [
+      { name: 'pubsub_connections', type: 'gauge', help: 'WebSocket clients connected now.', value: this.#connections.size },
+      { name: 'pubsub_subscriptions', type: 'gauge', help: 'Subscriptions now (one per pattern per client, and per handle listener).', value: hub?.subscriptions ?? 0 },
+      { name: 'pubsub_messages_total', type: 'counter', help: 'Messages published through this hub (clients, HTTP, dependents) and given an id.', value: stats?.accepted ?? 0 },
+      // the hub counts a message dropped for a slow client as reaching it: not a delivery here
+      { name: 'pubsub_deliveries_total', type: 'counter', help: 'Messages handed to a subscriber (a client, a handle listener), drops not included.', value: (stats?.delivered ?? 0) - (stats?.dropped ?? 0) },
+      { name: 'pubsub_drops_total', type: 'counter', help: 'Messages not sent to a slow client whose buffer was over maxBuffered.', value: stats?.dropped ?? 0 },
+    ];
   }
 
   /** What dependents get from `ctx.peer(name)`: publish, subscribe and stats. */
