@@ -42,8 +42,8 @@ type Send = (lines: readonly string[]) => void;
 /**
  * Builds the notifier of this process from its environment. It sends with the notify addon
  * (one sendto of an AF_UNIX datagram, which Node cannot do), else through the `systemd-notify`
- * binary when it is on PATH (the messages then come from that child: the unit needs
- * NotifyAccess=all), else it warns once and stays silent.
+ * binary when it is on PATH (run as root it sends in its parent's name; otherwise the messages
+ * come from that child and the unit needs NotifyAccess=all), else it warns once and stays silent.
  */
 export function createNotifier(options: NotifierOptions): Notifier {
   const { env, log } = options;
@@ -76,12 +76,13 @@ export function createNotifier(options: NotifierOptions): Notifier {
       return silentNotifier(true);
     }
     log.debug({ reason: loaded.reason, binary }, 'notifying through systemd-notify');
-    // one child at a time: the manager sees the messages in the order they were sent
+    // one child at a time: the manager sees the messages in the order they were sent; --no-block:
+    // no barrier (systemd-notify would wait for the manager to have read each message)
     send = (lines) => {
       pending = pending.then(
         () =>
           new Promise<void>((done) =>
-            execFile(binary, [...lines], { env: { ...env }, timeout: 5_000 }, (error) => {
+            execFile(binary, ['--no-block', ...lines], { env: { ...env }, timeout: 5_000 }, (error) => {
               if (error) warn(`systemd-notify ${lines.join(' ')} failed: ${error.message.trim()}`, error);
               done();
             }),
