@@ -10,6 +10,12 @@ import { WORKER_ENV, type PrimaryMessage, type WorkerIdentity } from '../workers
 import { placeServices } from '../workers/placement.js';
 import { Primary, type WorkerProcess } from '../workers/primary.js';
 import { createPrimaryReloader } from '../workers/primary-reload.js';
+import { createBoard } from '../admin/board.js';
+import { dashboardRoute } from '../admin/dashboard.js';
+import { adminRoutes } from '../admin/routes.js';
+import { drainDelay } from '../runtime/drain-delay.js';
+import { createNotifier } from '../runtime/notify.js';
+import { createPrimarySource } from '../workers/admin-source.js';
 import { instanceRoutes, reloadLogging } from './control.js';
 import { manifestArgs, reportError, type CliIO } from './io.js';
 import type { UpControl } from './up-control.js';
@@ -31,7 +37,9 @@ function clusterFork(io: CliIO, live: Map<string, WorkerProcess>): (identity: Wo
   const script = io.script;
   cluster.setupPrimary({ ...(script ? { exec: script.path, args: [...script.args], execArgv: [...script.execArgv] } : {}), silent: false });
   return (identity) => {
-    const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(identity) });
+    // systemd's notify socket and watchdog are the primary's: a worker that wrote READY=1 or
+    // pinged the watchdog would speak for the whole instance (an unset value is left out)
+    const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(identity), NOTIFY_SOCKET: undefined, WATCHDOG_USEC: undefined, WATCHDOG_PID: undefined });
     const post = (message: PrimaryMessage): void => {
       // a worker that failed or is exiting may have closed its end already: the send fails
       // with EPIPE, which is no news (its exit follows) — without a callback it would be an
@@ -104,6 +112,7 @@ export async function runPrimary(run: PrimaryRun): Promise<number> {
 
 async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<number> {
   const { plan, io, control } = run;
+  const startedAt = Date.now();
   logWarnings(plan, logger);
   const selected = run.positionals.length ? plan.graph.closure([...run.positionals]) : [...plan.order];
   const placement = placeServices(plan, selected);
@@ -127,7 +136,12 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
       wake();
     },
   });
-  const reloads = reloadLogging(log, io);
+  // systemd's notify socket is the primary's alone (the workers' environment leaves it out)
+  const notifier = createNotifier({ env: io.env, log });
+  let readyStatus: (() => string) | undefined;
+  // the admin API's event log hears the workers from their fork on
+  const board = createBoard({ baseDir: () => reloader.plan.baseDir });
+  const reloads = board.reloadOutcomes(reloadLogging(log, io));
   const reloader = createPrimaryReloader({
     files: run.args.files,
     planOptions: { ...run.args.options, environment: { ...run.args.options.environment } },
@@ -138,9 +152,49 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
     logger,
     onResult: reloads.onResult,
     onError: reloads.onError,
+    onReloading(on) {
+      if (readyStatus === undefined) return;
+      if (on) notifier.reloading('reloading');
+      else notifier.ready(readyStatus());
+    },
+    onBegin(diff) {
+      board.setState('reloading');
+      board.events.push('reload', { phase: 'begin', changed: diff.changed.map((c) => c.name), added: diff.added.map((a) => a.name), removed: diff.removed.map((r) => r.name) });
+    },
   });
-  control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads, { 'GET /workers': () => ({ body: { pid: process.pid, workers: primary.processes() } }) }));
+  // readiness off in every process ahead of a stop asked from outside (drainDelay)
+  let draining = false;
+  const drainable = {
+    setDraining(on: boolean): void {
+      draining = on;
+      primary.broadcast({ hx: 'drain', on });
+      board.events.push('instance', { state: on ? 'draining' : board.state });
+    },
+  };
+  const skipDelay = new AbortController();
+  let stopAsked = false;
+  let controlPath: string | undefined;
+  const source = createPrimarySource({
+    primary,
+    plan: () => reloader.plan,
+    board,
+    env: run.args.options.env,
+    control: () => controlPath,
+    startedAt,
+    draining: () => draining,
+    stopAll: () => {
+      stopAsked = true;
+      wake();
+    },
+  });
+  const routes = {
+    'GET /workers': () => ({ body: { pid: process.pid, workers: primary.processes() } }),
+    ...adminRoutes(source, board.events),
+    'GET /dashboard': dashboardRoute(),
+  };
+  control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads, routes));
   const controlServer = await control.ready(plan, logger);
+  controlPath = controlServer.path;
 
   let signals = 0;
   let ready = false;
@@ -148,9 +202,11 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
     signals++;
     if (signals === 1) {
       log.info({ signal }, 'stopping');
+      stopAsked = true;
       wake();
     } else {
       log.warn({ signal }, 'forced quit');
+      skipDelay.abort();
       primary.force();
     }
   });
@@ -161,6 +217,10 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
   });
   let watcher: PlanWatcher | undefined;
   const stop = async (): Promise<number> => {
+    notifier.stopping('stopping');
+    board.setState('stopping');
+    // a load balancer stops sending before any worker drains (docs/workers.md, "Stop")
+    if (ready) await drainDelay(drainable, stopAsked ? reloader.plan.manifest.drainDelay : 0, log, skipDelay.signal);
     const code = await primary.stop();
     log.info('stopped');
     if (code !== EXIT.ok) return code;
@@ -201,11 +261,17 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
       `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')} (${run.count} workers, pids ${pids.join(' ')}${once ? `; once process pid ${once.pid}` : ''})`,
     );
     ready = true;
+    board.setState('running');
+    readyStatus = () => `ready: ${Object.entries(primary.addresses()).map(([n, a]) => `${n} ${a}`).join(', ')} (${run.count} workers)`;
+    notifier.ready(readyStatus());
     await stopRequested;
     return await stop();
   } finally {
     watcher?.close();
     unhangup();
     unsignal();
+    source.close();
+    board.events.close();
+    await notifier.close();
   }
 }
