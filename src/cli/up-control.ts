@@ -4,6 +4,7 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import type { Logger } from '../log/logger.js';
 import { createControlServer, type ControlHandler, type ControlRoutes, type ControlServer } from '../runtime/control-socket.js';
 import type { Plan } from '../runtime/plan.js';
+import { ADMIN_ROUTES } from '../admin/routes.js';
 import { controlPathOf } from './control.js';
 
 /**
@@ -27,9 +28,10 @@ export interface UpControl {
 
 /**
  * The routes `hendrix up` serves on its control socket (the server takes its routes when it
- * opens, before the plan says whether the graph has workers: `GET /workers` is the primary's).
+ * opens, before the plan says whether the graph has workers: `GET /workers` is the primary's):
+ * the instance's own and the admin API's (docs/admin-api.md).
  */
-const ROUTES = ['POST /reload', 'GET /plan', 'GET /workers'] as const;
+const ROUTES = ['POST /reload', 'GET /plan', 'GET /workers', ...ADMIN_ROUTES, 'GET /dashboard'] as const;
 
 /** The folder a manifest argument stands for: a folder given as it is, else the file's folder. */
 function baseDirOf(file: string, cwd: string): string {

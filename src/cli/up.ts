@@ -17,6 +17,7 @@ import { createNotifier } from '../runtime/notify.js';
 import { drainDelay } from '../runtime/drain-delay.js';
 import { instanceRoutes, reloadLogging } from './control.js';
 import { openUpControl, type UpControl } from './up-control.js';
+import { createInstanceAdmin } from '../admin/instance.js';
 import type { PlanWatcher } from './watch.js';
 import type { Manifest } from '../manifest/types.js';
 import { workerIdentityOf } from '../workers/ipc.js';
@@ -106,11 +107,14 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     return reportError(io, early.uncaught.error);
   }
   const orchestrator = orchestrate(plan, logger, positionals);
+  // the admin API (status, events, metrics, operations); its event log hears the start too
+  const admin = createInstanceAdmin({ orchestrator, plan: () => reloader.plan, env: args.options.env });
+  admin.board.watch(orchestrator, () => reloader.plan.baseDir);
   let stopRequestedFlag = false;
   // systemd's notify socket (docs/deploy.md); READY=1's status line, once the graph is ready
   const notifier = createNotifier({ env: io.env, log });
   let readyStatus: (() => string) | undefined;
-  const reloads = reloadLogging(log, io);
+  const reloads = admin.board.reloadOutcomes(reloadLogging(log, io));
   const reloader = createReloader({
     files: args.files,
     // the process environment is the one it started with; .env files are read again
@@ -121,16 +125,19 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     onResult: reloads.onResult,
     onError: reloads.onError,
     onReloading: (on) => {
+      admin.board.reloading(on);
       if (readyStatus === undefined) return;
       if (on) notifier.reloading('reloading');
       else notifier.ready(readyStatus());
     },
   });
-  control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads));
+  const routes = instanceRoutes(reloader, () => stopRequestedFlag, reloads, admin.routes);
+  control.serve(routes);
   let controlServer: ControlServer;
   try {
     // a second instance for this manifest is refused here, before anything starts
     controlServer = await control.ready(plan, logger);
+    await admin.listen({ control: controlServer.path, routes, plan, log });
   } catch (error) {
     await flushLogger(logger);
     return reportError(io, error);
@@ -155,6 +162,7 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
   const stop = (): Promise<number> => {
     stopping ??= (async () => {
       notifier.stopping('stopping');
+      admin.board.setState('stopping');
       await drainDelay(orchestrator, stopAsked && readyStatus !== undefined ? resolved.manifest.drainDelay : 0, log, skipDelay.signal);
       const rows = selected.map((name) => ({ name, kind: kindOf(name), waitsOn: graph.dependents(name) })).reverse();
       view?.begin(rows, 'stopping', 'ready');
@@ -203,6 +211,13 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
       skipDelay.abort();
       orchestrator.force();
     }
+  });
+  // POST /stop: the first signal's stop (drainDelay included); a signal after it forces
+  admin.onStop(() => {
+    if (signals++ > 0) return;
+    log.info({ by: 'POST /stop' }, 'stopping');
+    stopAsked = true;
+    wake();
   });
 
   const releaseFaults = guardFaults(
@@ -253,6 +268,7 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     log.info({ services: addresses, control: controlServer.path }, `ready: ${Object.entries(addresses).map(([n, a]) => `${n} ${a}`).join(', ')}`);
     readyStatus = () => `ready: ${selected.map((n) => `${n} ${orchestrator.address(n) ?? kindOf(n)}`).join(', ')}`;
     notifier.ready(readyStatus());
+    admin.board.setState('running');
     const unwatch = watchFailures(() => reloader.plan, orchestrator, (service, error) => {
       failed = { service, error };
       log.error({ failed: service }, `${service} failed: stopping the graph (onFailed: stop; exit ${EXIT.serviceFailed})`);
@@ -269,6 +285,7 @@ async function run(values: UpValues, positionals: string[], io: CliIO, early: Ea
     unsubscribe();
     releaseFaults();
     await notifier.close();
+    await admin.close();
     await flushLogger(logger);
   }
 }

@@ -1,0 +1,61 @@
+import type { Logger } from '../log/logger.js';
+import type { ControlRoutes } from '../runtime/control-routes.js';
+import type { Orchestrator } from '../runtime/orchestrator.js';
+import type { Plan } from '../runtime/plan.js';
+import { createBoard, type Board } from './board.js';
+import { dashboardRoute } from './dashboard.js';
+import { createLocalSource } from './local-source.js';
+import { adminRoutes } from './routes.js';
+import { openAdminListener, type AdminListener } from './tcp.js';
+
+/** The admin API of a graph running in one process (`hendrix up`), as up.ts wires it. */
+export interface InstanceAdmin {
+  readonly board: Board;
+  /** The admin routes and `GET /dashboard`, to serve beside the instance's own (reload, plan). */
+  readonly routes: ControlRoutes;
+  /** What a `POST /stop` does: `stop` is called at once if one came before this call. */
+  onStop(stop: () => void): void;
+  /**
+   * Once the control socket listens: remembers its path for status, and opens the TCP admin
+   * listener when the manifest has `admin.listen` (HX_ERR_ADMIN_LISTEN when it cannot), serving
+   * `routes` — the control socket's whole table.
+   */
+  listen(options: { control: string; routes: ControlRoutes; plan: Plan; log: Logger }): Promise<AdminListener | undefined>;
+  /** Ends the event streams and closes the TCP listener. */
+  close(): Promise<void>;
+}
+
+/** Builds the admin API of one process; `plan` is the plan the graph runs now (the reloader's). */
+export function createInstanceAdmin(options: { orchestrator: Orchestrator; plan: () => Plan; env?: string | undefined; startedAt?: number }): InstanceAdmin {
+  const board = createBoard({ baseDir: () => options.plan().baseDir });
+  let control: string | undefined;
+  let stop: (() => void) | undefined;
+  let stopAsked = false;
+  let tcp: AdminListener | undefined;
+  const source = createLocalSource({
+    orchestrator: options.orchestrator,
+    plan: options.plan,
+    board,
+    env: options.env,
+    control: () => control,
+    startedAt: options.startedAt ?? Date.now(),
+    stopAll: () => (stop ? stop() : void (stopAsked = true)),
+  });
+  return {
+    board,
+    routes: { ...adminRoutes(source, board.events), 'GET /dashboard': dashboardRoute() },
+    onStop(fn) {
+      stop = fn;
+      if (stopAsked) fn();
+    },
+    async listen({ control: path, routes, plan, log }) {
+      control = path;
+      tcp = await openAdminListener({ plan, routes, log });
+      return tcp;
+    },
+    async close() {
+      board.events.close();
+      await tcp?.close();
+    },
+  };
+}
