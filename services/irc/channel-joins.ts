@@ -43,6 +43,8 @@ const keyOf = (name: string): string => name.toLowerCase();
 export class ChannelJoins {
   readonly #host: JoinHost;
   readonly #pending = new Map<string, PendingJoin>();
+  /** The channels the server says the bot is in now (lowercase), for the service's figures. */
+  readonly #in = new Set<string>();
   #wanted: readonly ChannelSpec[];
 
   constructor(host: JoinHost, channels: readonly ChannelSpec[]) {
@@ -53,6 +55,11 @@ export class ChannelJoins {
   /** The channels the bot wants to be in. */
   get wanted(): readonly ChannelSpec[] {
     return this.#wanted;
+  }
+
+  /** How many channels the bot is in now (joined, not parted or kicked since). */
+  get count(): number {
+    return this.#in.size;
   }
 
   /** Sets the channels the bot wants to be in (a reload): a later kick rejoins from this list. */
@@ -74,12 +81,16 @@ export class ChannelJoins {
 
   /** Leaves `names` with `message` (PART), without waiting for the server. */
   part(names: readonly string[], message: string): void {
-    for (const name of names) this.#pending.get(keyOf(name))?.resolve();
+    for (const name of names) {
+      this.#in.delete(keyOf(name));
+      this.#pending.get(keyOf(name))?.resolve();
+    }
     for (const line of partLines(names, message)) this.#host.raw(line);
   }
 
   /** The server confirmed a JOIN of the bot. */
   joined(channel: string): void {
+    this.#in.add(keyOf(channel));
     const pending = this.#pending.get(keyOf(channel));
     if (pending === undefined) return;
     this.#host.log.debug({ channel }, 'joined');
@@ -94,6 +105,7 @@ export class ChannelJoins {
 
   /** The bot was kicked: it joins again after `rejoinDelay`, if the channel is still wanted then. */
   kicked(channel: string, by: string, reason: string): void {
+    this.#in.delete(keyOf(channel));
     const delay = this.#host.rejoinDelay();
     const log = this.#host.log;
     log.warn({ channel, by, reason, rejoinIn: delay }, 'kicked from a channel');

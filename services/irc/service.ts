@@ -1,4 +1,4 @@
-import type { Service, ServiceContext } from '../../src/kinds/contract.js';
+import type { Figure, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock } from '../../src/runtime/clock.js';
 import { IrcCommands, type CommandHost } from './commands.js';
 import { IrcConnection, whereOf, type ConnectionTarget } from './connection.js';
@@ -324,6 +324,21 @@ export class IrcService implements Service {
     const target = this.#run?.connection?.target;
     if (target === undefined) return undefined;
     return `${target.tls === undefined ? 'irc' : 'ircs'}://${whereOf(target)}`;
+  }
+
+  /** Whether it is connected now, in how many channels, what waits to be sent, and what it sent and reconnected. */
+  figures(): readonly Figure[] {
+    const run = this.#run;
+    const session = run?.connection?.session;
+    const ready = session?.ready === true;
+    const queue = run?.queue.stats();
+    return [
+      { name: 'irc_connected', type: 'gauge', help: '1 while registered on the server, 0 otherwise.', value: ready ? 1 : 0 },
+      { name: 'irc_channels', type: 'gauge', help: 'Channels the bot is in now.', value: ready ? session.channels.count : 0 },
+      { name: 'irc_queued_lines', type: 'gauge', help: 'Outgoing lines waiting for the flood control or a connection.', value: queue?.queued ?? 0 },
+      { name: 'irc_reconnects_total', type: 'counter', help: 'Successful reconnects after a lost connection (or a reload that needed a new one).', value: run?.connection?.reconnects ?? 0 },
+      { name: 'irc_lines_sent_total', type: 'counter', help: 'Lines (PRIVMSG, NOTICE) sent to the server.', value: queue?.sent ?? 0 },
+    ];
   }
 
   /** What dependents get from `ctx.peer(name)`. */
