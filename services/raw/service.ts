@@ -1,4 +1,4 @@
-import type { Service, ServiceContext } from '../../src/kinds/contract.js';
+import type { Figure, Service, ServiceContext } from '../../src/kinds/contract.js';
 import { systemClock, type Clock } from '../../src/runtime/clock.js';
 import type { HubMessage } from '../pubsub/handle.js';
 import { loadRawAddon, type RawAddon, type RawSocket } from './addon.js';
@@ -56,6 +56,8 @@ export class RawService implements Service {
   /** The counts of retired senders, since the last start. */
   #carried = { sent: 0, dropped: 0 };
   #seq = 0;
+  /** Frames never queued since the instance was built: a message naming no MAC, data that makes no payload, a frame over the MTU. */
+  #refused = 0;
   #last: LastMessage = NO_MESSAGE;
   readonly #schedule: PeriodicSchedule;
   readonly #subscriptions: HubSubscriptions;
@@ -222,6 +224,7 @@ export class RawService implements Service {
       const mac = (message === undefined ? undefined : macOf(message.data)) ?? wake.mac;
       if (mac === undefined) {
         this.#ctx.log.warn({ code: 'HX_ERR_RAW_FROM', topic: message?.topic }, 'message names no MAC address to wake: no frame sent');
+        this.#refused++;
         return false;
       }
       frame = builder.bytes(wakeOnLanPayload(mac, wake.password));
@@ -230,6 +233,7 @@ export class RawService implements Service {
         const bytes = dataBytes(message.data);
         if (typeof bytes === 'string') {
           this.#ctx.log.warn({ code: 'HX_ERR_RAW_FROM', topic: message.topic }, `${bytes}: no frame sent`);
+          this.#refused++;
           return false;
         }
         this.#last = { data: bytes, topic: message.topic, id: message.id };
@@ -240,6 +244,7 @@ export class RawService implements Service {
     this.#seq += 1;
     if (frame.length > builder.headerLength + info.mtu) {
       this.#ctx.log.warn({ code: 'HX_ERR_RAW_FRAME_TOO_BIG', bytes: frame.length, mtu: info.mtu, topic: message?.topic }, 'frame dropped: larger than the interface MTU');
+      this.#refused++;
       return false;
     }
     return sender.enqueue(frame);
@@ -293,6 +298,19 @@ export class RawService implements Service {
     this.#sender = undefined;
     this.#socket?.close();
     this.#socket = undefined;
+  }
+
+  /**
+   * Frames the kernel took, and frames that never went out: refused before the queue (no MAC,
+   * no payload, over the MTU) or dropped by the sender (queue full, interface down, left at a
+   * forced stop).
+   */
+  figures(): readonly Figure[] {
+    const { sent, dropped } = this.#stats();
+    return [
+      { name: 'raw_frames_sent_total', type: 'counter', help: 'Frames the kernel took for sending.', value: sent },
+      { name: 'raw_errors_total', type: 'counter', help: 'Frames not sent: refused (no MAC, bad data, over the MTU) or dropped (queue full, interface down).', value: dropped + this.#refused },
+    ];
   }
 
   /** `raw:eth0`, or `raw:eth0@ns` inside a namespace. */
