@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { HendrixError } from '../errors/hendrix-error.js';
-import { getAt } from '../manifest/path.js';
-import { redactAt } from '../manifest/redact.js';
+import { getAt, isPathPrefix } from '../manifest/path.js';
+import { REDACTED, redactAt } from '../manifest/redact.js';
 import { explain } from '../manifest/resolve.js';
 import { toManifestInput } from '../manifest/to-input.js';
 import type { ResolvedManifest } from '../manifest/types.js';
@@ -37,9 +37,12 @@ export async function configCommand(argv: string[], io: CliIO): Promise<number> 
   if (values.explain !== undefined) {
     const explained = explain(resolved, values.explain);
     const value = getAt(manifest, explained.path);
+    // a secret written literally (admin.token) is on the very line that set it
+    const secret = resolved.secretPaths.some((p) => isPathPrefix(p, explained.path)) ? getAt(resolved.manifest, explained.path) : undefined;
     const rows = explained.origins.map((o, i) => {
       const where = `${o.location.file}:${o.location.line}:${o.location.column}`;
-      const text = (o.layer.source.split('\n')[o.location.line - 1] ?? '').trim();
+      const line = (o.layer.source.split('\n')[o.location.line - 1] ?? '').trim();
+      const text = typeof secret === 'string' && secret !== '' ? line.split(secret).join(REDACTED) : line;
       return { layer: o.layer.type, where, text, winner: i === explained.origins.length - 1 };
     });
     const isDefault = rows.length === 0;

@@ -9,7 +9,7 @@ import { mergeLayers } from './overlay.js';
 import { PathSyntaxError, getAt, isPathPrefix, isPlainMap, parsePath } from './path.js';
 import { SET_FILE, parseSetFlag } from './set.js';
 import { suggest } from '../errors/suggest.js';
-import type { Origin, Provenance, ResolveOptions, ResolvedManifest } from './types.js';
+import type { Manifest, Origin, Provenance, ResolveOptions, ResolvedManifest } from './types.js';
 import { deepFreeze, validateManifest } from './validate.js';
 
 /**
@@ -147,7 +147,7 @@ export async function loadManifest(options: ResolveOptions): Promise<ManifestRes
           layers: Object.freeze(layers.map((l) => l.layer)),
           baseDir,
           kinds: validated.kinds,
-          secretPaths: Object.freeze(interpolated.secretPaths.map((p) => Object.freeze(p))),
+          secretPaths: Object.freeze([...interpolated.secretPaths, ...alwaysSecret(validated.manifest, interpolated.secretPaths)].map((p) => Object.freeze(p))),
         });
   return {
     resolved,
@@ -160,6 +160,16 @@ export async function loadManifest(options: ResolveOptions): Promise<ManifestRes
     baseDir,
     fail: (problems) => fail(problems, fileOrder, texts),
   };
+}
+
+/**
+ * The paths that are secrets however they are written: the admin token, also when it is
+ * written literally in the file rather than taken from a variable with a secret-looking name.
+ */
+function alwaysSecret(manifest: Manifest, known: readonly (readonly PathSegment[])[]): PathSegment[][] {
+  const token: PathSegment[] = ['admin', 'token'];
+  const isKnown = known.some((p) => p.length === 2 && p[0] === 'admin' && p[1] === 'token');
+  return manifest.admin.token !== undefined && !isKnown ? [token] : [];
 }
 
 /**

@@ -4,6 +4,7 @@ import type { ServiceKind } from '../kinds/contract.js';
 import type { KindRegistry } from '../kinds/registry.js';
 import { PARSE_PARAMS, describeValue, toManifestErrors } from './issues.js';
 import { isPlainMap } from './path.js';
+import { parseListen } from '../kinds/fields.js';
 import { SERVICE_NAME, adminSchema, controlSchema, drainDelaySchema, loggingSchema, serviceSchema, versionSchema, workersSchema } from './root-schema.js';
 import type { Manifest, ServiceConfig } from './types.js';
 
@@ -55,6 +56,29 @@ const rootSchema = z.strictObject({
   services: z.record(z.string(), z.unknown()),
 });
 
+/**
+ * The rules of the `admin` section the schema cannot say: a TCP admin listener needs a token
+ * (anyone who reaches the port could stop the graph otherwise), and its address is TCP.
+ */
+function checkAdmin(admin: Manifest['admin'], at: (path: PathSegment[]) => { path: PathSegment[]; location?: SourceLocation }): HendrixError[] {
+  if (admin.listen === undefined) return [];
+  const problems: HendrixError[] = [];
+  if (admin.token === undefined) {
+    problems.push(new HendrixError('HX_ERR_ADMIN_TOKEN', { message: '`admin.listen` opens the admin API over TCP, but `admin.token` is not set', ...at(['admin', 'listen']) }));
+  }
+  const address = parseListen(admin.listen, '127.0.0.1');
+  if (!address || 'path' in address) {
+    problems.push(
+      new HendrixError('HX_ERR_ADMIN_LISTEN', {
+        message: `\`admin.listen\` must be a TCP address (a port or "host:port"), but found ${describeValue(admin.listen)}`,
+        hint: 'the control socket is already the admin API on a unix socket; `admin.listen` adds TCP, e.g. `127.0.0.1:2019`',
+        ...at(['admin', 'listen']),
+      }),
+    );
+  }
+  return problems;
+}
+
 const schemaCache = new WeakMap<ServiceKind, z.ZodObject>();
 
 function schemaOf(kind: ServiceKind): z.ZodObject {
@@ -93,6 +117,8 @@ export async function validateManifest(input: ValidateInput): Promise<ValidateRe
     }
     errors.push(...toManifestErrors(rest, { schema: rootSchema, base: [], value: raw, locate, locateKey }));
   }
+
+  if (root.success) errors.push(...checkAdmin(root.data.admin, at));
 
   const declared = isPlainMap(raw.services) ? raw.services : {};
   const services: Record<string, ServiceConfig> = {};
