@@ -84,14 +84,39 @@ export function readEvents(path: string, lastEventId: string | undefined, onEven
     req.on('close', () => signal.removeEventListener('abort', onAbort));
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (signal.aborted) return resolve();
-      // the same wording as every other client of the control socket
-      controlRequest(path, 'GET', '/pid').then(
-        () => reject(new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `GET /events on the control socket ${path} failed: ${error.message}`, cause: error })),
+      // nobody there: the same error (and wording) as every other client of the control socket
+      instanceGone(path).then(
+        (gone) =>
+          reject(
+            gone
+              ? new HendrixError('HX_ERR_CONTROL_NOT_RUNNING', { message: `no hendrix runs for this manifest (no control socket at ${path})`, cause: error })
+              : new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `GET /events on the control socket ${path} failed: ${error.message}`, cause: error }),
+          ),
         reject,
       );
     });
     req.end();
   });
+}
+
+/**
+ * Whether the instance behind `path` is gone (nobody answers on its socket), asked with
+ * `GET /pid`. An instance on its way out may accept a connection and close it unanswered
+ * (EPIPE, ECONNRESET): that is asked again a few times, 50 ms apart, before it counts as an
+ * error (thrown). False when `signal` aborts.
+ */
+export async function instanceGone(path: string, signal?: AbortSignal): Promise<boolean> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await controlRequest(path, 'GET', '/pid', undefined, signal ? { signal } : {});
+      return false;
+    } catch (error) {
+      if (signal?.aborted) return false;
+      if (isHendrixError(error) && error.code === 'HX_ERR_CONTROL_NOT_RUNNING') return true;
+      if (attempt >= 10 || !(isHendrixError(error) && error.code === 'HX_ERR_CONTROL_REQUEST')) throw error;
+    }
+    await sleep(50);
+  }
 }
 
 /** Options of followEvents. */
@@ -128,13 +153,7 @@ export async function followEvents(path: string, options: FollowEventsOptions): 
     if (options.signal.aborted) break;
     // the stream ended: the instance is stopping (it closes its control socket last) or it
     // restarted the stream; ask who is there before reconnecting
-    try {
-      await controlRequest(path, 'GET', '/pid', undefined, { signal: options.signal });
-    } catch (error) {
-      if (options.signal.aborted) break;
-      if (isHendrixError(error) && error.code === 'HX_ERR_CONTROL_NOT_RUNNING') return 'gone';
-      throw error;
-    }
+    if (await instanceGone(path, options.signal)) return 'gone';
     await sleep(options.retryMs ?? 200, undefined, { signal: options.signal }).catch(() => undefined);
   }
   return 'aborted';

@@ -45,7 +45,9 @@ async function serviceOp(op: Op, service: string, path: string, io: CliIO): Prom
   // the instance answers `{ service }`: the service's status once the operation is done
   const status = ((response.body as { service?: ServiceStatus } | null)?.service ?? {}) as Partial<ServiceStatus>;
   const state = status.state && status.state !== 'ready' && op !== 'stop' ? `, now ${status.state}` : '';
-  const after = op === 'stop' ? `in ${formatDuration(ms)}` : `ready in ${formatDuration(ms)}`;
+  // a stop takes the dependents down first, and they stay down until it starts again: say so
+  const dependents = op === 'stop' && status.dependents?.length ? `; dependents stopped too: ${status.dependents.join(', ')}` : '';
+  const after = op === 'stop' ? `in ${formatDuration(ms)}${dependents}` : `ready in ${formatDuration(ms)}`;
   io.stdout.write(`${service} ${DONE[op]} (${after}${state})\n`);
   return EXIT.ok;
 }
@@ -73,7 +75,7 @@ async function stopInstance(path: string, timeoutMs: number, io: CliIO): Promise
   if (error) return reportError(io, error);
   const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const running = await controlRequest(path, 'GET', '/pid', undefined, { signal: AbortSignal.timeout(Math.max(1, deadline - performance.now())) }).then(
+    const running = await controlRequest(path, 'GET', '/pid', undefined, { signal: AbortSignal.timeout(Math.max(1, Math.ceil(deadline - performance.now()))) }).then(
       () => true,
       (e: unknown) => !(isHendrixError(e) && e.code === 'HX_ERR_CONTROL_NOT_RUNNING'),
     );

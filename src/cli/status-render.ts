@@ -105,7 +105,8 @@ function servicesTable(status: StatusJson, now: number, options: StatusRenderOpt
   const bold = options.color ? (t: string) => `\x1b[1m${t}\x1b[0m` : undefined;
   const columns: TableColumn[] = [
     { header: 'NAME', cells: services.map((s) => s.name), min: 8, max: 24 },
-    { header: 'KIND', cells: services.map((s) => s.kind), min: 4, max: 12 },
+    // a custom kind is named by its module's path: its file name says enough
+    { header: 'KIND', cells: services.map((s) => (s.kind.includes('/') ? s.kind.slice(s.kind.lastIndexOf('/') + 1) : s.kind)), min: 4, max: 16 },
     { header: 'STATE', cells: services.map((s) => s.state), min: 7, paint: paintState(options.color) },
     { header: 'SINCE', cells: services.map((s) => formatAgo(now - Date.parse(s.since))), right: true },
     { header: 'RESTARTS', cells: services.map((s) => String(s.restarts)), right: true },

@@ -4,7 +4,7 @@ import { isHendrixError } from '../errors/hendrix-error.js';
 import { parseCommandArgs } from './args.js';
 import { clientControlPath } from './control.js';
 import { controlErrorOf, controlRequest } from './control-client.js';
-import { followEvents } from './events-client.js';
+import { followEvents, instanceGone } from './events-client.js';
 import { HELP } from './help.js';
 import type { CliIO } from './io.js';
 import { renderStatus } from './status-render.js';
@@ -26,6 +26,13 @@ export async function fetchStatus(path: string, signal?: AbortSignal): Promise<S
   const error = controlErrorOf(response);
   if (error) throw error;
   return response.body as StatusJson;
+}
+
+/** Whether `error` (of a request to the instance) means the instance is gone: nobody answers on its socket. */
+async function isGone(path: string, error: unknown): Promise<boolean> {
+  if (isHendrixError(error) && error.code === 'HX_ERR_CONTROL_NOT_RUNNING') return true;
+  if (!isHendrixError(error) || error.code !== 'HX_ERR_CONTROL_REQUEST') return false;
+  return instanceGone(path).catch(() => false);
 }
 
 /** Colours and width of the terminal (80 columns when the output is not one, or COLUMNS says so). */
@@ -62,7 +69,10 @@ async function watch(path: string, first: StatusJson, print: (status: StatusJson
   const screen = terminalOf(io).tty;
   let frame = '';
   const draw = (status: StatusJson) => {
-    frame = print(status);
+    const next = print(status);
+    // a pipe gets a frame only when something in it changed
+    if (!screen && next === frame) return;
+    frame = next;
     io.stdout.write(screen ? `\x1b[H${frame.replace(/\n/g, '\x1b[K\n')}\x1b[J` : `${frame}\n`);
   };
   if (screen) io.stdout.write('\x1b[?1049h\x1b[?25l');
@@ -80,7 +90,8 @@ async function watch(path: string, first: StatusJson, print: (status: StatusJson
       } while (again && !stop.signal.aborted);
     } catch (error) {
       if (!stop.signal.aborted) {
-        if (isHendrixError(error) && error.code === 'HX_ERR_CONTROL_NOT_RUNNING') gone = true;
+        // a request that crosses the instance's exit fails with EPIPE or ECONNRESET: gone all the same
+        if (await isGone(path, error)) gone = true;
         else failure = error;
         stop.abort();
       }

@@ -67,6 +67,7 @@ const FAILED = status([
     lastError: { code: 'HX_ERR_RESTART_LIMIT', message: 'web failed 5 times in 60 s and is not restarted again', at: 'hendrix.yaml:12:5', path: 'services.web.restart.limit' },
   }),
   service('api', 'http', { state: 'stopped', why: 'stopped by hendrix stop api', since: ago(30_000), address: 'http://127.0.0.1:9000' }),
+  service('jobs', './kinds/job-runner.mjs', { since: ago(90_000) }),
   service('cache', 'http', { restarts: 1, address: 'http://127.0.0.1:9100', lastError: { code: 'HX_ERR_APP_CRASH', message: 'ECONNRESET', at: 'hendrix.yaml:20:3' } }),
 ]);
 
@@ -151,7 +152,7 @@ describe('status pieces', () => {
     expect(whyOf(RESTARTING.services[0]!, NOW)).toBe(`next restart in 4s · HX_ERR_APP_CRASH at hendrix.yaml:7:3: ${CRASH.message}`);
     expect(whyOf(RESTARTING.services[2]!, NOW)).toBe('connecting to irc.example.net:6697… (ECONNREFUSED)');
     expect(whyOf(FAILED.services[1]!, NOW)).toMatch(/^HX_ERR_RESTART_LIMIT at hendrix\.yaml:12:5: /);
-    expect(whyOf(FAILED.services[3]!, NOW)).toBe('last: HX_ERR_APP_CRASH at hendrix.yaml:20:3: ECONNRESET');
+    expect(whyOf(FAILED.services[4]!, NOW)).toBe('last: HX_ERR_APP_CRASH at hendrix.yaml:20:3: ECONNRESET');
     expect(whyOf(HEALTHY.services[0]!, NOW)).toBe('');
   });
 
