@@ -7,7 +7,8 @@ import { useManifestDirs } from './manifest-dir.js';
  * A graph for the tests of the CLI clients of a running instance (`hendrix status`,
  * `restart`, `stop`, `start`, `dashboard`): `web` (http), `api` (http, depends on web) and
  * `crashy` (a custom kind that dies 50 ms after its start and is restarted only after a
- * minute, so that it sits `restarting` with its error for the whole test).
+ * minute, so that it sits `restarting` with its error for the whole test; it starts last, so
+ * that it dies after the graph is ready even on a loaded machine).
  */
 export const RUNNING_GRAPH = `version: 1
 services:
@@ -23,6 +24,7 @@ services:
   crashy:
     kind: ${ROOT}test/fixtures/kinds/crashy-kind.mjs
     after: 50
+    dependsOn: [api]
     restart: { backoff: { initial: 60s, jitter: 0 } }
     onFailed: keep
 `;
