@@ -10,6 +10,7 @@ import { nodeRequest, rawExchange, startService, statusOf, stopAll } from '../..
 import { testKinds } from '../../test/helpers/kinds.js';
 import { useManifestDirs } from '../../test/helpers/manifest-dir.js';
 import { readyPathOf } from './health.js';
+import { httpKind } from './kind.js';
 import { httpSchema } from './schema.js';
 import { HttpService } from './service.js';
 
@@ -80,6 +81,15 @@ describe('http health endpoints', () => {
     expect([head.status, head.body]).toEqual([200, '']);
     const post = await nodeRequest(`${url}/readyz`, { method: 'POST', body: 'x' });
     expect([post.status, post.headers.allow]).toEqual([405, 'GET, HEAD']);
+  });
+
+  it('a reload changes the paths in place: the old ones go back to the app', async () => {
+    const { url, service } = await startService({ app, health: true });
+    expect((await nodeRequest(`${url}/healthz`)).status).toBe(200);
+    await service.reload(createTestContext({ app, health: { path: '/-/healthz' } }).config, AbortSignal.timeout(10_000));
+    expect(json((await nodeRequest(`${url}/-/readyz`)).body)).toEqual({ status: 'ready' });
+    expect((await nodeRequest(`${url}/healthz`)).body).toBe('node GET /healthz 0');
+    expect(httpKind.canReload?.({ fields: [['health', 'path']], files: [] })).toBe(true);
   });
 
   it('does not count probes as requests of the app', async () => {

@@ -7,14 +7,14 @@ const STOP_REPORT_MARGIN = 1_000;
 
 /**
  * The fields a running http service applies in place (service.ts reload): the app and its
- * code, static folders, limits (on the running server), the access log, exposeErrors, metrics and the
+ * code, static folders, limits (on the running server), the access log, exposeErrors, metrics, health and the
  * crosstown section (a change of pools, queue, drainTimeout or journal builds a new crosstown
  * runtime beside the old one, which drains; on one journal folder both share the open journal,
  * and the new one replays nothing the old one runs). `listen` is not here: the service is replaced, and
  * the new instance takes over the socket when the address stayed (or binds the new one). A
  * field not listed (one added later) replaces the service until it is known to reload.
  */
-const IN_PLACE = new Set(['app', 'static', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'accessLog', 'exposeErrors', 'metrics', 'crosstown']);
+const IN_PLACE = new Set(['app', 'static', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxHeaderSize', 'accessLog', 'exposeErrors', 'metrics', 'health', 'crosstown']);
 /** The files an http service re-reads at a reload: its app module and the project modules it imports (static folders are read at each request). */
 const RELOADED_FILES = new Set(['app', 'module', 'static']);
 
