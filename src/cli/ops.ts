@@ -52,13 +52,20 @@ async function serviceOp(op: Op, service: string, path: string, io: CliIO): Prom
   return EXIT.ok;
 }
 
-/** Whether the process `pid` still exists (EPERM: it does, under another user). */
+/**
+ * Whether the process `pid` still runs (EPERM: it does, under another user). An exited process
+ * its parent has not reaped yet (a zombie, state Z in /proc on Linux) has stopped.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc: kill() said it exists
   }
 }
 
