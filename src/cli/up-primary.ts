@@ -13,6 +13,7 @@ import { createPrimaryReloader } from '../workers/primary-reload.js';
 import { createBoard } from '../admin/board.js';
 import { dashboardRoute } from '../admin/dashboard.js';
 import { adminRoutes } from '../admin/routes.js';
+import { openAdminListener } from '../admin/tcp.js';
 import { drainDelay } from '../runtime/drain-delay.js';
 import { createNotifier } from '../runtime/notify.js';
 import { createPrimarySource } from '../workers/admin-source.js';
@@ -153,13 +154,10 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
     onResult: reloads.onResult,
     onError: reloads.onError,
     onReloading(on) {
+      board.reloading(on);
       if (readyStatus === undefined) return;
       if (on) notifier.reloading('reloading');
       else notifier.ready(readyStatus());
-    },
-    onBegin(diff) {
-      board.setState('reloading');
-      board.events.push('reload', { phase: 'begin', changed: diff.changed.map((c) => c.name), added: diff.added.map((a) => a.name), removed: diff.removed.map((r) => r.name) });
     },
   });
   // readiness off in every process ahead of a stop asked from outside (drainDelay)
@@ -183,18 +181,21 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
     startedAt,
     draining: () => draining,
     stopAll: () => {
+      log.info({ by: 'POST /stop' }, 'stopping');
       stopAsked = true;
       wake();
     },
   });
-  const routes = {
+  const routes = instanceRoutes(reloader, () => stopRequestedFlag, reloads, {
     'GET /workers': () => ({ body: { pid: process.pid, workers: primary.processes() } }),
     ...adminRoutes(source, board.events),
     'GET /dashboard': dashboardRoute(),
-  };
-  control.serve(instanceRoutes(reloader, () => stopRequestedFlag, reloads, routes));
+  });
+  control.serve(routes);
   const controlServer = await control.ready(plan, logger);
   controlPath = controlServer.path;
+  // admin.listen: the same routes over TCP, with the token (HX_ERR_ADMIN_LISTEN: nothing started yet)
+  const tcp = await openAdminListener({ plan, routes, log });
 
   let signals = 0;
   let ready = false;
@@ -272,6 +273,7 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
     unsignal();
     source.close();
     board.events.close();
+    await tcp?.close();
     await notifier.close();
   }
 }

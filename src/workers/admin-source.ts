@@ -47,24 +47,24 @@ interface SlotRead {
  */
 export function createPrimarySource(options: PrimarySourceOptions): AdminSource & { close(): void } {
   const { primary, board } = options;
-  // per slot: what its process last reported (kept for one that does not answer in time), and
-  // the state of each service from the transitions it sent since it was forked
+  // per slot: what its process last reported (kept for one that does not answer in time); per
+  // process (pid: a slot has two during a rolling reload): each service's state from its transitions
   const lastReports = new Map<string, { pid: number | undefined; report: ProcessReport }>();
-  const known = new Map<string, Map<string, { state: string; since: number }>>();
+  const known = new Map<number | undefined, Map<string, { state: string; since: number }>>();
   const operatorStopped = new Set<string>();
 
   const unwatch = primary.watch((event: PrimaryEvent) => {
     const baseDir = options.plan().baseDir;
     if (event.type === 'worker') {
-      if (event.state === 'forked') known.set(event.worker, new Map());
+      if (event.state === 'exited' || event.state === 'died') known.delete(event.pid);
       if (event.state === 'replaced') restopIn(event.worker);
       const { type: _type, ...data } = event;
       return void board.events.push('worker', data);
     }
     if (event.type === 'waiting') return void board.events.push('waiting', { service: event.service, kind: event.kind, reason: event.reason, worker: event.worker });
     const t = event.event;
-    const states = known.get(event.worker) ?? new Map<string, { state: string; since: number }>();
-    known.set(event.worker, states);
+    const states = known.get(event.pid) ?? new Map<string, { state: string; since: number }>();
+    known.set(event.pid, states);
     states.set(t.service, { state: t.to, since: Date.now() });
     const error = t.error ? toAdminError(errorFromJson(t.error), baseDir) : undefined;
     board.events.push('transition', {
@@ -119,7 +119,7 @@ export function createPrimarySource(options: PrimarySourceOptions): AdminSource 
         const processes = slots
           .filter((s) => s.view.role === role)
           .map((s): ServiceInProcess => {
-            const said = known.get(s.key)?.get(name);
+            const said = known.get(s.view.pid)?.get(name);
             const alive = s.view.state === 'ready' || s.view.state === 'starting';
             return {
               worker: s.key,

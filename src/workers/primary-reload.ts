@@ -55,8 +55,6 @@ export interface PrimaryReloaderOptions {
   readonly onError?: ((error: unknown) => void) | undefined;
   /** Hears each reload that is not a dry run begin (true) and end (false): systemd's RELOADING=1 / READY=1. */
   readonly onReloading?: ((reloading: boolean) => void) | undefined;
-  /** A reload that changes the graph begins (after the diff, before any process is touched): the admin API's `reload` begin event. */
-  readonly onBegin?: ((diff: PlanDiff) => void) | undefined;
 }
 
 /**
@@ -89,7 +87,6 @@ export function createPrimaryReloader(options: PrimaryReloaderOptions): Reloader
     // what --dry-run shows is what will be done: a roll gives the per-worker services new instances
     const diff = roll ? asRolled(changes, next) : changes;
     if (opts.dryRun || (diff.empty && !forced)) return { diff, applied: false, fingerprint: plan.fingerprint };
-    options.onBegin?.(diff);
     const steps: ReloadStep[] = [];
     if (roll) {
       for (const r of await primary.roll('each')) steps.push({ service: `worker ${r.worker}`, action: 'replace', ms: r.ms });

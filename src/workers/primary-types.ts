@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { WorkerPlacement } from '../kinds/contract.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock, TimerHandle } from '../runtime/clock.js';
+import type { Supervisor } from '../runtime/supervisor.js';
 import type { Plan } from '../runtime/plan.js';
 import type { CoordinatorHost } from './coordinator-host.js';
 import type { PrimaryMessage, ServiceOp, TransitionBody, WorkerIdentity, WorkerMessage } from './ipc.js';
@@ -70,4 +71,34 @@ export function exitWords(code: number | null, signal: string | null): string {
 /** The id a slot has in status and events: `1`..`N`, `once`. */
 export function slotKey(id: number): string {
   return id === 0 ? 'once' : String(id);
+}
+
+/** One process of a slot (the primary's bookkeeping). */
+export interface Proc {
+  readonly identity: WorkerIdentity;
+  readonly child: WorkerProcess;
+  readonly ready: Promise<Readonly<Record<string, string>>>;
+  readonly exited: Promise<{ code: number | null; signal: string | null }>;
+  state: 'starting' | 'ready' | 'stopping' | 'exited';
+  /** The primary stops it (a stop, a rolling replacement): its exit is no crash. */
+  expected: boolean;
+  upSince: number | undefined;
+  readonly replies: Map<number, { resolve: (r: never) => void; reject: (e: unknown) => void }>;
+}
+
+/** One place a process runs in: worker 1..N, or 0 for the once-services (the primary's bookkeeping). */
+export interface Slot {
+  readonly id: number;
+  readonly role: WorkerPlacement;
+  processes: number;
+  current: Proc | undefined;
+  /** Every process of the slot not exited yet: during a rolling replacement, two. */
+  readonly live: Set<Proc>;
+  readonly supervisor: Supervisor;
+  timer: TimerHandle | undefined;
+  failed: boolean;
+  /** The clock time of the slot's last change (forked, ready, died). */
+  since: number;
+  /** Replacements after a crash. */
+  restarts: number;
 }

@@ -3,51 +3,23 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import { EXIT } from '../errors/codes.js';
 import { errorFromJson } from '../errors/render.js';
 import type { RestartConfig, WorkerPlacement } from '../kinds/contract.js';
-import { systemClock, type Clock, type TimerHandle } from '../runtime/clock.js';
+import { systemClock, type Clock } from '../runtime/clock.js';
 import type { Plan } from '../runtime/plan.js';
 import type { ReloadOptions } from '../runtime/reload.js';
-import { createSupervisor, type Supervisor } from '../runtime/supervisor.js';
+import { createSupervisor } from '../runtime/supervisor.js';
 import type { ErrorBody, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
 import type { Placement } from './placement.js';
-import { exitWords, slotKey, type PrimaryEvent, type PrimaryOptions, type ProcessRequest, type SlotView, type WorkerProcess } from './primary-types.js';
+import { exitWords, slotKey, type PrimaryEvent, type PrimaryOptions, type Proc, type ProcessRequest, type Slot, type SlotView } from './primary-types.js';
 
 export { exitWords, slotKey, type ForkWorker, type PrimaryEvent, type PrimaryOptions, type ProcessRequest, type SlotView, type WorkerProcess } from './primary-types.js';
-
-/** One process of a slot. */
-interface Proc {
-  readonly identity: WorkerIdentity;
-  readonly child: WorkerProcess;
-  readonly ready: Promise<Readonly<Record<string, string>>>;
-  readonly exited: Promise<{ code: number | null; signal: string | null }>;
-  state: 'starting' | 'ready' | 'stopping' | 'exited';
-  /** The primary stops it (a stop, a rolling replacement): its exit is no crash. */
-  expected: boolean;
-  upSince: number | undefined;
-  readonly replies: Map<number, { resolve: (r: never) => void; reject: (e: unknown) => void }>;
-}
-
-/** One place a process runs in: worker 1..N, or 0 for the once-services. */
-interface Slot {
-  readonly id: number;
-  readonly role: WorkerPlacement;
-  processes: number;
-  current: Proc | undefined;
-  /** Every process of the slot not exited yet: during a rolling replacement, two. */
-  readonly live: Set<Proc>;
-  readonly supervisor: Supervisor;
-  timer: TimerHandle | undefined;
-  failed: boolean;
-  /** The clock time of the slot's last change (forked, ready, died). */
-  since: number;
-  /** Replacements after a crash. */
-  restarts: number;
-}
 
 /**
  * The primary of a graph served by workers: forks the processes (workers for the per-worker
  * services, one process for the once-services), starts them in two stages in the order the
  * graph needs, replaces a process that dies under the restart policy of its services, stops
  * them in reverse, and carries reloads to them (primary-reload.ts). It runs no app code.
+ * (Over 400 lines: one state machine of slots and processes, whose private state the start,
+ * the crashes, the stop, the rolling reloads and the admin API's requests all share.)
  */
 export class Primary {
   readonly #o: PrimaryOptions;
@@ -117,7 +89,8 @@ export class Primary {
   }
 
   #workerEvent(slot: Slot, proc: Proc | undefined, state: string, extra: { error?: string; was?: number | undefined } = {}): void {
-    slot.since = this.#clock.now();
+    // a retired process leaving is no change of the slot, which serves from its new one
+    if (state !== 'retiring' && state !== 'exited') slot.since = this.#clock.now();
     this.#emit({ type: 'worker', worker: slotKey(slot.id), pid: proc?.child.pid, state, ...extra });
   }
 

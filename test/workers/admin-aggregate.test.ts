@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HendrixError } from '../../src/errors/hendrix-error.js';
-import type { Figure } from '../../src/kinds/contract.js';
+import type { Figure, HistogramFigure } from '../../src/kinds/contract.js';
 import { sumFigures } from '../../src/workers/figures-sum.js';
 import { toErrorBody, type ProcessServiceReport } from '../../src/workers/ipc.js';
 import { aggregateService, stateOfSlot, type ServiceInProcess } from '../../src/workers/worker-status.js';
@@ -10,7 +10,7 @@ import { aggregateService, stateOfSlot, type ServiceInProcess } from '../../src/
 
 const requests = (code: string, value: number): Figure => ({ name: 'http_requests_total', help: 'h', type: 'counter', labels: { code }, value });
 const inFlight = (value: number): Figure => ({ name: 'http_requests_in_flight', help: 'h', type: 'gauge', value });
-const duration = (counts: number[], sum: number): Figure => ({ name: 'http_request_duration_seconds', help: 'h', type: 'histogram', buckets: [0.1, 1], counts, sum });
+const duration = (counts: number[], sum: number): HistogramFigure => ({ name: 'http_request_duration_seconds', help: 'h', type: 'histogram', buckets: [0.1, 1], counts, sum });
 
 function report(state: ProcessServiceReport['state'], extra: Partial<ProcessServiceReport> = {}): ProcessServiceReport {
   return { state, since: 1_000, restarts: 0, stoppedByOperator: false, figures: [], ...extra };

@@ -1,5 +1,7 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AdminEvent, WorkerStatus } from '../../src/admin/types.js';
+import type { AdminEvent, StatusJson, WorkerStatus } from '../../src/admin/types.js';
 import { logLines, type CliProcess } from '../helpers/cli.js';
 import { startKeepAliveLoad } from '../helpers/keepalive-load.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
@@ -117,6 +119,37 @@ describe('admin API with workers', () => {
     }
   });
 
+  it('a rolling reload is in the event log: begin, each worker replaced by a new pid and its old process retiring, one after the other, then applied', async () => {
+    const dir = makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') });
+    const g = await startGraph(dir, [], running);
+    const reader = readEvents(g.control, (await statusOf(g.control)).lastEventId);
+    try {
+      writeFileSync(join(dir, 'app.mjs'), pidApp('v2'));
+      const answer = await controlCall(g.control, 'POST', '/reload');
+      expect(answer.status, answer.text).toBe(200);
+      const applied = await reader.waitFor((e) => e.type === 'reload' && e.data.phase === 'applied', 'reload applied');
+      const begin = reader.events.find((e) => e.type === 'reload' && e.data.phase === 'begin')!;
+      const slots = reader.events.filter((e) => e.type === 'worker' && (e.data.state === 'replaced' || e.data.state === 'retiring') && e.id < applied.id);
+      expect(slots.map((e) => [e.data.worker, e.data.state])).toEqual([
+        ['1', 'replaced'],
+        ['1', 'retiring'],
+        ['2', 'replaced'],
+        ['2', 'retiring'],
+      ]);
+      expect(slots.map((e) => e.data.was ?? e.data.pid)).toEqual([g.pids[0], g.pids[0], g.pids[1], g.pids[1]]);
+      expect(begin.id).toBeLessThan(slots[0]!.id);
+      const status = await statusOf(g.control);
+      expect(status.instance.state).toBe('running');
+      const fresh = status.instance.workers!.map((w) => w.pid);
+      expect(fresh).toEqual(slots.filter((e) => e.data.state === 'replaced').map((e) => e.data.pid));
+      expect(fresh.some((pid) => g.pids.includes(pid!))).toBe(false);
+      // a replacement by a reload is no restart
+      expect(status.instance.workers!.map((w) => w.restarts)).toEqual([0, 0]);
+    } finally {
+      reader.close();
+    }
+  });
+
   it('POST /services/web/restart restarts web in one worker, then the other, the same processes, with no failed request under light load', async () => {
     const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
     await answersFrom(g.url, g.pids);
@@ -149,6 +182,23 @@ describe('admin API with workers', () => {
     expect(load.failed).toEqual([]);
     // a restart of the service, not of the processes
     expect((await livePids(g.control)).sort()).toEqual([...g.pids].sort());
+  });
+
+  it('admin.listen: the primary serves the same admin API over TCP with the token (workers in status), refuses a request without it, and POST /stop stops the graph', async () => {
+    const token = 'a-token-of-at-least-16-chars';
+    const manifest = `admin:\n  listen: 127.0.0.1:0\n  token: ${token}\n${webManifest(2)}`;
+    const g = await startGraph(makeDir({ 'hendrix.yaml': manifest, 'app.mjs': pidApp('v1') }), [], running);
+    const admin = String((await g.p.waitForLog((l) => typeof l.admin === 'string')).admin);
+    const auth = { authorization: `Bearer ${token}` };
+    expect((await request(`${admin}/status`)).status).toBe(401);
+    const status = await request(`${admin}/status`, { headers: auth });
+    expect(status.status).toBe(200);
+    expect((JSON.parse(status.body) as StatusJson).instance.workers?.map((w) => w.pid)).toEqual(g.pids);
+    const stop = await request(`${admin}/stop`, { method: 'POST', headers: auth });
+    expect(stop.status).toBe(202);
+    expect(await g.p.exited()).toBe(0);
+    expect(logLines(g.p).some((l) => l.by === 'POST /stop' && l.msg === 'stopping')).toBe(true);
+    await until(() => processesMarked(g.marker).length === 0, 'every process of the graph to exit');
   });
 
   it('drainDelay: on SIGTERM every worker’s /readyz answers 503 while it still serves, before anything stops; a second signal forces', async () => {
