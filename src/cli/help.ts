@@ -108,7 +108,8 @@ Options:
 ${CLIENT}
       --json          print the status as JSON (docs/admin-api.md), as the instance sent it
   -w, --watch         redraw on every change (from the instance's events) and every second on
-                      a terminal, until ^C (exit 0) or until the instance stops
+                      a terminal, until ^C (exit 0) or until the instance stops; with --json,
+                      one line of JSON per change
   -h, --help          show this help`,
   restart: `Usage: hendrix restart [options] SERVICE
 
