@@ -27,7 +27,7 @@ button:disabled{opacity:.55;cursor:default}button.primary{background:var(--accen
 #reload-diff{margin:0 0 10px;padding:8px;overflow-x:auto;background:var(--bg);border-radius:6px;font:12px/1.5 var(--mono)}
 #reload-diff [data-sign="+"]{color:var(--ready)}#reload-diff [data-sign="-"]{color:var(--failed)}
 #reload-diff [data-sign="~"]{color:var(--busy)}#reload-diff [data-sign="="]{color:var(--muted)}
-.outcome{margin:6px 0 0;min-height:1.45em;color:var(--muted)}.outcome.bad{color:var(--failed)}
+.outcome{margin:6px 0 0;color:var(--muted)}.outcome.bad{color:var(--failed)}#reload-outcome:empty{margin:0}
 .outcome .err{display:block}
 #graph{overflow-x:auto;border:1px solid var(--line);border-radius:8px;padding:4px}
 #graph svg{display:block;max-width:100%;height:auto}

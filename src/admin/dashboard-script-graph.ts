@@ -103,8 +103,8 @@ function drawGraph(st) {
     const node = S.nodes.get(s.name);
     if (!node) continue;
     node.g.setAttribute('data-state', s.state);
-    // the state in words too: colour is never the only sign
-    node.sub.textContent = clip(s.kind + ' · ' + s.state, 24);
+    // the state in words too (colour is never the only sign), whole: a long kind gives way
+    node.sub.textContent = clip(s.kind, Math.max(4, 21 - s.state.length)) + ' · ' + s.state;
     node.title.textContent = s.name + ' (' + s.kind + '): ' + s.state;
   }
 }

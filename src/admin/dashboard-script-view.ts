@@ -130,7 +130,8 @@ function card(svc) {
   c.err.hidden = !e;
   c.err.classList.toggle('now', failing);
   if (e) c.err.replaceChildren(h('span', { class: 'label', text: failing ? 'error' : 'last error' }), errorView(e));
-  c.start.hidden = !(svc.state === 'stopped' || svc.state === 'failed');
+  // a failed service is restarted; start is for one stopped (by hendrix stop SERVICE)
+  c.start.hidden = svc.state !== 'stopped';
   return c.el;
 }
 
