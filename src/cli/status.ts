@@ -58,22 +58,23 @@ export async function statusCommand(argv: string[], io: CliIO): Promise<number> 
     return renderStatus(status, Date.now(), { color, width });
   };
   if (!values.watch) return io.stdout.write(print(first)), EXIT.ok;
-  return watch(path, first, print, io);
+  return watch(path, first, print, io, Boolean(values.json));
 }
 
 /** The `--watch` loop: a frame per event (and per second on a terminal) until ^C or the instance's end. */
-async function watch(path: string, first: StatusJson, print: (status: StatusJson) => string, io: CliIO): Promise<number> {
+async function watch(path: string, first: StatusJson, print: (status: StatusJson) => string, io: CliIO, json: boolean): Promise<number> {
   const stop = new AbortController();
   const offSignal = io.onSignal(() => stop.abort());
-  // a terminal gets a screen of its own, redrawn in place (as top and watch do); a pipe a frame per change
-  const screen = terminalOf(io).tty;
+  // a terminal gets a screen of its own, redrawn in place (as top and watch do); a pipe (and
+  // JSON, which is for programs) a frame per change
+  const screen = terminalOf(io).tty && !json;
   let frame = '';
   const draw = (status: StatusJson) => {
     const next = print(status);
-    // a pipe gets a frame only when something in it changed
+    // a pipe gets a frame only when something in it changed; text frames apart by a blank line
     if (!screen && next === frame) return;
     frame = next;
-    io.stdout.write(screen ? `\x1b[H${frame.replace(/\n/g, '\x1b[K\n')}\x1b[J` : `${frame}\n`);
+    io.stdout.write(screen ? `\x1b[H${frame.replace(/\n/g, '\x1b[K\n')}\x1b[J` : json ? frame : `${frame}\n`);
   };
   if (screen) io.stdout.write('\x1b[?1049h\x1b[?25l');
   let gone = false;
@@ -112,6 +113,7 @@ async function watch(path: string, first: StatusJson, print: (status: StatusJson
     if (screen) io.stdout.write(`\x1b[?25h\x1b[?1049l${frame}`);
   }
   if (failure) throw failure;
-  if (gone) io.stdout.write(`hendrix stopped: nobody answers on ${path} any more\n`);
+  // JSON lines stay JSON: the word of the end goes to stderr then
+  if (gone) (json ? io.stderr : io.stdout).write(`hendrix stopped: nobody answers on ${path} any more\n`);
   return EXIT.ok;
 }

@@ -57,14 +57,23 @@ describe('hendrix status', () => {
     await statusUntil(dir, (s) => s.services.some((x) => x.name === 'crashy' && x.state === 'restarting'));
     const watcher = graphs.track(spawnCli(['status', '--watch'], { cwd: dir }));
     const second = graphs.track(spawnCli(['status', '-w'], { cwd: dir }));
+    const json = graphs.track(spawnCli(['status', '--watch', '--json'], { cwd: dir }));
     await waitForOutput(watcher, /^api\s+http\s+ready/m);
     await waitForOutput(second, /^api\s+http\s+ready/m);
+    await waitForOutput(json, /^\{.*\}\n/m);
     // no clock redraws a pipe: a frame with api stopped comes from the events of the stop
     const stopped = await runCli(['stop', 'api'], { cwd: dir });
     expect(stopped.code, stopped.stderr).toBe(0);
     await waitForOutput(watcher, /^api\s+http\s+stopped/m);
     await waitForOutput(second, /^api\s+http\s+stopped/m);
     expect(watcher.stdout()).toMatch(/^ {2}stopped by /m);
+    // --json: one StatusJson per line, the last one with api stopped
+    await waitForOutput(json, /"name":"api","kind":"http","state":"stopped"/);
+    const frames = json.stdout().trimEnd().split('\n').map((line) => JSON.parse(line) as { services: { name: string; state: string }[] });
+    expect(frames.length).toBeGreaterThanOrEqual(2);
+    expect(frames.at(-1)!.services.find((s) => s.name === 'api')?.state).toBe('stopped');
+    json.process.kill('SIGTERM');
+    expect(await json.exited()).toBe(0);
     watcher.process.kill('SIGINT');
     expect(await watcher.exited()).toBe(0);
     // the instance goes away: the watch says so and ends cleanly
