@@ -153,7 +153,7 @@ export function createPrimarySource(options: PrimarySourceOptions): AdminSource 
     const states = new Map(rows.map((r) => [r.name, r.stats.state]));
     const addresses = primary.addresses();
     const services: ServiceStatus[] = rows.map((row) => ({
-      ...serviceStatus({ name: row.name, plan, stats: row.stats, figures: row.figures, address: addresses[row.name], stateOf: (n) => states.get(n) }),
+      ...serviceStatus({ name: row.name, plan, stats: row.stats, figures: row.figures, address: row.processes.find((p) => p.report?.address)?.report?.address ?? (row.stats.state === 'ready' ? addresses[row.name] : undefined), stateOf: (n) => states.get(n) }),
       placement: row.role,
       workers: Object.fromEntries(row.processes.map((p) => [p.worker, { state: p.report?.state ?? p.state, figures: toFigureValues(p.report?.figures ?? []) }])),
     }));
@@ -198,14 +198,15 @@ export function createPrimarySource(options: PrimarySourceOptions): AdminSource 
     if (!role || !(role === 'each' ? each : once).includes(service)) {
       throw new HendrixError('HX_ERR_UNKNOWN_SERVICE', { message: `no service named \`${service}\` runs in this instance`, hint: `services: ${[...each, ...once].join(', ')}` });
     }
+    // as in one process: not while the graph starts, reloads or stops
+    if (board.state !== 'running') throw new HendrixError('HX_ERR_SERVICE_OP', { message: `cannot ${op} ${service}: the graph is ${board.state}`, service });
+    // a process being replaced meanwhile starts afresh (and stops again what an operator stopped)
+    const slots = primary.processes().filter((slot) => slot.role === role && slot.state === 'ready');
+    if (slots.length === 0) throw new HendrixError('HX_ERR_SERVICE_OP', { message: `cannot ${op} ${service}: no process that runs it is ready`, service });
     board.operation(op, service);
     if (op === 'stop') operatorStopped.add(service);
     else operatorStopped.delete(service);
-    // a process being replaced meanwhile starts afresh (and stops again what an operator stopped)
-    for (const slot of primary.processes()) {
-      if (slot.role !== role || slot.state !== 'ready') continue;
-      await primary.request(slot.id, { hx: 'op', op, service });
-    }
+    for (const slot of slots) await primary.request(slot.id, { hx: 'op', op, service });
   };
 
   return {

@@ -54,6 +54,8 @@ export interface ProcessServiceReport {
   readonly waiting?: string;
   readonly nextRestartAt?: number;
   readonly stoppedByOperator: boolean;
+  /** Its address in this process now (it may differ from the ready line's: port 0 bound again after a stop). */
+  readonly address?: string;
   readonly lastError?: ErrorBody;
   /** Epoch ms of the last error, for "the newest" across processes (the last transition that carried one). */
   readonly lastErrorAt?: number;

@@ -25,7 +25,7 @@ export function requestsOf(figures: readonly Figure[]): number {
   return sum;
 }
 
-function reportOf(stats: ServiceStats, figures: readonly Figure[], errorAt: number | undefined): ProcessServiceReport {
+function reportOf(stats: ServiceStats, figures: readonly Figure[], address: string | undefined, errorAt: number | undefined): ProcessServiceReport {
   return {
     state: stats.state,
     since: stats.since,
@@ -33,6 +33,7 @@ function reportOf(stats: ServiceStats, figures: readonly Figure[], errorAt: numb
     ...(stats.waiting !== undefined ? { waiting: stats.waiting } : {}),
     ...(stats.nextRestartAt !== undefined ? { nextRestartAt: stats.nextRestartAt } : {}),
     stoppedByOperator: stats.stoppedByOperator,
+    ...(address !== undefined ? { address } : {}),
     ...(stats.lastError !== undefined && stats.lastError !== null ? { lastError: toErrorBody(stats.lastError), ...(errorAt !== undefined ? { lastErrorAt: errorAt } : {}) } : {}),
     figures,
   };
@@ -82,7 +83,7 @@ export function forwardAdmin(options: WorkerAdminOptions): WorkerAdmin {
       if (!s || !mine(name)) continue;
       const figures = orchestrator.figures(name);
       requests += requestsOf(figures);
-      services[name] = reportOf(s, figures, errorAt.get(name));
+      services[name] = reportOf(s, figures, s.state === 'ready' ? orchestrator.address(name) : undefined, errorAt.get(name));
     }
     const cpu = process.cpuUsage();
     return { services, rss: process.memoryUsage.rss(), cpu: { user: cpu.user, system: cpu.system }, requests };

@@ -87,6 +87,25 @@ describe('admin API with workers', () => {
     }
   });
 
+  it('a service that runs once is in status with placement once and the once process’s figures; the once process is among the workers', async () => {
+    const manifest = `${webManifest(2)}  hub:\n    kind: pubsub\n    listen: 127.0.0.1:0\n`;
+    const g = await startGraph(makeDir({ 'hendrix.yaml': manifest, 'app.mjs': pidApp('v1') }), [], running);
+    const status = await statusOf(g.control);
+    expect(status.instance.workers!.map((w) => [w.id, w.role, w.state])).toEqual([
+      ['once', 'once', 'ready'],
+      ['1', 'each', 'ready'],
+      ['2', 'each', 'ready'],
+    ]);
+    const hub = status.services.find((s) => s.name === 'hub')!;
+    expect(hub).toMatchObject({ kind: 'pubsub', state: 'ready', placement: 'once' });
+    expect(Object.keys(hub.workers!)).toEqual(['once']);
+    expect(hub.figures).toMatchObject({ pubsub_connections: 0, pubsub_messages_total: 0 });
+    expect(hub.address).toMatch(/^ws:\/\/127\.0\.0\.1:\d+/);
+    expect(status.services.find((s) => s.name === 'web')).toMatchObject({ placement: 'each', state: 'ready' });
+    // the once process answered no HTTP request
+    expect(status.instance.workers!.find((w) => w.id === 'once')!.requests).toBe(0);
+  });
+
   it('GET /events carries each worker’s transitions, and the death and replacement of a SIGKILLed worker', async () => {
     const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
     // from the first event: the start of web in both workers is in the buffer
@@ -182,6 +201,53 @@ describe('admin API with workers', () => {
     expect(load.failed).toEqual([]);
     // a restart of the service, not of the processes
     expect((await livePids(g.control)).sort()).toEqual([...g.pids].sort());
+  });
+
+  it('POST /services/web/stop stops web in every worker (kept stopped in a worker that replaces a killed one), /start starts it in every worker again', async () => {
+    const g = await startGraph(makeDir({ 'hendrix.yaml': webManifest(2), 'app.mjs': pidApp('v1') }), [], running);
+    const stopped = await controlCall(g.control, 'POST', '/services/web/stop');
+    expect(stopped.status, stopped.text).toBe(200);
+    const webOf = async () => (await statusOf(g.control)).services.find((s) => s.name === 'web')!;
+    let web = await webOf();
+    expect(web.state).toBe('stopped');
+    expect(web.why).toMatch(/^stopped by an operator/);
+    expect(Object.values(web.workers!).map((w) => w.state)).toEqual(['stopped', 'stopped']);
+    // nobody listens: the shared socket is closed
+    await expect(request(g.url)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+
+    // a worker that dies meanwhile is replaced, and its web is stopped again
+    const reader = readEvents(g.control, (await statusOf(g.control)).lastEventId);
+    try {
+      process.kill(g.pids[0]!, 'SIGKILL');
+      const replaced = await reader.waitFor((e) => e.type === 'worker' && e.data.worker === '1' && e.data.state === 'replaced', 'worker 1 replaced');
+      await reader.waitFor((e) => transitionsOf([e], '1').some((t) => t.data.to === 'stopped' && t.data.pid === replaced.data.pid), 'web stopped in the new worker 1');
+    } finally {
+      reader.close();
+    }
+    web = await webOf();
+    expect(web.state).toBe('stopped');
+    expect(Object.values(web.workers!).map((w) => w.state)).toEqual(['stopped', 'stopped']);
+
+    const started = await controlCall(g.control, 'POST', '/services/web/start');
+    expect(started.status, started.text).toBe(200);
+    expect(started.body).toMatchObject({ service: { name: 'web', state: 'ready' } });
+    const pids = await livePids(g.control);
+    await answersFrom((await statusOf(g.control)).services.find((s) => s.name === 'web')!.address!, pids);
+  });
+
+  it('an operation on a service the instance does not run is refused (HX_ERR_UNKNOWN_SERVICE), and none while the graph stops (HX_ERR_SERVICE_OP)', async () => {
+    const manifest = `drainDelay: 60s\n${webManifest(2)}`;
+    const g = await startGraph(makeDir({ 'hendrix.yaml': manifest, 'app.mjs': pidApp('v1') }), [], running);
+    const unknown = await controlCall(g.control, 'POST', '/services/nope/restart');
+    expect(unknown.status).toBe(422);
+    expect(unknown.body).toMatchObject({ error: { code: 'HX_ERR_UNKNOWN_SERVICE' } });
+    g.p.process.kill('SIGTERM');
+    await g.p.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('draining:'), 15_000);
+    const refused = await controlCall(g.control, 'POST', '/services/web/restart');
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ error: { code: 'HX_ERR_SERVICE_OP', message: 'cannot restart web: the graph is stopping' } });
+    g.p.process.kill('SIGTERM');
+    expect(await g.p.exited()).toBe(2);
   });
 
   it('admin.listen: the primary serves the same admin API over TCP with the token (workers in status), refuses a request without it, and POST /stop stops the graph', async () => {
