@@ -54,9 +54,8 @@ button:disabled{opacity:.55;cursor:default}button.primary{background:var(--accen
 .err code{font-weight:600}.err .at{font:12px var(--mono)}
 .ops{display:flex;flex-wrap:wrap;align-items:baseline;gap:6px 8px;margin-top:10px}.ops .outcome{margin:0;flex:1 1 100%}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line)}th{font-size:12px;color:var(--muted);font-weight:600}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line)}th{font-size:12px;color:var(--muted)}
 td.n,th.n{text-align:right}
-[hidden]{display:none!important}
 @media (max-width:400px){body{padding:8px 10px 24px}#services{grid-template-columns:1fr}.top .reload{margin-left:0}}
 `.replaceAll('\n', '');
 
@@ -99,7 +98,6 @@ export function dashboardPage(): DashboardPage {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="color-scheme" content="light dark">
 <title>hendrix</title>
 <link rel="icon" href="data:,">
 <style>${DASHBOARD_STYLE}</style>

@@ -31,9 +31,7 @@ function layersOf(st, deps) {
   return layers.filter(Boolean);
 }
 
-function clip(text, max) {
-  return text.length > max ? text.slice(0, max - 1) + '…' : text;
-}
+const clip = (text, max) => (text.length > max ? text.slice(0, max - 1) + '…' : text);
 
 /** Builds the SVG for this set of services and edges (called again only when they change). */
 function buildGraph(st) {

@@ -13,6 +13,15 @@ const CHROMIUM = '/usr/bin/chromium';
 const FIXTURE = join(ROOT, 'test/admin/fixtures/dashboard/hendrix.yaml');
 // where the closing note's screenshots go (HENDRIX_SCREENSHOTS=<folder> puts them elsewhere)
 const SHOTS = process.env['HENDRIX_SCREENSHOTS'] ?? '/work';
+// what the functions run inside the page use (the project compiles without the DOM library)
+interface PageNode {
+  getAttribute(name: string): string | null;
+  querySelector(selector: string): PageNode | null;
+  readonly textContent: string | null;
+}
+declare const document: { querySelector(selector: string): PageNode | null; readonly body: unknown; readonly documentElement: { readonly scrollWidth: number } };
+declare function getComputedStyle(el: unknown): { readonly stroke: string; readonly backgroundColor: string };
+
 const isReady = (l: Record<string, unknown>) => typeof l.msg === 'string' && l.msg.startsWith('ready:');
 
 /** Where `flaky` is declared in the fixture: the crash's error points there. */
@@ -183,7 +192,7 @@ describe.runIf(needCommand('chromium'))('the dashboard in a real browser', () =>
     expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(13, 17, 23)');
     expect(await stroke(page, 'web')).toBe('rgb(63, 185, 80)'); // ready, dark palette
     // one column: every card starts at the same x and spans the width; the graph runs top to bottom
-    const boxes = await page.locator('#services .svc').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().toJSON() as DOMRect));
+    const boxes = await page.locator('#services .svc').evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { x: r.x, width: r.width }; }));
     expect(new Set(boxes.map((b) => Math.round(b.x))).size).toBe(1);
     expect(boxes.every((b) => b.width > 300)).toBe(true);
     const nodes = await page.locator('#graph .node rect').evaluateAll((els) => els.map((e) => Number(e.getAttribute('y'))));
