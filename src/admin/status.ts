@@ -1,5 +1,6 @@
 import { relative } from 'node:path';
 import { formatPath, isHendrixError, type SourceLocation } from '../errors/hendrix-error.js';
+import { flattenErrors } from '../errors/render.js';
 import type { Figure } from '../kinds/contract.js';
 import type { ServiceStats } from '../runtime/orchestrator.js';
 import type { Plan } from '../runtime/plan.js';
@@ -14,19 +15,24 @@ export function locationText(location: SourceLocation | undefined, baseDir: stri
 
 /**
  * An error as the admin API shows it: code, message, hint, manifest place and path — never a
- * stack, nor the error's cause (which may quote what a secret made). An error that is not a
- * HendrixError (a bug, a throw of app code) shows as HX_ERR_INTERNAL with its message.
+ * stack, nor the error's cause (which may quote what a secret made). An error that stands for
+ * several (HX_ERR_MANIFEST, HX_ERR_START_FAILED) shows its first one, which has the place,
+ * saying how many more there are. An error that is not a HendrixError (a bug, a throw of app
+ * code) shows as HX_ERR_INTERNAL with its message.
  */
 export function toAdminError(error: unknown, baseDir: string): AdminError | undefined {
   if (error === undefined || error === null) return undefined;
   if (isHendrixError(error)) {
-    const at = locationText(error.location, baseDir);
+    const all = flattenErrors(error);
+    const first = all[0] ?? error;
+    const at = locationText(first.location, baseDir);
+    const more = all.length > 1 ? ` (and ${all.length - 1} more)` : '';
     return {
-      code: error.code,
-      message: error.message,
-      ...(error.hint ? { hint: error.hint } : {}),
+      code: first.code,
+      message: `${first.message}${more}`,
+      ...(first.hint ? { hint: first.hint } : {}),
       ...(at ? { at } : {}),
-      ...(error.path?.length ? { path: formatPath(error.path) } : {}),
+      ...(first.path?.length ? { path: formatPath(first.path) } : {}),
     };
   }
   return { code: 'HX_ERR_INTERNAL', message: error instanceof Error ? error.message : String(error) };
