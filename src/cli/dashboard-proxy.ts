@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HendrixError } from '../errors/hendrix-error.js';
@@ -11,7 +11,7 @@ export interface DashboardProxyOptions {
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
-  /** The secret of the URL: `?token=` once, then the cookie it sets (or `Authorization: Bearer`). */
+  /** The secret of the URL: `?token=` once, then the session cookie it sets (or `Authorization: Bearer`). */
   readonly token: string;
   /** Called when the control socket does not answer any more (the instance stopped). */
   readonly onGone?: () => void;
@@ -58,19 +58,23 @@ function refuse(res: ServerResponse, status: number, error: HendrixError): void 
  * Starts the local HTTP proxy of `hendrix dashboard`: it forwards GET and POST requests to
  * the instance's control socket (the page, `status`, `events` streamed through as they come,
  * the operations), guarded by a random token. `GET /dashboard?token=…` sets an HttpOnly,
- * SameSite=Strict cookie and redirects to the page without the token (so that it leaves the
- * address bar and the history); every other request needs the cookie or `Authorization:
- * Bearer <token>`, and a POST from a browser must come from the page's own origin (CSRF).
+ * SameSite=Strict session cookie (a random value of its own) and redirects to the page
+ * without the token (so that it leaves the address bar and the history); every other request
+ * needs the cookie or `Authorization: Bearer <token>`, and a POST from a browser must come
+ * from the page's own origin (CSRF).
  */
 export async function startDashboardProxy(options: DashboardProxyOptions): Promise<DashboardProxy> {
   const { controlPath, token } = options;
   let origin = '';
   // cookies are per host, not per port: two dashboards on 127.0.0.1 each keep their own
   let cookie = '';
+  // the cookie holds a session value of its own, not the token: the token leaves no trace in the browser
+  const session = randomBytes(24).toString('base64url');
   const authorized = (req: IncomingMessage): boolean => {
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const given = bearer ?? cookieOf(req.headers.cookie, cookie);
-    return given !== undefined && sameSecret(given, token);
+    if (bearer !== undefined) return sameSecret(bearer, token);
+    const given = cookieOf(req.headers.cookie, cookie);
+    return given !== undefined && sameSecret(given, session);
   };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', origin);
@@ -79,7 +83,7 @@ export async function startDashboardProxy(options: DashboardProxyOptions): Promi
     if (method === 'GET' && url.pathname === '/dashboard' && fromToken !== null) {
       if (!sameSecret(fromToken, token)) return refuse(res, 401, new HendrixError('HX_ERR_ADMIN_AUTH', { message: 'this dashboard URL has another token', hint: 'open the URL `hendrix dashboard` printed' }));
       url.searchParams.delete('token');
-      res.writeHead(302, { location: `/dashboard${url.search}`, 'set-cookie': `${cookie}=${token}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
+      res.writeHead(302, { location: `/dashboard${url.search}`, 'set-cookie': `${cookie}=${session}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
       return void res.end();
     }
     if (method === 'GET' && url.pathname === '/') {

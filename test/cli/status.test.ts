@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { BIN, RUNTIME_DIR, runCli, spawnCli } from '../helpers/cli.js';
 import { needCommand } from '../helpers/system-command.js';
-import { statusOf, statusUntil, useRunningGraphs, waitForOutput, RUNNING_GRAPH } from '../helpers/running-graph.js';
+import { statusUntil, useRunningGraphs, waitForOutput, RUNNING_GRAPH } from '../helpers/running-graph.js';
 
 /** `hendrix status` of a running instance, through the built CLI and the instance's control socket. */
 const graphs = useRunningGraphs();
