@@ -146,7 +146,7 @@ ${CLIENT}
 Serves the dashboard of the running graph — the services drawn as a graph coloured by state,
 live; their figures; restart and reload buttons — on a local HTTP port, forwarded to the
 instance's control socket. Opens no browser: it prints the URL to open, which carries a
-random token (the page then keeps it in a cookie; other clients send
+random token (opened once, it sets a session cookie; other clients send
 \`Authorization: Bearer <token>\`). Runs until ^C, or until the instance stops (exit 0).
 
 Options:
