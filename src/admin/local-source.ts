@@ -29,9 +29,14 @@ export interface LocalSourceOptions {
  */
 export function createLocalSource(options: LocalSourceOptions): AdminSource {
   const { orchestrator, board } = options;
-  /** Records the operation, once the service is known to run (an unknown name is no event). */
+  /**
+   * Records the operation, once the service is known to run (an unknown name is no event) and
+   * the instance is not stopping: during the drain delay the orchestrator still runs, but a
+   * service restarted then would come up only to be stopped.
+   */
   const operation = (op: 'restart' | 'stop' | 'start', name: string) => {
     if (!orchestrator.services.includes(name)) throw unknownService(name, orchestrator.services);
+    if (board.state === 'stopping') throw new HendrixError('HX_ERR_SERVICE_OP', { message: `${op} ${name} refused: the instance is stopping`, service: name });
     board.operation(op, name);
   };
 

@@ -106,3 +106,25 @@ describe('what the admin API says about failures and reloads', () => {
     expect(await p.exited()).toBe(0);
   });
 });
+
+describe('operations while the instance stops', () => {
+  it('during the drain delay of POST /stop: status says stopping and draining, an operation is a 409 HX_ERR_SERVICE_OP, a signal forces', async () => {
+    const dir = makeDir({ 'hendrix.yaml': `drainDelay: 60s\n${manifest('5s')}`, 'app.mjs': APP });
+    const p = spawnCli(['up'], { cwd: dir });
+    try {
+      const socket = { socket: String((await p.waitForLog(isReady, 15_000)).control) };
+      expect((await admin(socket, 'POST', '/stop')).status).toBe(202);
+      await p.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('draining'));
+      const status = (await admin(socket, 'GET', '/status')).json as StatusJson;
+      expect(status.instance).toMatchObject({ state: 'stopping', draining: true });
+      expect(status.services[0]!.state).toBe('ready');
+      const refused = await admin(socket, 'POST', '/services/web/restart');
+      expect(refused.status).toBe(409);
+      expect(refused.json.error).toEqual({ code: 'HX_ERR_SERVICE_OP', message: 'restart web refused: the instance is stopping' });
+      p.process.kill('SIGTERM');
+      expect(await p.exited()).toBe(2);
+    } finally {
+      if (p.process.exitCode === null) p.process.kill('SIGKILL');
+    }
+  });
+});
