@@ -67,7 +67,7 @@ export interface WorkerStatus {
   readonly id: string;
   readonly role: 'each' | 'once';
   readonly pid: number | undefined;
-  /** starting, ready, retiring, restarting, stopped, failed. */
+  /** starting, ready, stopping, restarting, stopped, failed (a retiring worker shows as a `worker` event). */
   readonly state: string;
   readonly since: string;
   readonly restarts: number;

@@ -66,7 +66,7 @@ export async function dashboardCommand(argv: string[], io: CliIO): Promise<numbe
   try {
     proxy = await startDashboardProxy({ controlPath: path, host, port, token: randomBytes(24).toString('base64url') });
   } catch (error) {
-    throw new HendrixError('HX_ERR_ADMIN_LISTEN', {
+    throw new HendrixError('HX_ERR_DASHBOARD_LISTEN', {
       message: `the dashboard cannot listen on ${host}:${port}: ${(error as Error).message}`,
       hint: port ? 'pick another --port, or leave it out for any free port' : 'check --host: an address of this machine',
       cause: error,

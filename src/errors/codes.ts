@@ -105,6 +105,7 @@ export const ERROR_CODES = {
   HX_ERR_ADMIN_TOKEN: { title: 'the TCP admin listener has no token', hint: 'set `admin.token` (at least 16 characters, e.g. `token: ${ADMIN_TOKEN}` with the value in the environment), or drop `admin.listen` and use the control socket', exit: 78 },
   HX_ERR_ADMIN_AUTH: { title: 'admin request without the right token', hint: 'send `Authorization: Bearer <admin.token>` (the dashboard asks for it once)', exit: 1 },
   HX_ERR_ADMIN_LISTEN: { title: 'the TCP admin listener cannot listen', hint: 'choose a free address for `admin.listen` (`127.0.0.1:2019`), or drop it and use the control socket', exit: 78 },
+  HX_ERR_DASHBOARD_LISTEN: { title: 'hendrix dashboard cannot listen', hint: 'pick another `--port` (or leave it out for any free port), or a `--host` that is an address of this machine', exit: 1 },
   HX_ERR_NOTIFY: { title: 'cannot notify the service manager', hint: 'NOTIFY_SOCKET names a socket hendrix cannot send to; check the unit (Type=notify, NotifyAccess=main or all) — the graph runs on regardless', exit: 1 },
   // --- workers (a graph served by several processes) ---
   HX_ERR_WORKERS_GRAPH: { title: 'services that run once and services that run in every worker depend on each other both ways', hint: 'with workers the graph starts in two stages (the once-services before or after the workers); drop one of the edges named, or run with `workers: 1`', exit: 78 },

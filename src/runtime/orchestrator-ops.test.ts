@@ -75,7 +75,7 @@ describe('operations on one service (stopService, startService, restartService)'
   it('rejects startService with the start error when the new instance fails to start', async () => {
     const h = makeHarness({
       graph: { db: [] },
-      configs: { db: { restart: { policy: 'never' } } },
+      configs: { db: { restart: { policy: 'no' } } },
       scripts: { db: { start: () => (h.instances.db!.length > 1 ? Promise.reject(new Error('disk full')) : undefined) } },
     });
     await h.orch.start();
