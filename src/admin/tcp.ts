@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { HendrixError, type SourceLocation } from '../errors/hendrix-error.js';
 import { errorToJson } from '../errors/render.js';
-import { formatListen, parseListen } from '../kinds/fields.js';
+import { formatListen, isLoopback, parseListen } from '../kinds/fields.js';
 import type { Logger } from '../log/logger.js';
 import type { Plan } from '../runtime/plan.js';
 import { compileRoutes, dispatchControl, type ControlRoutes } from '../runtime/control-routes.js';
@@ -113,6 +113,8 @@ export async function listenAdmin(options: AdminListenerOptions): Promise<AdminL
   const bound = server.address() as AddressInfo;
   const url = formatListen({ host: address.host, port: bound.port });
   log.info({ admin: url }, `admin api listening on ${url}`);
+  // plain HTTP: beyond this machine the token crosses the network readable by anyone on the way
+  if (!isLoopback(address)) log.warn({ admin: url }, 'the admin API listens beyond loopback over plain HTTP: put it behind TLS (a tls service or a proxy) or keep it on 127.0.0.1');
 
   return {
     url,
