@@ -24,7 +24,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   // the processes of a graph with workers: built on the runtime, driven by the CLI
   // the admin API (status, events, metrics, operations, the TCP listener): built on the runtime
   'src/admin': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net'],
-  'src/workers': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/admin'],
+  'src/workers': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net', 'src/admin'],
   'src/cli': ['src/errors', 'src/kinds', 'src/log', 'src/manifest', 'src/runtime', 'src/net', 'src/workers', 'src/admin'],
 };
 

@@ -62,6 +62,20 @@ async function removeStaleSocket(path: string): Promise<void> {
   await unlink(path).catch(() => undefined);
 }
 
+/**
+ * How a port 0 becomes a port in a process of a graph with workers (set by src/workers): the
+ * primary hands every process the same free port for one service's listener. node:cluster shares
+ * one listening socket per address and port, and port 0 is one port to it: two services on
+ * `127.0.0.1:0` would share one socket (and a connection for one reach the other).
+ */
+type PortZeroResolver = (key: string, host: string) => Promise<number>;
+let portZero: PortZeroResolver | undefined;
+
+/** Sets (or clears) how port 0 is resolved in this process: see PortZeroResolver. */
+export function setPortZeroResolver(resolver: PortZeroResolver | undefined): void {
+  portZero = resolver;
+}
+
 /** The address a listening server is bound to. */
 export function boundAddress(server: Server): ListenAddress | undefined {
   const address = server.address();
@@ -78,7 +92,7 @@ export function boundAddress(server: Server): ListenAddress | undefined {
  * port never refuses a connection in between.
  */
 export async function listenOn(server: Server, address: ListenAddress, context: ListenContext): Promise<ListenAddress> {
-  const target = resolveListen(address, context.baseDir);
+  let target = resolveListen(address, context.baseDir);
   const key = handoverKey(context.service, context.role ?? 'listen', formatListen(target));
   const predecessor = key === undefined ? undefined : predecessorFor(key, server);
   try {
@@ -88,6 +102,7 @@ export async function listenOn(server: Server, address: ListenAddress, context: 
       return boundAddress(predecessor) ?? target;
     }
     if ('path' in target) await removeStaleSocket(target.path);
+    else if (target.port === 0 && portZero) target = { host: target.host, port: await portZero(`${context.service}/${context.role ?? 'listen'}/${target.host}`, target.host) };
     await new Promise<void>((done, fail) => {
       const onError = (error: Error): void => {
         server.off('listening', onListening);

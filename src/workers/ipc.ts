@@ -88,6 +88,8 @@ export type PrimaryMessage =
   | { readonly hx: 'op'; readonly id: number; readonly op: ServiceOp; readonly service: string }
   /** A stop is coming (drainDelay): readiness turns off; `on: false` turns it back on. */
   | { readonly hx: 'drain'; readonly on: boolean }
+  /** The port a listener on port 0 takes (the answer to the worker's `port`). */
+  | { readonly hx: 'port'; readonly id: number; readonly port: number }
   | ChannelEnvelope;
 
 /** What a worker process sends to the primary. */
@@ -109,6 +111,11 @@ export type WorkerMessage =
   | { readonly hx: 'transition'; readonly event: TransitionBody }
   /** A starting service of this process said what it waits for. */
   | { readonly hx: 'waiting'; readonly service: string; readonly kind: string; readonly reason: string }
+  /**
+   * A listener on port 0 is about to listen: which port? The same for every process that asks
+   * with the same key (`web/listen/127.0.0.1`), so node:cluster shares one socket per service.
+   */
+  | { readonly hx: 'port'; readonly id: number; readonly key: string; readonly host: string }
   /** The answer to `figures` or `op`. */
   | { readonly hx: 'answer'; readonly id: number; readonly value: unknown }
   | { readonly hx: 'answer-failed'; readonly id: number; readonly error: ErrorBody }

@@ -9,6 +9,7 @@ import type { ReloadOptions } from '../runtime/reload.js';
 import { createSupervisor } from '../runtime/supervisor.js';
 import type { ErrorBody, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
 import type { Placement } from './placement.js';
+import { createPortBook } from './ports.js';
 import { exitWords, slotKey, type PrimaryEvent, type PrimaryOptions, type Proc, type ProcessRequest, type Slot, type SlotView } from './primary-types.js';
 
 export { exitWords, slotKey, type ForkWorker, type PrimaryEvent, type PrimaryOptions, type ProcessRequest, type SlotView, type WorkerProcess } from './primary-types.js';
@@ -26,6 +27,8 @@ export class Primary {
   readonly #log: Logger;
   readonly #clock: Clock;
   readonly #slots: Slot[] = [];
+  /** The ports of listeners on port 0, one per service listener (ports.ts). */
+  readonly #ports = createPortBook();
   #running = false;
   #stopping: Promise<number> | undefined;
   #forced = false;
@@ -164,6 +167,12 @@ export class Primary {
         return; // the fork's send() held what came before (up-primary.ts)
       case 'ch':
         return this.#o.coordinators.receive(proc.identity.key, message);
+      case 'port':
+        return void this.#ports.resolve(message.key, message.host).then(
+          (port) => proc.state !== 'exited' && proc.child.send({ hx: 'port', id: message.id, port }),
+          // no free port found: the worker listens on port 0 itself, and its listen says why if it fails
+          () => proc.state !== 'exited' && proc.child.send({ hx: 'port', id: message.id, port: 0 }),
+        );
       case 'ready':
         proc.state = 'ready';
         proc.upSince = this.#clock.now();

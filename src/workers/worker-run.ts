@@ -11,6 +11,7 @@ import { createWorkerChannels } from './channels.js';
 import { toErrorBody, type PrimaryMessage, type WorkerIdentity, type WorkerMessage } from './ipc.js';
 import { placeServices, planForRole, runsOf } from './placement.js';
 import { forwardAdmin } from './worker-admin.js';
+import { setPortZeroResolver } from '../net/listen.js';
 
 /** How a worker process talks to its primary (process.send and its events, in the CLI). */
 export interface WorkerIpc {
@@ -117,10 +118,23 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
       (error) => ipc.send({ hx: 'reload-failed', id, error: toErrorBody(error) }),
     );
   };
+  // port 0 is resolved by the primary: one port per service listener, shared by every worker
+  const ports = new Map<number, (port: number) => void>();
+  let portIds = 0;
+  setPortZeroResolver((key, host) => {
+    const id = ++portIds;
+    return new Promise<number>((resolve) => {
+      ports.set(id, resolve);
+      ipc.send({ hx: 'port', id, key, host });
+    });
+  });
   ipc.onMessage((message) => {
     switch (message.hx) {
       case 'ch':
         return channels.receive(message);
+      case 'port':
+        ports.get(message.id)?.(message.port);
+        return void ports.delete(message.id);
       case 'stop':
         if (message.retire) channels.retire();
         return void stop();
