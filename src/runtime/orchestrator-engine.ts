@@ -271,8 +271,10 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     const names = services?.length ? services : this.#list.map((s) => s.name);
     const waiting: Record<string, string> = {};
     for (const name of names) {
-      const state = this.#slots.get(name)?.state ?? 'absent';
-      if (state !== 'ready') waiting[name] = state;
+      // a service this process does not run (not selected by `hendrix up web`; run in another
+      // process of a graph with workers) is not this process's to answer for
+      const state = this.#slots.get(name)?.state;
+      if (state !== undefined && state !== 'ready') waiting[name] = state;
     }
     const ready = !this.#draining && this.#phase === 'running' && Object.keys(waiting).length === 0;
     return { ready, draining: this.#draining, waiting };

@@ -17,6 +17,8 @@ describe('operations on one service (stopService, startService, restartService)'
     expect(h.orch.stats().db).toMatchObject({ state: 'stopped', stoppedByOperator: true });
     expect(h.orch.readiness()).toMatchObject({ ready: false, waiting: { db: 'stopped', web: 'stopped' } });
     expect(h.orch.readiness(['cache'])).toMatchObject({ ready: true });
+    // a service not run here is not this process's to answer for
+    expect(h.orch.readiness(['cache', 'elsewhere'])).toMatchObject({ ready: true, waiting: {} });
     // nothing brings it back by itself
     await flush();
     expect(h.orch.state('db')).toBe('stopped');

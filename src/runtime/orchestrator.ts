@@ -176,7 +176,10 @@ export interface Orchestrator {
   restartService(name: string): Promise<void>;
   /** Turns the graph's readiness off (a stop is coming: drainDelay) or on again. */
   setDraining(on: boolean): void;
-  /** Whether the graph is ready (every service, or those named, ready; not draining): what `ctx.graph.readiness()` answers. */
+  /**
+   * Whether the graph is ready (every service, or those named, ready; not draining): what
+   * `ctx.graph.readiness()` answers. A named service it does not run is not counted.
+   */
   readiness(services?: readonly string[]): ReturnType<GraphView['readiness']>;
   /**
    * Reports that a service's code failed outside any call of the orchestrator (an unhandled
