@@ -69,7 +69,7 @@ export function toFigureValues(figures: readonly Figure[]): Record<string, Figur
 export function whyOf(name: string, stats: Pick<ServiceStats, 'state' | 'waiting' | 'lastError' | 'stoppedByOperator'>, dependencies: readonly string[], stateOf: (name: string) => string | undefined): string | undefined {
   const { state } = stats;
   if (state === 'ready') return undefined;
-  if (stats.stoppedByOperator) return `stopped by an operator; POST /services/${name}/start starts it again`;
+  if (stats.stoppedByOperator) return `stopped by an operator; \`hendrix start ${name}\` starts it again`;
   if (state === 'starting' && stats.waiting) return stats.waiting;
   const down = dependencies.filter((d) => stateOf(d) !== 'ready');
   if ((state === 'stopped' || state === 'created' || state === 'waiting') && down.length) return `waiting for ${down.join(', ')} (${down.map((d) => stateOf(d) ?? '?').join(', ')})`;

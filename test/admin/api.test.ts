@@ -135,7 +135,7 @@ describe('the admin API on the control socket of a running graph', () => {
 
     const stopped = await admin(socket, 'POST', '/services/web/stop');
     expect(stopped.status).toBe(200);
-    expect(stopped.json.service).toMatchObject({ name: 'web', state: 'stopped', why: 'stopped by an operator; POST /services/web/start starts it again' });
+    expect(stopped.json.service).toMatchObject({ name: 'web', state: 'stopped', why: 'stopped by an operator; `hendrix start web` starts it again' });
     const down = await status();
     expect(service(down, 'front')).toMatchObject({ state: 'stopped', why: 'waiting for web (stopped)' });
     expect(await hit(webUrl)).toBe('ECONNREFUSED');
