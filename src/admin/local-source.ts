@@ -6,9 +6,8 @@ import { edgesOf, serviceStatus } from './status.js';
 import type { AdminSource, MetricsSnapshot, ServiceStatus, StatusJson } from './types.js';
 import { hendrixVersion } from './version.js';
 
-/** What the admin source of one process needs. */
-export interface LocalSourceOptions {
-  readonly orchestrator: Orchestrator;
+/** What the admin source of any instance needs (one process, or the primary of workers). */
+export interface InstanceSourceOptions {
   /** The plan the graph runs now (it changes with every applied reload). */
   readonly plan: () => Plan;
   readonly board: Board;
@@ -20,6 +19,11 @@ export interface LocalSourceOptions {
   readonly startedAt: number;
   /** Stops the whole instance the way SIGTERM does (up.ts's wake). */
   readonly stopAll: () => void;
+}
+
+/** What the admin source of one process needs. */
+export interface LocalSourceOptions extends InstanceSourceOptions {
+  readonly orchestrator: Orchestrator;
 }
 
 /**

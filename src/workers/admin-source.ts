@@ -1,9 +1,9 @@
 import { HendrixError } from '../errors/hendrix-error.js';
 import { errorFromJson } from '../errors/render.js';
-import type { Board } from '../admin/board.js';
 import { edgesOf, serviceStatus, toAdminError, toFigureValues } from '../admin/status.js';
 import type { AdminSource, MetricsSnapshot, ServiceStatus, StatusJson, WorkerStatus } from '../admin/types.js';
 import { hendrixVersion } from '../admin/version.js';
+import type { InstanceSourceOptions } from '../admin/local-source.js';
 import type { Plan } from '../runtime/plan.js';
 import type { ProcessReport, ServiceOp } from './ipc.js';
 import { slotKey, type Primary, type PrimaryEvent, type SlotView } from './primary.js';
@@ -13,20 +13,10 @@ import { aggregateService, stateOfSlot, type ServiceInProcess } from './worker-s
 const REPORT_TIMEOUT_MS = 2_000;
 
 /** What the admin source of a primary needs. */
-export interface PrimarySourceOptions {
+export interface PrimarySourceOptions extends InstanceSourceOptions {
   readonly primary: Primary;
-  /** The plan the graph runs now (the primary's reloader changes it). */
-  readonly plan: () => Plan;
-  readonly board: Board;
-  readonly env?: string | undefined;
-  /** The control socket path, once it listens. */
-  readonly control: () => string | undefined;
-  /** When `hendrix up` started (ms since the epoch). */
-  readonly startedAt: number;
   /** Whether readiness is off ahead of a stop (drainDelay). */
   readonly draining: () => boolean;
-  /** Stops the whole instance the way SIGTERM does. */
-  readonly stopAll: () => void;
 }
 
 /** A slot with what its process last said, for one status or metrics read. */
