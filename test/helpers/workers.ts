@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, get } from 'node:http';
 import type { Socket } from 'node:net';
+import { afterEach } from 'vitest';
 import { addressOf, spawnCli, type CliProcess } from './cli.js';
 import { request } from './reload/load.js';
 
@@ -209,4 +210,20 @@ export function slowRequest(url: string, ms: number): { started: Promise<void>; 
   });
   body.catch(() => undefined);
   return { started: startedP, body };
+}
+
+/**
+ * The CLI processes a test file started (push them): each still running is stopped with SIGTERM
+ * and awaited after each test.
+ */
+export function useRunningClis(): CliProcess[] {
+  const running: CliProcess[] = [];
+  afterEach(async () => {
+    for (const p of running.splice(0)) {
+      if (p.process.exitCode !== null || p.process.signalCode !== null) continue;
+      p.process.kill('SIGTERM');
+      await p.exited();
+    }
+  });
+  return running;
 }

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AdminEvent, StatusJson, WorkerStatus } from '../../src/admin/types.js';
-import { logLines, type CliProcess } from '../helpers/cli.js';
+import { logLines } from '../helpers/cli.js';
 import { startKeepAliveLoad } from '../helpers/keepalive-load.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { request } from '../helpers/reload/load.js';
-import { answersFrom, livePids, pidApp, processesMarked, startGraph, until, webManifest } from '../helpers/workers.js';
+import { answersFrom, livePids, pidApp, processesMarked, startGraph, until, webManifest, useRunningClis } from '../helpers/workers.js';
 import { controlCall, parseMetrics, readEvents, sample, statusOf } from '../helpers/workers-admin.js';
 
 // The admin API of a graph served by workers (`workers: 2`), on the primary's control socket:
@@ -14,14 +14,7 @@ import { controlCall, parseMetrics, readEvents, sample, statusOf } from '../help
 // transitions and their processes' lives; operations on a service go to every worker in turn;
 // drainDelay turns readiness off in every worker before the stop.
 
-const running: CliProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) {
-    if (p.process.exitCode !== null || p.process.signalCode !== null) continue;
-    p.process.kill('SIGTERM');
-    await p.exited();
-  }
-});
+const running = useRunningClis();
 const makeDir = useManifestDirs();
 
 const transitionsOf = (events: readonly AdminEvent[], worker: string): AdminEvent[] =>

@@ -1,20 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addressOf, logLines, type CliProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { addressOf, logLines } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, fetchBody, isAlive, isReady, livePids, pidApp, processesMarked, slowRequest, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit } from '../helpers/workers.js';
+import { answersFrom, fetchBody, isAlive, isReady, livePids, pidApp, processesMarked, slowRequest, spawnMarked, startGraph, startPidLoad, until, webManifest, workerPids, type Hit, useRunningClis } from '../helpers/workers.js';
 
 // A worker that dies: SIGKILLed under load, with the restart policy of its services deciding
 // whether it is replaced and whether the graph stops; and the primary dying under its workers.
 
-const running: CliProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) {
-    if (p.process.exitCode !== null || p.process.signalCode !== null) continue;
-    p.process.kill('SIGTERM');
-    await p.exited();
-  }
-});
+const running = useRunningClis();
 const makeDir = useManifestDirs();
 const CLIENTS = 8;
 

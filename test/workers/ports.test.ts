@@ -1,20 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { addressOf, type CliProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { addressOf } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { fetchBody, isReady, pidApp, spawnMarked, workerPids } from '../helpers/workers.js';
+import { fetchBody, isReady, pidApp, spawnMarked, workerPids, useRunningClis } from '../helpers/workers.js';
 
 // node:cluster shares one listening socket per address and port, and sees every port 0 as one
 // port: without the primary's port book two services on 127.0.0.1:0 would share one socket.
 
-const running: CliProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) {
-    if (p.process.exitCode !== null || p.process.signalCode !== null) continue;
-    p.process.kill('SIGTERM');
-    await p.exited();
-  }
-});
+const running = useRunningClis();
 const makeDir = useManifestDirs();
 
 describe('listeners on port 0 with workers', () => {

@@ -1,24 +1,17 @@
 import { writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { logLines, runCli, type CliProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { logLines, runCli } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
 import { request } from '../helpers/reload/load.js';
-import { answersFrom, fetchBody, isAlive, livePids, pidApp, processesMarked, startGraph, startPidLoad, until, webManifest } from '../helpers/workers.js';
+import { answersFrom, fetchBody, isAlive, livePids, pidApp, processesMarked, startGraph, startPidLoad, until, webManifest, useRunningClis } from '../helpers/workers.js';
 
 // Reloading a graph served by workers: a change the kind applies in place is applied in every
 // worker (same processes); new app code gets new processes, one worker at a time, while the
 // others serve; a broken edit changes nothing.
 
-const running: CliProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) {
-    if (p.process.exitCode !== null || p.process.signalCode !== null) continue;
-    p.process.kill('SIGTERM');
-    await p.exited();
-  }
-});
+const running = useRunningClis();
 const makeDir = useManifestDirs();
 const CLIENTS = 6;
 

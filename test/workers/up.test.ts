@@ -1,20 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, type CliProcess } from '../helpers/cli.js';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { useManifestDirs } from '../helpers/manifest-dir.js';
-import { answersFrom, fetchBody, isAlive, pidApp, startGraph, until, webManifest } from '../helpers/workers.js';
+import { answersFrom, fetchBody, isAlive, pidApp, startGraph, until, webManifest, useRunningClis } from '../helpers/workers.js';
 
 // `hendrix up` with workers, run as a user runs it (the built CLI): real worker processes
 // forked through node:cluster, one listening socket on 127.0.0.1:0 shared by all of them.
 
-const running: CliProcess[] = [];
-afterEach(async () => {
-  for (const p of running.splice(0)) {
-    if (p.process.exitCode !== null || p.process.signalCode !== null) continue;
-    p.process.kill('SIGTERM');
-    await p.exited();
-  }
-});
+const running = useRunningClis();
 const makeDir = useManifestDirs();
 const project = (workers: number | undefined) => makeDir({ 'hendrix.yaml': webManifest(workers), 'app.mjs': pidApp('v1') });
 
