@@ -41,7 +41,8 @@ describe('tls figures', () => {
     expect((await h2Get(session, '/')).status).toBe(200);
     await until(() => figure(tls, 'tls_connections') === 1);
 
-    // an HTTP/2 stream in flight is counted too
+    // an HTTP/2 stream in flight is counted too (once the streams before it have closed on the server)
+    await until(() => figure(web, 'http_requests_in_flight') === 0);
     const gate = holdRequests();
     const held = h2Get(session, '/held');
     await gate.arrived;
