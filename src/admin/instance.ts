@@ -6,7 +6,7 @@ import { createBoard, type Board } from './board.js';
 import { dashboardRoute } from './dashboard.js';
 import { createLocalSource } from './local-source.js';
 import { adminRoutes } from './routes.js';
-import { openAdminListener, type AdminListener } from './tcp.js';
+import type { AdminListener } from './tcp.js';
 
 /** The admin API of a graph running in one process (`hendrix up`), as up.ts wires it. */
 export interface InstanceAdmin {
@@ -50,6 +50,9 @@ export function createInstanceAdmin(options: { orchestrator: Orchestrator; plan:
     },
     async listen({ control: path, routes, plan, log }) {
       control = path;
+      // the TCP listener's code is loaded only by a manifest that asks for it
+      if (plan.manifest.admin.listen === undefined) return undefined;
+      const { openAdminListener } = await import('./tcp.js');
       tcp = await openAdminListener({ plan, routes, log });
       return tcp;
     },
