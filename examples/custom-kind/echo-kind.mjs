@@ -31,12 +31,14 @@ export default defineServiceKind({
   create(ctx) {
     let server;
     const sockets = new Set();
+    let accepted = 0; // a plain number on the hot path: figures() reads it on demand
     return {
       async start() {
         const web = ctx.config.web ? ctx.peer(ctx.config.web) : undefined;
         const banner = web?.url ? `${ctx.config.banner} (web at ${web.url})` : ctx.config.banner;
         server = net.createServer((socket) => {
           sockets.add(socket);
+          accepted++;
           socket.on('close', () => sockets.delete(socket));
           socket.on('error', () => socket.destroy());
           socket.write(`${banner}\n`);
@@ -65,6 +67,13 @@ export default defineServiceKind({
       address() {
         const a = server?.address();
         return a && typeof a === 'object' ? formatListen({ host: a.address, port: a.port }, 'tcp') : undefined;
+      },
+      // what `hendrix status`, GET /metrics (hendrix_echo_connections{service="echo"}) and the dashboard show
+      figures() {
+        return [
+          { type: 'gauge', name: 'echo_connections', help: 'Clients connected now.', value: sockets.size },
+          { type: 'counter', name: 'echo_connections_total', help: 'Clients accepted since the service started.', value: accepted },
+        ];
       },
     };
   },
