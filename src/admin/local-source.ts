@@ -3,7 +3,7 @@ import type { Orchestrator } from '../runtime/orchestrator.js';
 import type { Plan } from '../runtime/plan.js';
 import type { Board } from './board.js';
 import { edgesOf, serviceStatus } from './status.js';
-import type { AdminSource, MetricsSnapshot, ServiceStatus, StatusJson } from './types.js';
+import type { AdminSource, InstanceStatus, MetricsSnapshot, ServiceStatus, StatusJson } from './types.js';
 import { hendrixVersion } from './version.js';
 
 /** What the admin source of any instance needs (one process, or the primary of workers). */
@@ -19,6 +19,23 @@ export interface InstanceSourceOptions {
   readonly startedAt: number;
   /** Stops the whole instance the way SIGTERM does (up.ts's wake). */
   readonly stopAll: () => void;
+}
+
+/** The instance part of `GET /status`, as any instance (one process, the primary) answers it. */
+export function instanceStatus(options: InstanceSourceOptions, plan: Plan, draining: boolean): InstanceStatus {
+  return {
+    version: hendrixVersion(),
+    pid: process.pid,
+    startedAt: new Date(options.startedAt).toISOString(),
+    uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+    files: [...plan.manifestFiles],
+    ...(options.env ? { env: options.env } : {}),
+    fingerprint: plan.fingerprint,
+    state: options.board.state,
+    draining,
+    control: options.control() ?? '',
+    rss: process.memoryUsage.rss(),
+  };
 }
 
 /** What the admin source of one process needs. */
@@ -59,19 +76,7 @@ export function createLocalSource(options: LocalSourceOptions): AdminSource {
     const plan = options.plan();
     const list = services();
     return {
-      instance: {
-        version: hendrixVersion(),
-        pid: process.pid,
-        startedAt: new Date(options.startedAt).toISOString(),
-        uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
-        files: [...plan.manifestFiles],
-        ...(options.env ? { env: options.env } : {}),
-        fingerprint: plan.fingerprint,
-        state: board.state,
-        draining: orchestrator.readiness().draining,
-        control: options.control() ?? '',
-        rss: process.memoryUsage.rss(),
-      },
+      instance: instanceStatus(options, plan, orchestrator.readiness().draining),
       services: list,
       edges: edgesOf(plan, list.map((s) => s.name)),
       lastEventId: board.events.lastId,

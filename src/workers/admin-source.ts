@@ -2,8 +2,7 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import { errorFromJson } from '../errors/render.js';
 import { edgesOf, serviceStatus, toAdminError, toFigureValues } from '../admin/status.js';
 import type { AdminSource, MetricsSnapshot, ServiceStatus, StatusJson, WorkerStatus } from '../admin/types.js';
-import { hendrixVersion } from '../admin/version.js';
-import type { InstanceSourceOptions } from '../admin/local-source.js';
+import { instanceStatus, type InstanceSourceOptions } from '../admin/local-source.js';
 import type { Plan } from '../runtime/plan.js';
 import type { ProcessReport, ServiceOp } from './ipc.js';
 import { slotKey, type Primary, type PrimaryEvent, type SlotView } from './primary.js';
@@ -148,20 +147,7 @@ export function createPrimarySource(options: PrimarySourceOptions): AdminSource 
       workers: Object.fromEntries(row.processes.map((p) => [p.worker, { state: p.report?.state ?? p.state, figures: toFigureValues(p.report?.figures ?? []) }])),
     }));
     return {
-      instance: {
-        version: hendrixVersion(),
-        pid: process.pid,
-        startedAt: new Date(options.startedAt).toISOString(),
-        uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
-        files: [...plan.manifestFiles],
-        ...(options.env ? { env: options.env } : {}),
-        fingerprint: plan.fingerprint,
-        state: board.state,
-        draining: options.draining(),
-        control: options.control() ?? '',
-        rss: process.memoryUsage.rss(),
-        workers: workersOf(slots),
-      },
+      instance: { ...instanceStatus(options, plan, options.draining()), workers: workersOf(slots) },
       services,
       edges: edgesOf(plan, services.map((s) => s.name)),
       lastEventId: board.events.lastId,
