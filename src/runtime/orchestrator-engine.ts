@@ -69,6 +69,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   readonly #baseDir: string;
   readonly #locate: OrchestratorOptions['locate'];
   readonly #cluster: OrchestratorOptions['cluster'];
+  readonly #remoteStates: OrchestratorOptions['remoteStates'];
   #phase: Phase = 'idle';
   #forced = false;
   #createsDone = false;
@@ -94,6 +95,7 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     this.#baseDir = options.baseDir;
     this.#locate = options.locate;
     this.#cluster = options.cluster;
+    this.#remoteStates = options.remoteStates;
     const { graph } = options;
     for (const name of options.only ?? []) {
       if (!graph.nodes.includes(name)) {
@@ -268,12 +270,14 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   }
 
   readiness(services?: readonly string[]): ReturnType<GraphView['readiness']> {
-    const names = services?.length ? services : this.#list.map((s) => s.name);
+    const remote = this.#remoteStates?.() ?? {};
+    const names = services?.length ? services : [...this.#list.map((s) => s.name), ...Object.keys(remote).filter((n) => !this.#slots.has(n))];
     const waiting: Record<string, string> = {};
     for (const name of names) {
-      // a service this process does not run (not selected by `hendrix up web`; run in another
-      // process of a graph with workers) is not this process's to answer for
-      const state = this.#slots.get(name)?.state;
+      // a service this process does not run and knows nothing of (not selected by `hendrix up
+      // web`) is not this process's to answer for; one run by another process of the graph is
+      // counted as that process reports it (a stand-in here is not the real service)
+      const state = remote[name] ?? this.#slots.get(name)?.state;
       if (state !== undefined && state !== 'ready') waiting[name] = state;
     }
     const ready = !this.#draining && this.#phase === 'running' && Object.keys(waiting).length === 0;

@@ -130,6 +130,18 @@ describe('operations on one service (stopService, startService, restartService)'
     expect(h.orch.figures('db')).toEqual([]);
   });
 
+  it('readiness counts the services another process runs, as it reports them', async () => {
+    let remote: Record<string, string> = { bot: 'ready' };
+    const h = makeHarness({ graph: { web: [] }, remoteStates: () => remote });
+    await h.orch.start();
+    expect(h.orch.readiness()).toEqual({ ready: true, draining: false, waiting: {} });
+    remote = { bot: 'failed' };
+    expect(h.orch.readiness()).toEqual({ ready: false, draining: false, waiting: { bot: 'failed' } });
+    expect(h.orch.readiness(['web'])).toMatchObject({ ready: true });
+    expect(h.orch.readiness(['web', 'bot'])).toMatchObject({ ready: false, waiting: { bot: 'failed' } });
+    await h.orch.stop();
+  });
+
   it('reports when a restarting service is due', async () => {
     vi.useFakeTimers();
     const h = makeHarness({ graph: { db: [] }, configs: { db: { restart: { backoff: { initial: 5000 } } } } });

@@ -50,6 +50,11 @@ export interface OrchestratorOptions {
   /** In a worker process: the `ctx.cluster` link of each service (src/workers/channels.ts). */
   readonly cluster?: ((service: string) => ClusterLink) | undefined;
   /**
+   * The states of services that run in another process of the graph (a worker sees the
+   * once-services' states through the primary): counted by readiness() like its own.
+   */
+  readonly remoteStates?: (() => Readonly<Record<string, string>>) | undefined;
+  /**
    * How long a start or stop whose signal aborted (deadline, stop, force) may take to return
    * before it is abandoned; default 2000 ms.
    */

@@ -70,7 +70,7 @@ export interface Hendrix {
 }
 
 /** Builds the orchestrator of a plan (the CLI adds its own live view before start). */
-export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[], cluster?: (service: string) => ClusterLink): Orchestrator {
+export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[], cluster?: (service: string) => ClusterLink, remoteStates?: () => Readonly<Record<string, string>>): Orchestrator {
   const services: ServicePlan[] = [...plan.services.values()].map((s) => ({
     name: s.name,
     kind: s.kind,
@@ -85,6 +85,7 @@ export function orchestrate(plan: Plan, logger: Logger, only?: readonly string[]
     baseDir: plan.baseDir,
     locate: (path) => plan.resolved.provenance.locate(path),
     ...(cluster ? { cluster } : {}),
+    ...(remoteStates ? { remoteStates } : {}),
   });
 }
 

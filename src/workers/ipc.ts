@@ -88,6 +88,8 @@ export type PrimaryMessage =
   | { readonly hx: 'op'; readonly id: number; readonly op: ServiceOp; readonly service: string }
   /** A stop is coming (drainDelay): readiness turns off; `on: false` turns it back on. */
   | { readonly hx: 'drain'; readonly on: boolean }
+  /** The states of the once-services, for readiness in a worker (sent when one changes). */
+  | { readonly hx: 'states'; readonly states: Readonly<Record<string, string>> }
   /** The port a listener on port 0 takes (the answer to the worker's `port`). */
   | { readonly hx: 'port'; readonly id: number; readonly port: number }
   | ChannelEnvelope;

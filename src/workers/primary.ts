@@ -29,6 +29,8 @@ export class Primary {
   readonly #slots: Slot[] = [];
   /** The ports of listeners on port 0, one per service listener (ports.ts). */
   readonly #ports = createPortBook();
+  /** The once-services' states, as the once process reports them: sent to every worker for readiness. */
+  readonly #onceStates = new Map<string, string>();
   #running = false;
   #stopping: Promise<number> | undefined;
   #forced = false;
@@ -156,6 +158,8 @@ export class Primary {
       else this.#workerEvent(slot, proc, 'exited', { error: exitWords(code, signal) });
     });
     slot.live.add(proc);
+    // a new worker learns the once-services' states at once (held until it says hello)
+    if (slot.role === 'each' && this.#onceStates.size) child.send({ hx: 'states', states: Object.fromEntries(this.#onceStates) });
     slot.current ??= proc;
     this.#workerEvent(slot, proc, 'forked');
     return proc;
@@ -180,6 +184,7 @@ export class Primary {
         this.#workerEvent(slot, proc, 'ready');
         return ready({ ...message.addresses });
       case 'transition':
+        if (slot.role === 'once') this.#shareOnceStates([[message.event.service, message.event.to]]);
         return this.#emit({ type: 'transition', worker: slotKey(slot.id), pid: proc.child.pid, event: message.event });
       case 'waiting':
         return this.#emit({ type: 'waiting', worker: slotKey(slot.id), pid: proc.child.pid, service: message.service, kind: message.kind, reason: message.reason });
@@ -209,6 +214,8 @@ export class Primary {
   /** A process died on its own: replaced under its services' restart policy, or the slot fails. */
   #died(slot: Slot, proc: Proc, code: number | null, signal: string | null): void {
     slot.current = undefined;
+    // the once-services died with their process: the workers' readiness says so
+    if (slot.role === 'once') this.#shareOnceStates([...this.#onceStates.keys()].map((name) => [name, 'restarting'] as const));
     const pid = proc.child.pid;
     if (!this.#running || this.#stopping) return;
     const policy = this.#policy(slot.role);
@@ -337,6 +344,16 @@ export class Primary {
       return Promise.reject(new HendrixError('HX_ERR_SERVICE_OP', { message: `${slot ? this.#name(slot) : `worker ${slotId}`} has no ready process (${slot ? this.#slotState(slot) : 'no such worker'})` }));
     }
     return this.#ask(proc, message);
+  }
+
+  /** Records the once-services' new states and sends them all to every worker. */
+  #shareOnceStates(changes: readonly (readonly [string, string])[]): void {
+    for (const [name, state] of changes) this.#onceStates.set(name, state);
+    const message = { hx: 'states', states: Object.fromEntries(this.#onceStates) } as const;
+    for (const slot of this.#slots) {
+      if (slot.role !== 'each') continue;
+      for (const proc of slot.live) if (proc.state !== 'exited') proc.child.send(message);
+    }
   }
 
   /** Sends a message to every live process (`drain` ahead of a stop). */

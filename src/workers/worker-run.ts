@@ -70,7 +70,9 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
   if (identity.id === 1 || identity.role === 'once') logWarnings(plan, logger);
   logEarlyFaults(early, logger);
   const channels = createWorkerChannels(identity.key, identity, (envelope) => ipc.send(envelope));
-  const orchestrator: Orchestrator = orchestrate(plan, logger, local, (service) => channels.link(service));
+  // the once-services' states as the primary last sent them: /readyz in a worker counts them
+  let remote: Readonly<Record<string, string>> = {};
+  const orchestrator: Orchestrator = orchestrate(plan, logger, local, (service) => channels.link(service), () => remote);
   const reloader: Reloader = createReloader({
     files: options.files,
     planOptions: { ...options.planOptions, environment: { ...options.planOptions.environment } },
@@ -132,6 +134,9 @@ async function serve(plan: Plan, logger: Logger, options: WorkerRunOptions, earl
     switch (message.hx) {
       case 'ch':
         return channels.receive(message);
+      case 'states':
+        remote = message.states;
+        return;
       case 'port':
         ports.get(message.id)?.(message.port);
         return void ports.delete(message.id);

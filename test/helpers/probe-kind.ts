@@ -129,6 +129,8 @@ export interface HarnessOptions {
   abortGrace?: number;
   /** The rollback grace (default 0 here: in-flight starts are cancelled at once). */
   rollbackGrace?: number;
+  /** The states of services run by another process (OrchestratorOptions.remoteStates). */
+  remoteStates?: () => Readonly<Record<string, string>>;
   locate?: (path: readonly (string | number)[]) => { file: string; line: number; column: number } | undefined;
 }
 
@@ -182,6 +184,7 @@ export function makeHarness(o: HarnessOptions): Harness {
     ...(o.clock ? { clock: o.clock } : {}),
     ...(o.abortGrace !== undefined ? { abortGrace: o.abortGrace } : {}),
     rollbackGrace: o.rollbackGrace ?? 0,
+    ...(o.remoteStates ? { remoteStates: o.remoteStates } : {}),
     ...(o.locate ? { locate: o.locate } : {}),
   });
   h.orch.on('transition', (e) => h.transitions.push(e));
