@@ -1,11 +1,9 @@
 import type { Logger } from '../log/logger.js';
-import type { ControlRoutes } from '../runtime/control-routes.js';
+import type { ControlHandler, ControlRoutes } from '../runtime/control-routes.js';
 import type { Orchestrator } from '../runtime/orchestrator.js';
 import type { Plan } from '../runtime/plan.js';
 import { createBoard, type Board } from './board.js';
-import { dashboardRoute } from './dashboard.js';
-import { createLocalSource } from './local-source.js';
-import { adminRoutes } from './routes.js';
+import { ADMIN_ROUTES } from './route-names.js';
 import type { AdminListener } from './tcp.js';
 
 /** The admin API of a graph running in one process (`hendrix up`), as up.ts wires it. */
@@ -32,18 +30,27 @@ export function createInstanceAdmin(options: { orchestrator: Orchestrator; plan:
   let stop: (() => void) | undefined;
   let stopAsked = false;
   let tcp: AdminListener | undefined;
-  const source = createLocalSource({
-    orchestrator: options.orchestrator,
-    plan: options.plan,
-    board,
-    env: options.env,
-    control: () => control,
-    startedAt: options.startedAt ?? Date.now(),
-    stopAll: () => (stop ? stop() : void (stopAsked = true)),
-  });
+  const startedAt = options.startedAt ?? Date.now();
+  // the routes' code (status, metrics, the page) is loaded at the first admin request, not at
+  // start-up; the board records events from the start
+  let loaded: Promise<ControlRoutes> | undefined;
+  const load = (): Promise<ControlRoutes> =>
+    (loaded ??= Promise.all([import('./local-source.js'), import('./routes.js'), import('./dashboard.js')]).then(([local, routes, page]) => {
+      const source = local.createLocalSource({
+        orchestrator: options.orchestrator,
+        plan: options.plan,
+        board,
+        env: options.env,
+        control: () => control,
+        startedAt,
+        stopAll: () => (stop ? stop() : void (stopAsked = true)),
+      });
+      return { ...routes.adminRoutes(source, board.events), 'GET /dashboard': page.dashboardRoute() };
+    }));
+  const lazy = (key: string): ControlHandler => async (request) => (await load())[key]!(request);
   return {
     board,
-    routes: { ...adminRoutes(source, board.events), 'GET /dashboard': dashboardRoute() },
+    routes: Object.fromEntries([...ADMIN_ROUTES, 'GET /dashboard'].map((key) => [key, lazy(key)])),
     onStop(fn) {
       stop = fn;
       if (stopAsked) fn();

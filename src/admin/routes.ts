@@ -2,6 +2,7 @@ import type { ControlHandler } from '../runtime/control-routes.js';
 import { eventStream, type EventLog } from './events.js';
 import { METRICS_CONTENT_TYPE, createMetrics, type MetricsRenderer } from './metrics.js';
 import type { AdminSource } from './types.js';
+import { ADMIN_ROUTES } from './route-names.js';
 import { hendrixVersion } from './version.js';
 
 /**
@@ -10,7 +11,7 @@ import { hendrixVersion } from './version.js';
  * are the instance's own (src/cli/control.ts); `GET /dashboard` is added by whoever serves the
  * page.
  */
-export const ADMIN_ROUTES = ['GET /status', 'GET /events', 'GET /metrics', 'POST /services/{name}/restart', 'POST /services/{name}/stop', 'POST /services/{name}/start', 'POST /stop'] as const;
+export { ADMIN_ROUTES };
 
 /** Options of {@link adminRoutes}. */
 export interface AdminRouteOptions {

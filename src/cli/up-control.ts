@@ -4,7 +4,7 @@ import { HendrixError } from '../errors/hendrix-error.js';
 import type { Logger } from '../log/logger.js';
 import { createControlServer, type ControlHandler, type ControlRoutes, type ControlServer } from '../runtime/control-socket.js';
 import type { Plan } from '../runtime/plan.js';
-import { ADMIN_ROUTES } from '../admin/routes.js';
+import { ADMIN_ROUTES } from '../admin/route-names.js';
 import { controlPathOf } from './control.js';
 
 /**
