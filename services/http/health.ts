@@ -1,7 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { posix } from 'node:path';
-import { HendrixError } from '../../src/errors/hendrix-error.js';
-import type { GraphView, ProvisionContext } from '../../src/kinds/contract.js';
+import type { GraphView } from '../../src/kinds/contract.js';
 import type { HttpConfig } from './schema.js';
 import { sendStatus } from './responses.js';
 
@@ -101,24 +100,4 @@ export class HealthEndpoints {
     if (close && h1) res.setHeader('connection', 'close');
     res.end(text);
   }
-}
-
-/**
- * The plan-time check of `health.services`: each is a service of the graph. They are not
- * references (no edge: a health endpoint may well report on its own dependents, the TLS
- * listener serving it), so the plan's reference checks do not see them.
- */
-export function checkHealthServices(ctx: ProvisionContext<Pick<HttpConfig, 'health'>>): void {
-  const health = ctx.config.health;
-  if (typeof health !== 'object') return;
-  (health.services ?? []).forEach((name, index) => {
-    if (name === ctx.name || ctx.peer(name) !== undefined) return;
-    ctx.problem(
-      new HendrixError('HX_ERR_UNKNOWN_REFERENCE', {
-        message: `\`health.services[${index}]\` of service \`${ctx.name}\` names \`${name}\`: no valid service of the manifest has that name`,
-        path: ['health', 'services', index],
-        hint: 'list services of this manifest (their names under `services:`), or drop `services` to report the readiness of the whole graph',
-      }),
-    );
-  });
 }

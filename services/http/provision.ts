@@ -6,7 +6,6 @@ import type { CommonServiceConfig, ProvisionContext } from '../../src/kinds/cont
 import { formatListen, isLoopback } from '../../src/kinds/fields.js';
 import { appFailureDetails, display, importChain, shown, type Related } from './app-failure.js';
 import { inspectApp, isPathSpecifier, parseAppSpec, type AppInspection } from './app-loader.js';
-import { checkHealthServices } from './health.js';
 import { inNodeModules, walkModuleGraph, type GraphModule, type ModuleGraph } from './module-graph.js';
 import type { HttpConfig } from './schema.js';
 
@@ -110,4 +109,25 @@ function warnExposedErrors(ctx: HttpProvisionContext): void {
 function namedHere(ctx: HttpProvisionContext): Related {
   const location = ctx.locate(['app']);
   return location ? { message: 'named here', location } : { message: 'named here' };
+}
+
+/**
+ * The plan-time check of `health.services`: each is a service of the graph. They are not
+ * references (no edge: a health endpoint may well report on its own dependents, the TLS
+ * listener serving it), so the plan's reference checks do not see them. (Here, not in
+ * health.ts: a plan must not load what answers requests, and node:http with it.)
+ */
+export function checkHealthServices(ctx: ProvisionContext<Pick<HttpConfig, 'health'>>): void {
+  const health = ctx.config.health;
+  if (typeof health !== 'object') return;
+  (health.services ?? []).forEach((name, index) => {
+    if (name === ctx.name || ctx.peer(name) !== undefined) return;
+    ctx.problem(
+      new HendrixError('HX_ERR_UNKNOWN_REFERENCE', {
+        message: `\`health.services[${index}]\` of service \`${ctx.name}\` names \`${name}\`: no valid service of the manifest has that name`,
+        path: ['health', 'services', index],
+        hint: 'list services of this manifest (their names under `services:`), or drop `services` to report the readiness of the whole graph',
+      }),
+    );
+  });
 }
