@@ -5,7 +5,7 @@ import { errorToJson } from '../errors/render.js';
 import { formatListen, isLoopback, parseListen } from '../kinds/fields.js';
 import type { Logger } from '../log/logger.js';
 import type { Plan } from '../runtime/plan.js';
-import { compileRoutes, dispatchControl, type ControlRoutes } from '../runtime/control-routes.js';
+import { compileRoutes, dispatchTracked, type ControlRoutes } from '../runtime/control-routes.js';
 import { SESSION_COOKIE, createAuth, sameSecret } from './auth.js';
 
 /** What the TCP admin listener needs. */
@@ -92,13 +92,7 @@ export async function listenAdmin(options: AdminListenerOptions): Promise<AdminL
       const reason = req.headers.authorization ? 'the bearer token is not admin.token' : 'no `Authorization: Bearer <admin.token>` header';
       return deny(res, 401, `${method} ${url.pathname}: ${reason}`);
     }
-    const controller = new AbortController();
-    inFlight.add(controller);
-    res.once('close', () => {
-      inFlight.delete(controller);
-      if (!res.writableFinished) controller.abort(new Error('the client went away'));
-    });
-    void dispatchControl(routes, req, res, controller.signal, log);
+    dispatchTracked(routes, req, res, inFlight, log);
   };
 
   const server = createServer(handle);

@@ -138,6 +138,20 @@ function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
 }
 
 /**
+ * Answers one control request (dispatchControl) with a signal that aborts when the client goes
+ * away, kept in `inFlight` meanwhile so that a closing server can abort it too.
+ */
+export function dispatchTracked(routes: readonly CompiledRoute[], req: IncomingMessage, res: ServerResponse, inFlight: Set<AbortController>, log: Logger): void {
+  const controller = new AbortController();
+  inFlight.add(controller);
+  res.once('close', () => {
+    inFlight.delete(controller);
+    if (!res.writableFinished) controller.abort(new Error('the client went away'));
+  });
+  void dispatchControl(routes, req, res, controller.signal, log);
+}
+
+/**
  * Answers one control request from the compiled route table: an unknown route is a 404 with
  * the routes there are, a HendrixError is its JSON (renderErrorsJson) with the status of
  * controlStatusOf, any other error is logged with its stack and answered as HX_ERR_INTERNAL.

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { HendrixError } from '../errors/hendrix-error.js';
 import type { Logger } from '../log/logger.js';
 import { checkControlPath } from './control-path.js';
-import { compileRoutes, dispatchControl, type ControlRoutes } from './control-routes.js';
+import { compileRoutes, dispatchTracked, type ControlRoutes } from './control-routes.js';
 
 export type { ControlHandler, ControlRequest, ControlResult, ControlRoutes, ControlJsonResult, ControlStreamResult } from './control-routes.js';
 
@@ -117,15 +117,7 @@ export function createControlServer(options: ControlServerOptions): ControlServe
     'GET /pid': () => ({ body: { pid: process.pid } }),
   });
   const inFlight = new Set<AbortController>();
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const controller = new AbortController();
-    inFlight.add(controller);
-    res.once('close', () => {
-      inFlight.delete(controller);
-      if (!res.writableFinished) controller.abort(new Error('the client went away'));
-    });
-    void dispatchControl(routes, req, res, controller.signal, log);
-  });
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => dispatchTracked(routes, req, res, inFlight, log));
   let ours: string | undefined;
 
   /**
