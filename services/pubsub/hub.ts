@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Figure } from '../../src/kinds/contract.js';
 import type { Backplane, WireMessage } from './backplane.js';
 import { textFrameOf } from './frame.js';
 import type { HubMessage } from './handle.js';
@@ -206,4 +207,21 @@ export class Hub {
       },
     };
   }
+}
+
+/**
+ * The figures of a hub service (Service.figures): its clients (`connections`) and
+ * subscriptions now, and the messages published through it, delivered and dropped
+ * (maxBuffered with slowConsumer: drop) since it started.
+ */
+export function hubFigures(connections: number, hub: Hub | undefined): Figure[] {
+  const stats = hub?.stats;
+  return [
+    { name: 'pubsub_connections', type: 'gauge', help: 'WebSocket clients connected now.', value: connections },
+    { name: 'pubsub_subscriptions', type: 'gauge', help: 'Subscriptions now (one per pattern per client, and per handle listener).', value: hub?.subscriptions ?? 0 },
+    { name: 'pubsub_messages_total', type: 'counter', help: 'Messages published through this hub (clients, HTTP, dependents) and given an id.', value: stats?.accepted ?? 0 },
+    // the hub counts a message dropped for a slow client as reaching it: not a delivery here
+    { name: 'pubsub_deliveries_total', type: 'counter', help: 'Messages handed to a subscriber (a client, a handle listener), drops not included.', value: (stats?.delivered ?? 0) - (stats?.dropped ?? 0) },
+    { name: 'pubsub_drops_total', type: 'counter', help: 'Messages not sent to a slow client whose buffer was over maxBuffered.', value: stats?.dropped ?? 0 },
+  ];
 }

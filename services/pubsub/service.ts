@@ -13,7 +13,7 @@ import { Connection, type ConnectionHost } from './connection.js';
 import type { PubsubHandle } from './handle.js';
 import { closeClients } from './drain.js';
 import { handleHttpPublish } from './http-publish.js';
-import { Hub } from './hub.js';
+import { Hub, hubFigures } from './hub.js';
 import { makePubsubHandle } from './hub-handle.js';
 import { PublishBucket } from './limits.js';
 import { historyLimits, prepareReload, type PreparedReload } from './reload.js';
@@ -379,21 +379,9 @@ export class PubsubService implements Service {
     return url?.startsWith('http') ? url.replace(/^http/, 'ws') + path : undefined;
   }
 
-  /**
-   * Its clients and subscriptions now, and the messages published through it, delivered and
-   * dropped (maxBuffered with slowConsumer: drop) since it started.
-   */
+  /** Its clients and subscriptions now, and its messages, deliveries and drops (hubFigures). */
   figures(): readonly Figure[] {
-    const hub = this.#hub;
-    const stats = hub?.stats;
-    return [
-      { name: 'pubsub_connections', type: 'gauge', help: 'WebSocket clients connected now.', value: this.#connections.size },
-      { name: 'pubsub_subscriptions', type: 'gauge', help: 'Subscriptions now (one per pattern per client, and per handle listener).', value: hub?.subscriptions ?? 0 },
-      { name: 'pubsub_messages_total', type: 'counter', help: 'Messages published through this hub (clients, HTTP, dependents) and given an id.', value: stats?.accepted ?? 0 },
-      // the hub counts a message dropped for a slow client as reaching it: not a delivery here
-      { name: 'pubsub_deliveries_total', type: 'counter', help: 'Messages handed to a subscriber (a client, a handle listener), drops not included.', value: (stats?.delivered ?? 0) - (stats?.dropped ?? 0) },
-      { name: 'pubsub_drops_total', type: 'counter', help: 'Messages not sent to a slow client whose buffer was over maxBuffered.', value: stats?.dropped ?? 0 },
-    ];
+    return hubFigures(this.#connections.size, this.#hub);
   }
 
   /** What dependents get from `ctx.peer(name)`: publish, subscribe and stats. */
