@@ -17,6 +17,7 @@ import { openAdminListener } from '../admin/tcp.js';
 import { drainDelay } from '../runtime/drain-delay.js';
 import { createNotifier } from '../runtime/notify.js';
 import { createPrimarySource } from '../workers/admin-source.js';
+import { shareOnceStates } from '../workers/once-states.js';
 import { instanceRoutes, reloadLogging } from './control.js';
 import { manifestArgs, reportError, type CliIO } from './io.js';
 import type { UpControl } from './up-control.js';
@@ -137,6 +138,8 @@ async function supervise(run: PrimaryRun, logger: Logger, log: Logger): Promise<
       wake();
     },
   });
+  // a worker's /readyz counts the once-services as the once process reports them
+  shareOnceStates(primary);
   // systemd's notify socket is the primary's alone (the workers' environment leaves it out)
   const notifier = createNotifier({ env: io.env, log });
   let readyStatus: (() => string) | undefined;

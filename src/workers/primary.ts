@@ -7,7 +7,7 @@ import { systemClock, type Clock } from '../runtime/clock.js';
 import type { Plan } from '../runtime/plan.js';
 import type { ReloadOptions } from '../runtime/reload.js';
 import { createSupervisor } from '../runtime/supervisor.js';
-import type { ErrorBody, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
+import type { ErrorBody, PrimaryMessage, ProcessReloadResult, WorkerIdentity, WorkerMessage } from './ipc.js';
 import type { Placement } from './placement.js';
 import { createPortBook } from './ports.js';
 import { exitWords, slotKey, type PrimaryEvent, type PrimaryOptions, type Proc, type ProcessRequest, type Slot, type SlotView } from './primary-types.js';
@@ -29,8 +29,6 @@ export class Primary {
   readonly #slots: Slot[] = [];
   /** The ports of listeners on port 0, one per service listener (ports.ts). */
   readonly #ports = createPortBook();
-  /** The once-services' states, as the once process reports them: sent to every worker for readiness. */
-  readonly #onceStates = new Map<string, string>();
   #running = false;
   #stopping: Promise<number> | undefined;
   #forced = false;
@@ -158,8 +156,6 @@ export class Primary {
       else this.#workerEvent(slot, proc, 'exited', { error: exitWords(code, signal) });
     });
     slot.live.add(proc);
-    // a new worker learns the once-services' states at once (held until it says hello)
-    if (slot.role === 'each' && this.#onceStates.size) child.send({ hx: 'states', states: Object.fromEntries(this.#onceStates) });
     slot.current ??= proc;
     this.#workerEvent(slot, proc, 'forked');
     return proc;
@@ -184,7 +180,6 @@ export class Primary {
         this.#workerEvent(slot, proc, 'ready');
         return ready({ ...message.addresses });
       case 'transition':
-        if (slot.role === 'once') this.#shareOnceStates([[message.event.service, message.event.to]]);
         return this.#emit({ type: 'transition', worker: slotKey(slot.id), pid: proc.child.pid, event: message.event });
       case 'waiting':
         return this.#emit({ type: 'waiting', worker: slotKey(slot.id), pid: proc.child.pid, service: message.service, kind: message.kind, reason: message.reason });
@@ -214,8 +209,6 @@ export class Primary {
   /** A process died on its own: replaced under its services' restart policy, or the slot fails. */
   #died(slot: Slot, proc: Proc, code: number | null, signal: string | null): void {
     slot.current = undefined;
-    // the once-services died with their process: the workers' readiness says so
-    if (slot.role === 'once') this.#shareOnceStates([...this.#onceStates.keys()].map((name) => [name, 'restarting'] as const));
     const pid = proc.child.pid;
     if (!this.#running || this.#stopping) return;
     const policy = this.#policy(slot.role);
@@ -259,7 +252,8 @@ export class Primary {
   /**
    * Says so when a replacement listens elsewhere than the graph announced: node:cluster closes
    * a listening socket once no worker holds it, so when every worker of it died at once, the
-   * next one binds again — on a new port when the manifest says port 0.
+   * next one binds again — on a new port when a kind listened on port 0 itself (a listener
+   * opened with listenOn keeps the port the primary gave it: ports.ts).
    */
   #moved(addresses: Readonly<Record<string, string>>): void {
     for (const [name, address] of Object.entries(addresses)) {
@@ -346,19 +340,12 @@ export class Primary {
     return this.#ask(proc, message);
   }
 
-  /** Records the once-services' new states and sends them all to every worker. */
-  #shareOnceStates(changes: readonly (readonly [string, string])[]): void {
-    for (const [name, state] of changes) this.#onceStates.set(name, state);
-    const message = { hx: 'states', states: Object.fromEntries(this.#onceStates) } as const;
+  /** Sends a message to every live process, or those of one role (`drain` ahead of a stop, the once-services' `states`). */
+  broadcast(message: Extract<PrimaryMessage, { hx: 'drain' | 'states' }>, role?: WorkerPlacement): void {
     for (const slot of this.#slots) {
-      if (slot.role !== 'each') continue;
+      if (role !== undefined && slot.role !== role) continue;
       for (const proc of slot.live) if (proc.state !== 'exited') proc.child.send(message);
     }
-  }
-
-  /** Sends a message to every live process (`drain` ahead of a stop). */
-  broadcast(message: { hx: 'drain'; on: boolean }): void {
-    for (const proc of this.#slots.flatMap((slot) => [...slot.live])) if (proc.state !== 'exited') proc.child.send(message);
   }
 
   /** Where the services of the running plan run (a reload may change it). */
