@@ -22,7 +22,7 @@ import { createReloadHost, type EngineInternals } from './orchestrator-reload-ho
 import { currentFaultTag, openFaultWindow, runAsService, type FaultTag } from './fault-scope.js';
 import { setListenScope } from '../net/listen-handover.js';
 import type { Orchestrator, OrchestratorOptions, ServicePlan, ServiceState, ServiceStats, TransitionEvent } from './orchestrator.js';
-import { createSupervisor } from './supervisor.js';
+import { startService, stopService, type OperationHost } from './orchestrator-ops.js';
 import { cancelled, createSlot, deferred, forced, isService, stopDeadlineOf, type Deferred, type InstanceCell, type Op, type Slot } from './orchestrator-slot.js';
 
 // a listening socket is handed over between two instances of one service of the same graph:
@@ -49,7 +49,9 @@ type Phase = 'idle' | 'starting' | 'running' | 'rollback' | 'stopping' | 'stoppe
  * them again at each boundary. Slot bookkeeping, bounded calls, errors and the supervisor's
  * decisions live in their own files; so does applying a reload (orchestrator-reload.ts), which
  * works on the same slots through what `#internals()` lends it (orchestrator-reload-host.ts)
- * while it keeps them pinned, out of the reconciler's way.
+ * while it keeps them pinned, out of the reconciler's way; and so do the operations an operator
+ * asks on one service (orchestrator-ops.ts: stop, start), which set a slot's flags and leave the
+ * rest to the reconciler.
  */
 export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   readonly #slots = new Map<string, Slot>();
@@ -230,34 +232,11 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
   // --- operations on one service (the admin API) -----------------------------------------
 
   stopService(name: string): Promise<void> {
-    const s = this.#operable(name, 'stop');
-    if (s.parked && !s.live && !s.op) return Promise.resolve();
-    s.parked = true;
-    // a restart it waited for is called off: the operator decides when it runs again
-    this.#cancelRestart(s);
-    if (s.state === 'restarting' || s.state === 'failed') this.#transition(s, 'stopped');
-    const done = this.#until(s, () => !s.live && !s.op);
-    this.#reconcile();
-    return done;
+    return stopService(this.#operations, name);
   }
 
   startService(name: string): Promise<void> {
-    const s = this.#operable(name, 'start');
-    if (s.state === 'ready' && !s.parked) return Promise.resolve();
-    s.parked = false;
-    if (s.terminal) {
-      // failed for good (restart limit, a failed start): the operator starts it afresh
-      s.terminal = false;
-      s.supervisor = createSupervisor(s.plan.config.restart, () => this.#clock.random());
-      for (const t of this.#list) {
-        // services that were never started because this one failed get their chance too
-        if (t.terminal && t.state === 'failed' && !t.live && this.#dependsOn(t, s.name)) t.terminal = false;
-      }
-    }
-    this.#cancelRestart(s);
-    const done = this.#until(s, () => s.state === 'ready', true);
-    this.#reconcile();
-    return done;
+    return startService(this.#operations, name);
   }
 
   async restartService(name: string): Promise<void> {
@@ -284,49 +263,31 @@ export class OrchestratorEngine extends EventEmitter implements Orchestrator {
     return { ready, draining: this.#draining, waiting };
   }
 
-  /** The slot of an operation on one service, while the graph runs (else HX_ERR_SERVICE_OP). */
-  #operable(name: string, op: string): Slot {
-    const s = this.#slot(name);
-    if (this.#phase !== 'running' || this.#reloading) {
-      const why = this.#reloading ? 'a reload is in progress' : this.#phase === 'starting' || this.#phase === 'idle' ? 'the graph is still starting' : 'the graph is stopping';
-      throw new HendrixError('HX_ERR_SERVICE_OP', { message: `cannot ${op} ${name}: ${why}`, service: name });
-    }
-    if (s.pinned) throw new HendrixError('HX_ERR_SERVICE_OP', { message: `cannot ${op} ${name}: a reload is changing it`, service: name });
-    return s;
-  }
-
-  /**
-   * Resolves once `done()` holds for `s` after a pass; with `failOnError`, rejects with the
-   * service's error when it fails or restarts instead (its restart policy goes on), and when the
-   * graph stops first.
-   */
-  #until(s: Slot, done: () => boolean, failOnError = false): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const check = (event?: TransitionEvent): void => {
-        if (event !== undefined && event.service !== s.name && this.#phase === 'running') return;
-        if (done()) return finish();
-        // a stop asked is carried out by the stop of the graph too; a start is not
-        if (failOnError && this.#phase !== 'running' && this.#phase !== 'starting') {
-          return finish(new HendrixError('HX_ERR_SERVICE_OP', { message: `${s.name}: the graph began to stop`, service: s.name }));
-        }
-        if (failOnError && event?.service === s.name && (event.to === 'failed' || event.to === 'restarting')) {
-          const cause = event.error ?? s.lastError;
-          finish(new HendrixError('HX_ERR_SERVICE_OP', { message: `${s.name} did not start: ${(cause as Error | undefined)?.message ?? event.to}`, service: s.name, cause }));
-        }
-      };
-      // the end of a call (a stop leaves `live` false after its last transition) is seen by
-      // the reconcile that follows it, and so is the end of the run
-      const afterPass = () => check();
-      const finish = (error?: HendrixError) => {
-        this.off('transition', check);
-        this.#afterPass.delete(afterPass);
-        if (error) reject(error);
-        else resolve();
-      };
-      this.on('transition', check);
+  /** What the operations on one service (orchestrator-ops.ts) work through. */
+  readonly #operations: OperationHost = {
+    random: () => this.#clock.random(),
+    slot: (name) => this.#slot(name),
+    list: () => this.#list,
+    busy: () => {
+      if (this.#reloading) return 'a reload is in progress';
+      if (this.#phase === 'running') return undefined;
+      return this.#phase === 'starting' || this.#phase === 'idle' ? 'the graph is still starting' : 'the graph is stopping';
+    },
+    live: () => this.#phase === 'running' || this.#phase === 'starting',
+    transition: (s, to) => this.#transition(s, to),
+    cancelRestart: (s) => this.#cancelRestart(s),
+    reconcile: () => this.#reconcile(),
+    dependsOn: (s, target) => this.#dependsOn(s, target),
+    onChange: (listener) => {
+      const afterPass = () => listener();
+      this.on('transition', listener);
       this.#afterPass.add(afterPass);
-    });
-  }
+      return () => {
+        this.off('transition', listener);
+        this.#afterPass.delete(afterPass);
+      };
+    },
+  };
 
   // --- reconciling ------------------------------------------------------------------------
 
