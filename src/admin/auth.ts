@@ -50,18 +50,20 @@ export function sameOrigin(req: IncomingMessage): boolean {
 export type AuthOutcome = 'bearer' | 'cookie' | 'cross-site' | 'none';
 
 /**
- * The sessions of one admin listener: the token opens one (the browser path), and the cookie
- * it sets is a random value of this listener — never the token, which no answer may carry.
+ * The sessions of one admin listener (the TCP listener, `hendrix dashboard`'s proxy): the token
+ * opens one (the browser path), and the cookie it sets (named `cookie`) is a random value of
+ * this listener — never the token, which no answer may carry.
  */
-export function createAuth(token: string): { session: string; check(req: IncomingMessage): AuthOutcome } {
+export function createAuth(token: string, cookie = SESSION_COOKIE): { session: string; cookie: string; check(req: IncomingMessage): AuthOutcome } {
   const session = randomBytes(32).toString('base64url');
   return {
     session,
+    cookie,
     check(req) {
       const bearer = bearerOf(req);
       if (bearer !== undefined) return sameSecret(bearer, token) ? 'bearer' : 'none';
-      const cookie = cookieOf(req, SESSION_COOKIE);
-      if (cookie === undefined || !sameSecret(cookie, session)) return 'none';
+      const given = cookieOf(req, cookie);
+      if (given === undefined || !sameSecret(given, session)) return 'none';
       return req.method === 'GET' || req.method === 'HEAD' || sameOrigin(req) ? 'cookie' : 'cross-site';
     },
   };

@@ -6,7 +6,7 @@ import { formatListen, isLoopback, parseListen } from '../kinds/fields.js';
 import type { Logger } from '../log/logger.js';
 import type { Plan } from '../runtime/plan.js';
 import { compileRoutes, dispatchTracked, type ControlRoutes } from '../runtime/control-routes.js';
-import { SESSION_COOKIE, createAuth, sameSecret } from './auth.js';
+import { createAuth, sameSecret } from './auth.js';
 
 /** What the TCP admin listener needs. */
 export interface AdminListenerOptions {
@@ -78,7 +78,7 @@ export async function listenAdmin(options: AdminListenerOptions): Promise<AdminL
       const rest = url.searchParams.toString();
       res.writeHead(302, {
         location: `/dashboard${rest ? `?${rest}` : ''}`,
-        'set-cookie': `${SESSION_COOKIE}=${auth.session}; HttpOnly; SameSite=Strict; Path=/`,
+        'set-cookie': `${auth.cookie}=${auth.session}; HttpOnly; SameSite=Strict; Path=/`,
         'cache-control': 'no-store',
         // the address with the token must not travel on as a Referer
         'referrer-policy': 'no-referrer',

@@ -1,8 +1,8 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HendrixError } from '../errors/hendrix-error.js';
 import { errorToJson } from '../errors/render.js';
+import { createAuth, sameSecret } from '../admin/auth.js';
 
 /** What startDashboardProxy needs. */
 export interface DashboardProxyOptions {
@@ -33,21 +33,6 @@ const FORWARDED = ['accept', 'content-type', 'content-length', 'last-event-id'] 
 /** Response headers of one hop only, not passed back. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'upgrade']);
 
-/** Compares two secrets in constant time whatever their lengths (digests of equal length). */
-function sameSecret(given: string, token: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(token));
-}
-
-/** The value of cookie `name` in a Cookie header. */
-function cookieOf(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
-}
-
 function refuse(res: ServerResponse, status: number, error: HendrixError): void {
   const text = `${JSON.stringify(errorToJson(error))}\n`;
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
@@ -66,16 +51,10 @@ function refuse(res: ServerResponse, status: number, error: HendrixError): void 
 export async function startDashboardProxy(options: DashboardProxyOptions): Promise<DashboardProxy> {
   const { controlPath, token } = options;
   let origin = '';
-  // cookies are per host, not per port: two dashboards on 127.0.0.1 each keep their own
-  let cookie = '';
-  // the cookie holds a session value of its own, not the token: the token leaves no trace in the browser
-  const session = randomBytes(24).toString('base64url');
-  const authorized = (req: IncomingMessage): boolean => {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (bearer !== undefined) return sameSecret(bearer, token);
-    const given = cookieOf(req.headers.cookie, cookie);
-    return given !== undefined && sameSecret(given, session);
-  };
+  // the sessions of the admin listener's own kind (src/admin/auth.ts), with a cookie named after
+  // the port once it is known: cookies are per host, not per port, and two dashboards on
+  // 127.0.0.1 each keep their own
+  let auth = createAuth(token);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', origin);
     const method = req.method ?? 'GET';
@@ -83,19 +62,17 @@ export async function startDashboardProxy(options: DashboardProxyOptions): Promi
     if (method === 'GET' && url.pathname === '/dashboard' && fromToken !== null) {
       if (!sameSecret(fromToken, token)) return refuse(res, 401, new HendrixError('HX_ERR_ADMIN_AUTH', { message: 'this dashboard URL has another token', hint: 'open the URL `hendrix dashboard` printed' }));
       url.searchParams.delete('token');
-      res.writeHead(302, { location: `/dashboard${url.search}`, 'set-cookie': `${cookie}=${session}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
+      res.writeHead(302, { location: `/dashboard${url.search}`, 'set-cookie': `${auth.cookie}=${auth.session}; HttpOnly; SameSite=Strict; Path=/`, 'cache-control': 'no-store' });
       return void res.end();
     }
     if (method === 'GET' && url.pathname === '/') {
       res.writeHead(302, { location: '/dashboard' });
       return void res.end();
     }
-    if (!authorized(req)) return refuse(res, 401, new HendrixError('HX_ERR_ADMIN_AUTH', { message: 'the dashboard needs its token', hint: 'open the URL `hendrix dashboard` printed (it sets a cookie), or send `Authorization: Bearer <token>`' }));
-    if (method !== 'GET' && method !== 'HEAD') {
-      if (method !== 'POST') return refuse(res, 405, new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `the dashboard passes on GET and POST, not ${method}` }));
-      const from = req.headers.origin;
-      if (from !== undefined && from !== origin) return refuse(res, 403, new HendrixError('HX_ERR_ADMIN_AUTH', { message: `a POST from another origin (${from}) is refused`, hint: `the dashboard acts only from its own page, ${origin}/dashboard` }));
-    }
+    const outcome = auth.check(req);
+    if (outcome === 'none') return refuse(res, 401, new HendrixError('HX_ERR_ADMIN_AUTH', { message: 'the dashboard needs its token', hint: 'open the URL `hendrix dashboard` printed (it sets a cookie), or send `Authorization: Bearer <token>`' }));
+    if (outcome === 'cross-site') return refuse(res, 403, new HendrixError('HX_ERR_ADMIN_AUTH', { message: `a POST from another origin (${req.headers.origin}) is refused`, hint: `the dashboard acts only from its own page, ${origin}/dashboard` }));
+    if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return refuse(res, 405, new HendrixError('HX_ERR_CONTROL_REQUEST', { message: `the dashboard passes on GET and POST, not ${method}` }));
     forward(req, res, url);
   });
 
@@ -136,7 +113,7 @@ export async function startDashboardProxy(options: DashboardProxyOptions): Promi
   });
   const { port } = server.address() as AddressInfo;
   origin = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
-  cookie = `hendrix_dashboard_${port}`;
+  auth = createAuth(token, `hendrix_dashboard_${port}`);
   return {
     origin,
     url: `${origin}/dashboard?token=${token}`,
