@@ -15,7 +15,8 @@ export interface TransitionEvent {
 const SYMBOL: Record<string, string> = {
   waiting: '·', created: '·', starting: '◌', ready: '●', stopping: '◌', stopped: '○', failed: '✗', restarting: '↻',
 };
-const COLOR: Record<string, string> = { ready: '32', failed: '31', starting: '33', stopping: '33', restarting: '35', stopped: '90' };
+/** The ANSI colour of each state, on a terminal (the live view, `hendrix status`). */
+export const STATE_COLOR: Readonly<Record<string, string>> = { ready: '32', failed: '31', starting: '33', stopping: '33', restarting: '35', stopped: '90' };
 
 /**
  * The live status block `hendrix up` shows on a terminal while the graph starts and stops.
@@ -101,7 +102,7 @@ export class LiveView {
       const waiting = row.state === 'waiting' || row.state === 'created' || (row.state === 'ready' && row.text === 'running');
       const blockers = waiting ? row.waitsOn.filter((dep) => this.#isPending(dep, row.state === 'ready')) : [];
       const status = blockers.length ? `waiting for ${blockers.join(', ')}` : row.text;
-      const color = COLOR[row.state] ?? '0';
+      const color = STATE_COLOR[row.state] ?? '0';
       text += `\x1b[2K  \x1b[${color}m${SYMBOL[row.state] ?? '·'}\x1b[0m ${name.padEnd(width)}  \x1b[90m${row.kind}\x1b[0m  ${status}\n`;
     }
     this.#drawn = this.#rows.size;

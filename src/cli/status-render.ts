@@ -1,4 +1,5 @@
 import type { AdminError, ServiceStatus, StatusJson, WorkerStatus } from '../admin/types.js';
+import { STATE_COLOR } from './live-view.js';
 import { naturalWidth, renderTable, textWidth, truncate, type TableColumn } from './table.js';
 
 /** How renderStatus draws: colours (a TTY without NO_COLOR) and the terminal width. */
@@ -6,9 +7,6 @@ export interface StatusRenderOptions {
   readonly color: boolean;
   readonly width: number;
 }
-
-/** The state colours of the live view of `hendrix up` (src/cli/live-view.ts), by state. */
-const STATE_COLOR: Readonly<Record<string, string>> = { ready: '32', failed: '31', starting: '33', stopping: '33', restarting: '35', stopped: '90', retiring: '33' };
 
 /** The narrowest a table is drawn, whatever the terminal says (a 20-column pane is not worth fitting). */
 const MIN_WIDTH = 60;
