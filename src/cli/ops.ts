@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ServiceStatus } from '../admin/types.js';
 import { EXIT } from '../errors/codes.js';
 import { HendrixError, isHendrixError } from '../errors/hendrix-error.js';
-import { attachSources } from '../errors/render.js';
 import { formatDuration, parseDuration } from '../kinds/units.js';
 import { parseCommandArgs } from './args.js';
 import { clientControlPath } from './control.js';
@@ -26,21 +25,13 @@ const DONE = { restart: 'restarted', stop: 'stopped', start: 'started' } as cons
 
 type Op = keyof typeof DONE;
 
-/** The text of a file a diagnostic points into, for its code frame; undefined when unreadable. */
-function readSource(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 /** One service's operation: `POST /services/NAME/OP`, the outcome in one line (or the instance's error). */
 async function serviceOp(op: Op, service: string, path: string, io: CliIO): Promise<number> {
   const t0 = performance.now();
   const response = await controlRequest(path, 'POST', `/services/${encodeURIComponent(service)}/${op}`);
   const error = controlErrorOf(response);
-  if (error) return reportError(io, attachSources(error, readSource));
+  if (error) return reportError(io, error);
   const ms = Math.round(performance.now() - t0);
   // the instance answers `{ service }`: the service's status once the operation is done
   const status = ((response.body as { service?: ServiceStatus } | null)?.service ?? {}) as Partial<ServiceStatus>;

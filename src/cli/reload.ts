@@ -1,6 +1,4 @@
-import { readFileSync } from 'node:fs';
 import { HendrixError } from '../errors/hendrix-error.js';
-import { attachSources } from '../errors/render.js';
 import { EXIT } from '../errors/codes.js';
 import { formatPlanDiff } from '../runtime/plan-diff-format.js';
 import type { ReloadResult } from '../runtime/reload.js';
@@ -44,18 +42,10 @@ export async function reloadCommand(argv: string[], io: CliIO): Promise<number> 
     io.stdout.write(`${JSON.stringify(response.body, null, 2)}\n`);
     return error ? error.exitCode : EXIT.ok;
   }
-  if (error) return reportError(io, attachSources(error, readSource));
+  if (error) return reportError(io, error);
   const result = response.body as ReloadResult & { ms: number };
   io.stdout.write(formatPlanDiff(result.diff));
   if (result.applied) io.stdout.write(`${reloadLine(result, result.ms)}\n`);
   return EXIT.ok;
 }
 
-/** The text of a file a diagnostic points into, for its code frame; undefined when unreadable. */
-function readSource(file: string): string | undefined {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
