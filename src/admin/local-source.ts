@@ -4,7 +4,7 @@ import type { Plan } from '../runtime/plan.js';
 import type { Board } from './board.js';
 import { edgesOf, serviceStatus } from './status.js';
 import type { AdminSource, InstanceStatus, MetricsSnapshot, ServiceStatus, StatusJson } from './types.js';
-import { hendrixVersion } from './version.js';
+import { hendrixVersion } from '../runtime/package-root.js';
 
 /** What the admin source of any instance needs (one process, or the primary of workers). */
 export interface InstanceSourceOptions {

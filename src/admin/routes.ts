@@ -3,7 +3,7 @@ import { eventStream, type EventLog } from './events.js';
 import { METRICS_CONTENT_TYPE, createMetrics, type MetricsRenderer } from './metrics.js';
 import type { AdminSource } from './types.js';
 import { ADMIN_ROUTES } from './route-names.js';
-import { hendrixVersion } from './version.js';
+import { hendrixVersion } from '../runtime/package-root.js';
 
 /**
  * The admin routes every instance serves on its control socket and, with `admin.listen`, on

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { hendrixVersion } from '../runtime/package-root.js';
 import { HendrixError } from '../errors/hendrix-error.js';
 import { createKindRegistry, type KindRegistry } from '../kinds/registry.js';
 import { EXIT } from '../errors/codes.js';
@@ -35,19 +35,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** The commands that talk to a running instance instead of planning a manifest. */
 const NO_KINDS: ReadonlySet<string> = new Set(['reload', 'status', 'restart', 'stop', 'start', 'dashboard']);
 
-/** The package version, from the nearest package.json above this file (bundled or not). */
-function version(): string {
-  for (let url = new URL('./', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: string; version: string };
-      if (pkg.name === 'hendrix') return pkg.version;
-    } catch {
-      // no package.json here: look one folder up
-    }
-  }
-  return 'unknown';
-}
-
 /** Runs the CLI with the given argv (without node and script) and resolves to the exit code. */
 async function run(argv: string[], io: Omit<CliIO, 'kinds'>): Promise<number> {
   const [name, ...rest] = argv;
@@ -56,7 +43,7 @@ async function run(argv: string[], io: Omit<CliIO, 'kinds'>): Promise<number> {
       io.stdout.write(`${HELP.main}\n`);
       return name === undefined ? EXIT.usage : EXIT.ok;
     }
-    if (name === '--version' || name === '-v') return io.stdout.write(`${version()}\n`), EXIT.ok;
+    if (name === '--version' || name === '-v') return io.stdout.write(`${hendrixVersion()}\n`), EXIT.ok;
     const load = COMMANDS[name];
     if (!load) {
       const { didYouMean } = await import('../errors/suggest.js');

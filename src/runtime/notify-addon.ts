@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { hendrixPackage } from './package-root.js';
 
 /** A datagram the test receiver read, with the pid of the process that sent it (SCM_CREDENTIALS). */
 export interface NotifyDatagram {
@@ -26,19 +26,6 @@ export interface NotifyAddon {
 /** Where the built addon lives, relative to the package folder. */
 export const NOTIFY_ADDON_PATH = 'build/Release/hendrix_notify.node';
 
-/** The package folder: the nearest folder above `from` whose package.json is hendrix's (source, dist and bundle alike). */
-function hendrixRoot(from: string): string | undefined {
-  for (let dir = dirname(from); ; dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
-      if (pkg.name === 'hendrix') return dir;
-    } catch {
-      // no package.json here, or not ours to read: keep looking
-    }
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
 let cached: { addon: NotifyAddon | undefined; reason: string } | undefined;
 
 /**
@@ -53,7 +40,7 @@ export function loadNotifyAddon(): { addon: NotifyAddon | undefined; reason: str
 
 function load(): { addon: NotifyAddon | undefined; reason: string } {
   if (process.platform !== 'linux') return { addon: undefined, reason: `the notify addon is Linux only; this is ${process.platform}` };
-  const root = hendrixRoot(fileURLToPath(import.meta.url));
+  const root = hendrixPackage()?.root;
   const file = root === undefined ? NOTIFY_ADDON_PATH : join(root, NOTIFY_ADDON_PATH);
   if (root === undefined || !existsSync(file)) return { addon: undefined, reason: `${file} is not built` };
   try {
